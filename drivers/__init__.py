@@ -1,0 +1,1 @@
+"""pibench drivers package."""
