@@ -1,0 +1,137 @@
+"""Per-transaction wire accounting, shared by the bus wrapper and the simulator.
+
+A *transaction* is what happens between a START and a STOP: one smbus2 call, or one
+``i2c_rdwr`` ioctl. Its cost is counted on the wire, address bytes included, with the bus-time
+model of hardware.md §3.4: ``bits = 9 × wire bytes + 1 per START, repeated START and STOP``.
+That ignores bus-free time and host overhead on purpose: it is the floor any driver can reach,
+so comparisons between drivers measure the driver, not the machine.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Kind(StrEnum):
+    QUICK = "quick"  # S addr P (presence probe)
+    WRITE = "write"  # S addr+W data… P
+    READ = "read"  # S addr+R data… P (continues from the chip's address pointer)
+    COMBINED = "combined"  # S addr+W reg Sr addr+R data… P
+
+
+@dataclass(frozen=True, slots=True)
+class Transaction:
+    kind: Kind
+    address: int
+    register: int | None
+    wire_bytes: int  # every byte clocked on SDA, address bytes included
+    conditions: int  # START + repeated STARTs + STOP
+
+    @property
+    def bits(self) -> int:
+        return 9 * self.wire_bytes + self.conditions
+
+    def seconds_at(self, scl_hz: float) -> float:
+        return self.bits / scl_hz
+
+
+def cost_of(method: str, address: int, args: tuple) -> Transaction:
+    """The wire cost of one smbus2-style call (the kernel's SMBus emulation, §2's table)."""
+    register = args[0] if args else None
+    if method == "write_quick":
+        return Transaction(Kind.QUICK, address, None, 1, 2)
+    if method == "read_byte":
+        return Transaction(Kind.READ, address, None, 2, 2)
+    if method == "write_byte":
+        return Transaction(Kind.WRITE, address, register, 2, 2)
+    if method == "write_byte_data":
+        return Transaction(Kind.WRITE, address, register, 3, 2)
+    if method == "read_byte_data":
+        return Transaction(Kind.COMBINED, address, register, 4, 3)
+    if method == "write_word_data":
+        return Transaction(Kind.WRITE, address, register, 4, 2)
+    if method == "read_word_data":
+        return Transaction(Kind.COMBINED, address, register, 5, 3)
+    if method == "write_i2c_block_data":
+        return Transaction(Kind.WRITE, address, register, 2 + len(args[1]), 2)
+    if method == "read_i2c_block_data":
+        return Transaction(Kind.COMBINED, address, register, 3 + int(args[1]), 3)
+    raise ValueError(f"no wire model for smbus call {method!r}")
+
+
+def cost_of_messages(messages: list[tuple[int, bool, int, int | None]]) -> Transaction:
+    """Cost of one ``i2c_rdwr``: messages as (address, is_read, length, first data byte)."""
+    wire = sum(1 + length for _, _, length, _ in messages)
+    reads = [m for m in messages if m[1]]
+    kind = (
+        Kind.COMBINED
+        if reads and len(reads) < len(messages)
+        else (Kind.READ if reads else Kind.WRITE)
+    )
+    first = messages[0]
+    register = first[3] if not first[1] and first[2] else None
+    return Transaction(kind, first[0], register, wire, len(messages) + 1)
+
+
+@dataclass(frozen=True, slots=True)
+class Totals:
+    transactions: int
+    wire_bytes: int
+    bits: int
+
+    def seconds_at(self, scl_hz: float) -> float:
+        return self.bits / scl_hz
+
+    def __sub__(self, other: Totals) -> Totals:
+        return Totals(
+            self.transactions - other.transactions,
+            self.wire_bytes - other.wire_bytes,
+            self.bits - other.bits,
+        )
+
+
+class Accounting:
+    """A thread-safe ledger of transactions. Keeps running totals always, and the individual
+    transactions only while ``keep_log`` is set (a station runs for months)."""
+
+    def __init__(self, keep_log: bool = False) -> None:
+        self._lock = threading.Lock()
+        self.keep_log = keep_log
+        self.log: list[Transaction] = []
+        self._count = self._bytes = self._bits = 0
+
+    def add(self, t: Transaction) -> None:
+        with self._lock:
+            self._count += 1
+            self._bytes += t.wire_bytes
+            self._bits += t.bits
+            if self.keep_log:
+                self.log.append(t)
+
+    def totals(self) -> Totals:
+        with self._lock:
+            return Totals(self._count, self._bytes, self._bits)
+
+    def reset(self) -> None:
+        with self._lock:
+            self.log.clear()
+            self._count = self._bytes = self._bits = 0
+
+    @contextmanager
+    def measure(self) -> Iterator[_Span]:
+        """``with acct.measure() as span: ...`` then ``span.totals`` is what the block cost."""
+        span = _Span(self.totals())
+        try:
+            yield span
+        finally:
+            span.totals = self.totals() - span.start
+
+
+@dataclass(slots=True)
+class _Span:
+    start: Totals
+    totals: Totals | None = None
