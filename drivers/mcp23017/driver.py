@@ -1,0 +1,263 @@
+"""MCP23017 driver on :class:`drivers.i2c.I2CBus`.
+
+Principles (hardware.md §1.7, §9):
+
+* **Assume nothing about the chip at start.** A Pi reboot does not power-cycle it, so a
+  leftover BANK=1 or SEQOP=1 is recovered first (write 0 to 0x05: IOCON in BANK=1, a harmless
+  GPINTENB in BANK=0), then every register is written and read back.
+* **Shadow registers.** The driver knows what it wrote; a single output change is one 8-bit
+  write to OLAT, never a read-modify-write (and never from GPIO, which holds pin levels).
+* **16-bit in one transaction** where both ports change; 8 bits where only one does.
+* **GPA7/GPB7 are never inputs** unless explicitly allowed (the rev D erratum).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from drivers.i2c.bus import I2CBus
+from drivers.i2c.errors import I2CError
+from drivers.mcp23017.config import ExpanderConfig, check_inputs, pin_number
+from drivers.mcp23017.registers import ADDRESSES, BY_NAME, IOCON, register_name
+
+# BANK=0 addresses used directly (the driver always runs the chip in BANK=0, SEQOP=0).
+_A = {r.name: r.bank0[0] for r in BY_NAME.values()}
+_BANK1_IOCON = BY_NAME["IOCON"].bank1[0]  # 0x05
+
+
+class ExpanderIdentityError(I2CError):
+    """Something acknowledges at the address but does not behave like an MCP23017."""
+
+
+@dataclass(frozen=True, slots=True)
+class InterruptSnapshot:
+    """One service read: which pins caused the interrupt and the ports as captured then."""
+
+    flags: int  # INTF A | B << 8
+    captured: int  # INTCAP A | B << 8
+    gpio: int | None = None  # GPIO A | B << 8, if read in the same transaction
+
+    def pins(self) -> list[int]:
+        return [p for p in range(16) if self.flags >> p & 1]
+
+
+def scan(bus: I2CBus) -> list[int]:
+    """Addresses 0x20..0x27 that acknowledge (one zero-length write each)."""
+    return [a for a in ADDRESSES if bus.probe(a)]
+
+
+class MCP23017:
+    def __init__(self, bus: I2CBus, address: int = 0x20, *, allow_gp7_input: bool = False):
+        if address not in ADDRESSES:
+            raise ValueError(f"MCP23017 address must be 0x20..0x27, not 0x{address:02x}")
+        self.bus = bus
+        self.address = address
+        self.allow_gp7_input = allow_gp7_input
+        self.config = ExpanderConfig()
+        # Shadows of everything the driver writes, A | B << 8 (IOCON as one byte).
+        self._shadow: dict[str, int] = {}
+        bus.describe_registers(address, lambda reg: register_name(reg, 0))
+
+    def __repr__(self) -> str:
+        return f"MCP23017(0x{self.address:02x} on {self.bus.name})"
+
+    # ---------------------------------------------------------------- initialisation
+    def init(self, config: ExpanderConfig | None = None) -> None:
+        """Bring the chip to ``config`` from any state it may have been left in."""
+        config = config or ExpanderConfig()
+        check_inputs(config.inputs, self.allow_gp7_input)
+        iocon = config.iocon()
+        a = self.address
+        # 1. Leftover BANK=1 → BANK=0, SEQOP=0. (In BANK=0 this zeroes GPINTENB: harmless.)
+        self.bus.write_byte_data(a, _BANK1_IOCON, 0x00)
+        # 2. Output levels before directions, so outputs come up at a defined level.
+        self.bus.write_word_data(a, _A["OLAT"], config.output_levels)
+        # 3. Pull-ups before directions, so new inputs never float.
+        self.bus.write_word_data(a, _A["GPPU"], config.pullups)
+        # 4. IODIR..IOCON in one sequential burst; interrupts stay disabled until the end.
+        block = [
+            *_pair(config.outputs ^ 0xFFFF),  # IODIR: 1 = input
+            *_pair(config.polarity),
+            0, 0,  # GPINTEN
+            *_pair(config.interrupt_defval),
+            *_pair(config.interrupt_compare),
+            iocon, iocon,
+        ]
+        self.bus.write_block(a, _A["IODIR"], block)
+        # 5. Read back IODIR..INTCAP: proves it is an MCP23017, and reading INTCAP clears any
+        #    interrupt left pending from before.
+        back = self.bus.read_block(a, _A["IODIR"], 0x12)
+        if back[0:2] != block[0:2] or back[0x0A] != iocon or back[0x0B] != iocon:
+            raise ExpanderIdentityError(
+                None,
+                f"device at 0x{a:02x} on {self.bus.name} does not behave like an MCP23017 "
+                f"(IODIR read back {back[0]:#04x}/{back[1]:#04x}, expected "
+                f"{block[0]:#04x}/{block[1]:#04x}; IOCON {back[0x0A]:#04x}/{back[0x0B]:#04x}, "
+                f"expected {iocon:#04x})",
+                bus=self.bus.name, address=a,
+            )
+        # 6. Interrupts last, from a clean state.
+        if config.interrupt_enable:
+            self.bus.write_word_data(a, _A["GPINTEN"], config.interrupt_enable)
+        self._shadow = {
+            "IODIR": config.outputs ^ 0xFFFF,
+            "IPOL": config.polarity,
+            "GPINTEN": config.interrupt_enable,
+            "DEFVAL": config.interrupt_defval,
+            "INTCON": config.interrupt_compare,
+            "GPPU": config.pullups,
+            "OLAT": config.output_levels,
+            "IOCON": iocon,
+        }
+        self.config = config
+
+    def _need_init(self) -> None:
+        if not self._shadow:
+            raise RuntimeError(f"{self!r}: call init() first (the chip's state is unknown)")
+
+    # ---------------------------------------------------------------- register writes
+    def _write(self, name: str, value: int, *, always_port: int | None = None) -> None:
+        """Write the halves of a 16-bit register that differ from the shadow: one W8 if one
+        port changed, one W16 if both. ``always_port`` (0/1) is written even if unchanged:
+        an explicit output command reaches the chip even if the shadow already agrees."""
+        self._need_init()
+        value &= 0xFFFF
+        old = self._shadow[name]
+        changed = [((value ^ old) >> (8 * p)) & 0xFF != 0 or p == always_port for p in (0, 1)]
+        reg = _A[name]
+        if all(changed):
+            self.bus.write_word_data(self.address, reg, value)
+        elif changed[0]:
+            self.bus.write_byte_data(self.address, reg, value & 0xFF)
+        elif changed[1]:
+            self.bus.write_byte_data(self.address, reg + 1, value >> 8)
+        self._shadow[name] = value
+
+    @property
+    def shadow(self) -> dict[str, int]:
+        return dict(self._shadow)
+
+    # ---------------------------------------------------------------- outputs
+    def write_pin(self, pin: int | str, level: bool) -> None:
+        """One output: a single 8-bit write to OLATA or OLATB (3 wire bytes)."""
+        n = pin_number(pin)
+        olat = self._latch()
+        value = olat | (1 << n) if level else olat & ~(1 << n)
+        self._write("OLAT", value, always_port=n >> 3)
+
+    def write_port(self, value: int, mask: int = 0xFFFF) -> None:
+        """Set the output latch bits selected by ``mask`` to ``value``'s bits."""
+        olat = self._latch()
+        self._write("OLAT", (olat & ~mask) | (value & mask))
+
+    def _latch(self) -> int:
+        self._need_init()
+        return self._shadow["OLAT"]
+
+    @property
+    def output_latch(self) -> int:
+        return self._latch()
+
+    # ---------------------------------------------------------------- inputs
+    def read_port(self) -> int:
+        """All 16 pins (GPIO A | B << 8) in one transaction. Clears pending interrupts."""
+        return self.bus.read_word_data(self.address, _A["GPIO"])
+
+    def read_pin(self, pin: int | str) -> bool:
+        """One pin: an 8-bit read of its port's GPIO register."""
+        n = pin_number(pin)
+        return bool(self.bus.read_byte_data(self.address, _A["GPIO"] + (n >> 3)) >> (n & 7) & 1)
+
+    # ---------------------------------------------------------------- direction, pulls
+    def set_outputs(self, outputs: int, levels: int | None = None) -> None:
+        """Make the pins in ``outputs`` outputs and the rest inputs. With ``levels``, the
+        latch is written first so new outputs come up at the requested level."""
+        inputs = ~outputs & 0xFFFF
+        check_inputs(inputs, self.allow_gp7_input)
+        if levels is not None:
+            self._write("OLAT", levels)
+        self._write("IODIR", inputs)
+
+    def configure_output(self, pin: int | str, level: bool = False) -> None:
+        """One pin to output at ``level``: OLAT first, then IODIR (no glitch)."""
+        n = pin_number(pin)
+        self.write_pin(n, level)
+        self._write("IODIR", self._shadow["IODIR"] & ~(1 << n))
+
+    def configure_input(self, pin: int | str, pull_up: bool = False) -> None:
+        """One pin to input; the pull-up is set before the direction changes."""
+        n = pin_number(pin)
+        check_inputs(1 << n, self.allow_gp7_input)
+        self._need_init()
+        gppu = self._shadow["GPPU"]
+        self._write("GPPU", gppu | (1 << n) if pull_up else gppu & ~(1 << n))
+        self._write("IODIR", self._shadow["IODIR"] | (1 << n))
+
+    def set_inputs(self, inputs: int, pullups: int | None = None) -> None:
+        """Make ``inputs`` inputs (the rest keep their direction), pull-ups first: for 16 pins
+        that is two 16-bit writes."""
+        check_inputs(inputs, self.allow_gp7_input)
+        self._need_init()
+        if pullups is not None:
+            self._write("GPPU", pullups)
+        self._write("IODIR", self._shadow["IODIR"] | inputs)
+
+    def set_pullups(self, mask: int) -> None:
+        self._write("GPPU", mask)
+
+    def set_polarity(self, mask: int) -> None:
+        """IPOL: inputs in ``mask`` read inverted."""
+        self._write("IPOL", mask)
+
+    # ---------------------------------------------------------------- interrupts
+    def configure_interrupts(
+        self,
+        enable: int,
+        *,
+        compare: int = 0,
+        defval: int = 0,
+        mirror: bool | None = None,
+        open_drain: bool | None = None,
+        active_high: bool | None = None,
+    ) -> None:
+        """Interrupt-on-change for ``enable`` pins; pins in ``compare`` fire while they differ
+        from ``defval`` instead of on any change. IOCON is changed read-modify-write from its
+        shadow, so the other bits are never wiped."""
+        self._need_init()
+        iocon = self._shadow["IOCON"]
+        for bit, want in ((IOCON.MIRROR, mirror), (IOCON.ODR, open_drain),
+                          (IOCON.INTPOL, active_high)):
+            if want is not None:
+                iocon = iocon | bit if want else iocon & ~bit
+        if iocon != self._shadow["IOCON"]:
+            self.bus.write_byte_data(self.address, _A["IOCON"], iocon)
+            self._shadow["IOCON"] = iocon
+        self._write("GPINTEN", 0)  # disable while compare values change
+        self._write("DEFVAL", defval)
+        self._write("INTCON", compare)
+        self._write("GPINTEN", enable)
+
+    def service_interrupt(self, *, include_gpio: bool = False) -> InterruptSnapshot:
+        """INTF A/B and INTCAP A/B (and GPIO A/B) in one sequential read from 0x0E. Reading
+        INTCAP clears both ports' interrupts. After servicing, check the INT line's level again:
+        a change that arrived meanwhile raises a new interrupt."""
+        data = self.bus.read_block(self.address, _A["INTF"], 6 if include_gpio else 4)
+        return InterruptSnapshot(
+            flags=data[0] | data[1] << 8,
+            captured=data[2] | data[3] << 8,
+            gpio=(data[4] | data[5] << 8) if include_gpio else None,
+        )
+
+    def interrupt_flags(self) -> int:
+        """INTF A | B << 8 (reading it clears nothing)."""
+        return self.bus.read_word_data(self.address, _A["INTF"])
+
+    def read_register(self, name: str) -> int:
+        """A register pair straight from the chip (diagnostics; the shadow is not updated)."""
+        if name == "IOCON":
+            return self.bus.read_byte_data(self.address, _A["IOCON"])
+        return self.bus.read_word_data(self.address, _A[name])
+
+
+def _pair(value: int) -> tuple[int, int]:
+    return value & 0xFF, (value >> 8) & 0xFF
