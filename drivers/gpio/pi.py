@@ -1,0 +1,136 @@
+"""The Raspberry Pi's own GPIO header through gpiozero: lgpio on hardware, clocked mock pins in sim.
+
+gpiozero's ``MockFactory``/``MockPin`` read ``time.monotonic()`` for ``ticks`` and for the pin's
+``states`` history, so a simulated 10 s NE555 period would take 10 s of wall time. The classes here
+take every timestamp from an injected :class:`~drivers.clock.SimClock` instead; a simulation then
+schedules edges on that clock and a whole measurement runs in milliseconds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from gpiozero.exc import GPIOZeroError
+from gpiozero.pins.mock import MockFactory, MockPin, PinState
+
+from drivers.clock import SimClock
+
+# Pi 5 Model B: the station's main target (and the only model that needs the lgpio backend).
+DEFAULT_SIM_REVISION = "d04170"
+
+LevelListener = Callable[[bool, float], None]
+
+
+class PiGPIOUnavailableError(RuntimeError):
+    """Real Pi GPIO was asked for but can't be opened (lgpio missing, or not a Raspberry Pi)."""
+
+
+class SimPin(MockPin):
+    """A gpiozero mock pin whose timestamps come from the factory's :class:`SimClock`.
+
+    Listeners (``fn(level, ticks)``, held strongly: they are simulation wiring, not gpiozero
+    event handlers) hear every level change, whether a gpiozero output device set it or the
+    simulation drove an input. ``when_changed`` fires synchronously in the clock's thread.
+    """
+
+    def __init__(self, factory: SimPiFactory, info) -> None:
+        # Before super().__init__: MockPin's constructor may already change the level.
+        self._listeners: list[LevelListener] = []
+        super().__init__(factory, info)
+
+    def add_listener(self, fn: LevelListener) -> None:
+        self._listeners.append(fn)
+
+    def remove_listener(self, fn: LevelListener) -> None:
+        self._listeners.remove(fn)
+
+    def drive(self, level: bool, *, report: bool = True) -> None:
+        """Drive an input from the simulation.
+
+        ``report=False`` changes the level without an edge event, which is what a Pi sees when a
+        kernel line event is lost: the next event then repeats the previous level.
+        """
+        if report:
+            (self.drive_high if level else self.drive_low)()
+            return
+        assert self._function == "input", "only inputs are driven by the simulation"
+        self._change_state(bool(level))
+
+    def clear_states(self) -> None:
+        self._last_change = self.factory.ticks()
+        self.states = [PinState(0.0, self._state)]
+
+    def _change_state(self, value) -> bool:
+        # Same bookkeeping as MockPin._change_state (``states`` keeps its delta-since-previous
+        # convention), but stamped by the simulated clock, and listeners are told.
+        if self._state == value:
+            return False
+        ticks = self.factory.ticks()
+        self._state = value
+        self.states.append(PinState(ticks - self._last_change, value))
+        self._last_change = ticks
+        for listener in list(self._listeners):
+            listener(bool(value), ticks)
+        return True
+
+
+class SimPiFactory(MockFactory):
+    """A gpiozero ``MockFactory`` on simulated time: ``ticks()`` is ``clock.now()``."""
+
+    def __init__(
+        self,
+        clock: SimClock | None = None,
+        *,
+        revision: str = DEFAULT_SIM_REVISION,
+        pin_class: type[SimPin] = SimPin,
+    ) -> None:
+        # The clock must exist before any pin is built: pins stamp their history on creation.
+        self.clock = clock if clock is not None else SimClock()
+        super().__init__(revision=revision, pin_class=pin_class)
+
+    def pin(self, name, pin_class=None, **kwargs):
+        # Any other mock pin class would quietly go back to wall-clock timestamps.
+        if pin_class is not None and not issubclass(pin_class, SimPin):
+            raise ValueError(f"SimPiFactory pins must be SimPin subclasses, not {pin_class!r}")
+        return super().pin(name, pin_class=pin_class, **kwargs)
+
+    def ticks(self) -> float:
+        return self.clock.now()
+
+    @staticmethod
+    def ticks_diff(later: float, earlier: float) -> float:
+        return later - earlier
+
+
+def pi_pin_factory(simulated: bool, clock: SimClock | None = None, *, chip: int | None = None):
+    """The pin factory for the Pi header: lgpio on a real Pi, :class:`SimPiFactory` in sim.
+
+    ``chip`` is passed to ``LGPIOFactory`` (None lets gpiozero pick the header's gpiochip).
+    """
+    if simulated:
+        return SimPiFactory(clock)
+    if clock is not None:
+        raise ValueError("a clock is only injected in simulation; real GPIO ticks are monotonic")
+    return _open_lgpio_factory(chip)
+
+
+def _open_lgpio_factory(chip: int | None):
+    # Imported lazily: lgpio is only installed on a Pi, and sim/CI must never need it.
+    try:
+        import lgpio
+        from gpiozero.pins.lgpio import LGPIOFactory
+    except ImportError as exc:
+        raise PiGPIOUnavailableError(
+            f"real GPIO needs the lgpio package ({exc}); install it on the Raspberry Pi "
+            "(pip install lgpio) or run in simulation"
+        ) from exc
+    # Off a Pi gpiozero raises PinUnknownPi; lgpio raises its own ``lgpio.error`` ("can not open
+    # gpiochip") when the chip device is missing or not accessible.
+    open_errors = (GPIOZeroError, OSError, getattr(lgpio, "error", OSError))
+    try:
+        return LGPIOFactory(chip=chip)
+    except open_errors as exc:
+        raise PiGPIOUnavailableError(
+            f"cannot open the Pi GPIO header through lgpio: {exc} "
+            "(is this a Raspberry Pi, and is the user in the 'gpio' group?)"
+        ) from exc
