@@ -146,7 +146,11 @@ class AdafruitExpander:
       (no power cycle on a Pi reboot) gets every access on the wrong register. With
       ``recover_bank1=True`` (default) *this adapter* writes 0x00 to 0x05 before handing the
       chip to Adafruit, exactly as our driver's init does; that write is ours, not Adafruit's,
-      and is counted in the init cost. ``recover_bank1=False`` is pure Adafruit behaviour.
+      and is counted in the init cost. With ``recover_bank1=False`` (pure Adafruit) the
+      constructor's "IODIR=0xFFFF, IPOL=0, GPPU=0" land on IODIRA/IPOLA, GPINTENA/DEFVALA and
+      two unimplemented addresses; :meth:`init`'s later 16-bit ``interrupt_enable = 0`` at 0x04
+      then spills into 0x05 (IOCON in BANK=1) and leaves BANK=0 by accident, but port A's
+      inputs stay inverted (IPOLA=0xFF). Nothing raises, so don't turn recovery off.
     * **IOCON is not written by Adafruit's constructor.** Its ``self.iocon = 0x4`` ("IRQ pins
       open drain") sets a Python attribute; the register property is ``io_control``. So
       :meth:`init` writes ``io_control`` itself, as an Adafruit user wanting open-drain INT has
