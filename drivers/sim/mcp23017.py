@@ -71,7 +71,9 @@ class SimMCP23017:
         self._external: dict[int, bool] = {}  # input pins driven by the fixture
         self._floating = [self._float_level() for _ in range(16)]
         self._in_transaction = False
+        self._gp7_glitch = False
         self._deferred: list[Callable[[], None]] = []
+        self._delivering = False  # one thread at a time delivers queued signals, in order
         self.power_on_reset()
 
     # ------------------------------------------------------------------ state
@@ -92,6 +94,12 @@ class SimMCP23017:
         """Arbitrary leftover state, as after a Pi reboot that did not power-cycle the chip:
         ``warm_start(IOCON=0xA0, OLAT=0x1234, GPINTEN=0xFFFF, pointer=0x05)``. 16-bit values
         are A | B << 8."""
+        unknown = sorted(set(state) - {*_PORT_REGISTERS, "IOCON", "pointer"})
+        if unknown:
+            # A typo, or a register that holds no state of its own (GPIO is the pins; INTF and
+            # INTCAP come from events), must not pass silently as "leftover state".
+            choices = ", ".join((*_PORT_REGISTERS, "IOCON", "pointer"))
+            raise ValueError(f"warm_start cannot set {', '.join(unknown)}; choose from {choices}")
         with self._lock:
             for name, value in state.items():
                 if name == "IOCON":
@@ -102,6 +110,7 @@ class SimMCP23017:
                     self.reg[name] = [value & 0xFF, (value >> 8) & 0xFF]
             self._ref = [self._port_value(p) for p in Port]
             self._after_change()
+        self._flush()
 
     @property
     def bank(self) -> int:
@@ -158,6 +167,7 @@ class SimMCP23017:
             if self._in_transaction and pin in OUTPUT_ONLY_PINS and self._is_input(pin):
                 self._gp7_glitch = True
             self._after_change()
+        self._flush()
 
     def stick(self, pin: int, level: bool | None) -> None:
         """Fault: the pin is shorted to VDD (True) or GND (False); None removes the fault."""
@@ -167,6 +177,7 @@ class SimMCP23017:
             else:
                 self.faults.stuck[pin] = bool(level)
             self._after_change()
+        self._flush()
 
     # ------------------------------------------------------------------ listeners
     def on_pin_change(self, listener: PinListener) -> None:
@@ -242,7 +253,9 @@ class SimMCP23017:
         self._evaluate_interrupts()
 
     def _after_change(self) -> None:
-        """Re-derive pins and INT after anything changed; queue the outgoing signals."""
+        """Re-derive pins and INT after anything changed; queue the outgoing signals. Runs
+        with the lock held, so it only queues: callers deliver with :meth:`_flush` once they
+        have released the lock."""
         self._evaluate_interrupts()
         levels = self._levels()
         changed = levels ^ self._last_levels
@@ -258,17 +271,33 @@ class SimMCP23017:
         for port, level in int_changes:
             for listener in list(self._int_listeners):
                 self._deferred.append(lambda li=listener, p=port, v=level: li(p, v))
-        if not self._in_transaction:
-            self._flush()
 
     def _flush(self) -> None:
-        while True:
+        """Deliver queued signals: never during a bus transaction, and never while holding the
+        chip's lock. A listener may use the bus (the Pi-side INT callback services the chip);
+        under our lock it would wait for the bus lock while a thread holding the bus lock
+        waits for ours in ``begin()``: a deadlock. Only one thread delivers at a time, so
+        listeners see events in the order they happened; events queued meanwhile (also by a
+        listener's own actions) are picked up by the delivering thread's loop."""
+        with self._lock:
+            if self._delivering:
+                return
+            self._delivering = True
+        try:
+            while True:
+                with self._lock:
+                    if not self._deferred or self._in_transaction:
+                        # Checked and released under the lock: an event queued after this
+                        # finds _delivering False, and its own thread delivers it.
+                        self._delivering = False
+                        return
+                    todo, self._deferred = self._deferred, []
+                for fn in todo:
+                    fn()
+        except BaseException:
             with self._lock:
-                if not self._deferred or self._in_transaction:
-                    return
-                todo, self._deferred = self._deferred, []
-            for fn in todo:
-                fn()
+                self._delivering = False
+            raise
 
     # ------------------------------------------------------------------ bus side
     def begin(self) -> None:
@@ -299,7 +328,7 @@ class SimMCP23017:
                 self.drive(pin, not self.level(pin))
             self.faults.toggle_during_next_read.clear()
             value = self._read_register(self.pointer)
-            if self.options.gp7_corruption and getattr(self, "_gp7_glitch", False):
+            if self.options.gp7_corruption and self._gp7_glitch:
                 value ^= 1 << self._rng.randrange(8)  # a corrupted bit on SDA
             self._advance_pointer()
             return value
