@@ -9,6 +9,10 @@ Principles (hardware.md §1.7, §9):
   write to OLAT, never a read-modify-write (and never from GPIO, which holds pin levels).
 * **16-bit in one transaction** where both ports change; 8 bits where only one does.
 * **GPA7/GPB7 are never inputs** unless explicitly allowed (the rev D erratum).
+* **Shadow read-modify-write under the bus lock.** The bus serialises single transactions;
+  the shadow update around them must be atomic too, or two threads setting different pins
+  lose one of the changes. The bus's own (reentrant) lock is used rather than a second one,
+  so a callback arriving under the bus lock cannot deadlock against us.
 """
 
 from __future__ import annotations
@@ -66,10 +70,18 @@ class MCP23017:
         """Bring the chip to ``config`` from any state it may have been left in."""
         config = config or ExpanderConfig()
         check_inputs(config.inputs, self.allow_gp7_input)
+        with self.bus.lock:
+            self._init(config)
+
+    def _init(self, config: ExpanderConfig) -> None:
         iocon = config.iocon()
         a = self.address
         # 1. Leftover BANK=1 → BANK=0, SEQOP=0. (In BANK=0 this zeroes GPINTENB: harmless.)
         self.bus.write_byte_data(a, _BANK1_IOCON, 0x00)
+        # 1b. Now surely in BANK=0, IOCON is at 0x0A. A chip left in BANK=0 with SEQOP=1 (byte
+        #     mode) still has SEQOP=1, and the sequential burst below would toggle between
+        #     IODIRA/IODIRB instead of walking the map. A single-byte write works in any mode.
+        self.bus.write_byte_data(a, _A["IOCON"], iocon)
         # 2. Output levels before directions, so outputs come up at a defined level.
         self.bus.write_word_data(a, _A["OLAT"], config.output_levels)
         # 3. Pull-ups before directions, so new inputs never float.
@@ -85,15 +97,20 @@ class MCP23017:
         ]
         self.bus.write_block(a, _A["IODIR"], block)
         # 5. Read back IODIR..INTCAP: proves it is an MCP23017, and reading INTCAP clears any
-        #    interrupt left pending from before.
+        #    interrupt left pending from before. Every register written so far is compared
+        #    (0x00..0x0D): GPINTEN must read 0 and IOCON the same at both addresses, so a
+        #    device answering every read with one constant byte fails for any config that
+        #    is not all zeros.
         back = self.bus.read_block(a, _A["IODIR"], 0x12)
-        if back[0:2] != block[0:2] or back[0x0A] != iocon or back[0x0B] != iocon:
+        expected = [*block, *_pair(config.pullups)]
+        wrong = [r for r, want in enumerate(expected) if back[r] != want]
+        if wrong:
+            detail = ", ".join(f"{register_name(r, 0)} read {back[r]:#04x}, wrote "
+                               f"{expected[r]:#04x}" for r in wrong[:4])
             raise ExpanderIdentityError(
                 None,
                 f"device at 0x{a:02x} on {self.bus.name} does not behave like an MCP23017 "
-                f"(IODIR read back {back[0]:#04x}/{back[1]:#04x}, expected "
-                f"{block[0]:#04x}/{block[1]:#04x}; IOCON {back[0x0A]:#04x}/{back[0x0B]:#04x}, "
-                f"expected {iocon:#04x})",
+                f"({detail}{', …' if len(wrong) > 4 else ''})",
                 bus=self.bus.name, address=a,
             )
         # 6. Interrupts last, from a clean state.
@@ -116,22 +133,37 @@ class MCP23017:
             raise RuntimeError(f"{self!r}: call init() first (the chip's state is unknown)")
 
     # ---------------------------------------------------------------- register writes
-    def _write(self, name: str, value: int, *, always_port: int | None = None) -> None:
+    def _write(self, name: str, value: int, *, always_port: int | None = None,
+               always_ports: tuple[int, ...] = ()) -> None:
         """Write the halves of a 16-bit register that differ from the shadow: one W8 if one
-        port changed, one W16 if both. ``always_port`` (0/1) is written even if unchanged:
-        an explicit output command reaches the chip even if the shadow already agrees."""
+        port changed, one W16 if both. ``always_port`` (0/1) / ``always_ports`` are written
+        even if unchanged: an explicit output command reaches the chip even if the shadow
+        already agrees."""
         self._need_init()
         value &= 0xFFFF
-        old = self._shadow[name]
-        changed = [((value ^ old) >> (8 * p)) & 0xFF != 0 or p == always_port for p in (0, 1)]
-        reg = _A[name]
-        if all(changed):
-            self.bus.write_word_data(self.address, reg, value)
-        elif changed[0]:
-            self.bus.write_byte_data(self.address, reg, value & 0xFF)
-        elif changed[1]:
-            self.bus.write_byte_data(self.address, reg + 1, value >> 8)
-        self._shadow[name] = value
+        forced = {*always_ports, always_port}
+        with self.bus.lock:
+            old = self._shadow[name]
+            changed = [((value ^ old) >> (8 * p)) & 0xFF != 0 or p in forced for p in (0, 1)]
+            reg = _A[name]
+            # Shadow first. Pin changes can reach a listener before the bus call returns (the
+            # simulator delivers them when the transaction ends, on this thread), and a
+            # listener that writes another pin re-enters here: it must build on this value,
+            # not on the old one, or it rewrites the latch without our change and we then
+            # overwrite the shadow without its change.
+            self._shadow[name] = value
+            try:
+                if all(changed):
+                    self.bus.write_word_data(self.address, reg, value)
+                elif changed[0]:
+                    self.bus.write_byte_data(self.address, reg, value & 0xFF)
+                elif changed[1]:
+                    self.bus.write_byte_data(self.address, reg + 1, value >> 8)
+            except BaseException:
+                # Not written (as far as we know): keep describing what the chip has.
+                if self._shadow[name] == value:
+                    self._shadow[name] = old
+                raise
 
     @property
     def shadow(self) -> dict[str, int]:
@@ -141,14 +173,20 @@ class MCP23017:
     def write_pin(self, pin: int | str, level: bool) -> None:
         """One output: a single 8-bit write to OLATA or OLATB (3 wire bytes)."""
         n = pin_number(pin)
-        olat = self._latch()
-        value = olat | (1 << n) if level else olat & ~(1 << n)
-        self._write("OLAT", value, always_port=n >> 3)
+        with self.bus.lock:
+            olat = self._latch()
+            value = olat | (1 << n) if level else olat & ~(1 << n)
+            self._write("OLAT", value, always_port=n >> 3)
 
     def write_port(self, value: int, mask: int = 0xFFFF) -> None:
-        """Set the output latch bits selected by ``mask`` to ``value``'s bits."""
-        olat = self._latch()
-        self._write("OLAT", (olat & ~mask) | (value & mask))
+        """Set the output latch bits selected by ``mask`` to ``value``'s bits. Every port the
+        mask touches is written, like :meth:`write_pin`, even if the shadow already agrees:
+        both ports is one W16, one port one W8."""
+        mask &= 0xFFFF
+        ports = tuple(p for p in (0, 1) if mask >> (8 * p) & 0xFF)
+        with self.bus.lock:
+            olat = self._latch()
+            self._write("OLAT", (olat & ~mask) | (value & mask), always_ports=ports)
 
     def _latch(self) -> int:
         self._need_init()
@@ -174,33 +212,37 @@ class MCP23017:
         latch is written first so new outputs come up at the requested level."""
         inputs = ~outputs & 0xFFFF
         check_inputs(inputs, self.allow_gp7_input)
-        if levels is not None:
-            self._write("OLAT", levels)
-        self._write("IODIR", inputs)
+        with self.bus.lock:
+            if levels is not None:
+                self._write("OLAT", levels)
+            self._write("IODIR", inputs)
 
     def configure_output(self, pin: int | str, level: bool = False) -> None:
         """One pin to output at ``level``: OLAT first, then IODIR (no glitch)."""
         n = pin_number(pin)
-        self.write_pin(n, level)
-        self._write("IODIR", self._shadow["IODIR"] & ~(1 << n))
+        with self.bus.lock:
+            self.write_pin(n, level)
+            self._write("IODIR", self._shadow["IODIR"] & ~(1 << n))
 
     def configure_input(self, pin: int | str, pull_up: bool = False) -> None:
         """One pin to input; the pull-up is set before the direction changes."""
         n = pin_number(pin)
         check_inputs(1 << n, self.allow_gp7_input)
         self._need_init()
-        gppu = self._shadow["GPPU"]
-        self._write("GPPU", gppu | (1 << n) if pull_up else gppu & ~(1 << n))
-        self._write("IODIR", self._shadow["IODIR"] | (1 << n))
+        with self.bus.lock:
+            gppu = self._shadow["GPPU"]
+            self._write("GPPU", gppu | (1 << n) if pull_up else gppu & ~(1 << n))
+            self._write("IODIR", self._shadow["IODIR"] | (1 << n))
 
     def set_inputs(self, inputs: int, pullups: int | None = None) -> None:
         """Make ``inputs`` inputs (the rest keep their direction), pull-ups first: for 16 pins
         that is two 16-bit writes."""
         check_inputs(inputs, self.allow_gp7_input)
         self._need_init()
-        if pullups is not None:
-            self._write("GPPU", pullups)
-        self._write("IODIR", self._shadow["IODIR"] | inputs)
+        with self.bus.lock:
+            if pullups is not None:
+                self._write("GPPU", pullups)
+            self._write("IODIR", self._shadow["IODIR"] | inputs)
 
     def set_pullups(self, mask: int) -> None:
         self._write("GPPU", mask)
@@ -224,18 +266,24 @@ class MCP23017:
         from ``defval`` instead of on any change. IOCON is changed read-modify-write from its
         shadow, so the other bits are never wiped."""
         self._need_init()
-        iocon = self._shadow["IOCON"]
-        for bit, want in ((IOCON.MIRROR, mirror), (IOCON.ODR, open_drain),
-                          (IOCON.INTPOL, active_high)):
-            if want is not None:
-                iocon = iocon | bit if want else iocon & ~bit
-        if iocon != self._shadow["IOCON"]:
-            self.bus.write_byte_data(self.address, _A["IOCON"], iocon)
-            self._shadow["IOCON"] = iocon
-        self._write("GPINTEN", 0)  # disable while compare values change
-        self._write("DEFVAL", defval)
-        self._write("INTCON", compare)
-        self._write("GPINTEN", enable)
+        with self.bus.lock:
+            old = self._shadow["IOCON"]
+            iocon = old
+            for bit, want in ((IOCON.MIRROR, mirror), (IOCON.ODR, open_drain),
+                              (IOCON.INTPOL, active_high)):
+                if want is not None:
+                    iocon = iocon | bit if want else iocon & ~bit
+            if iocon != old:
+                self._shadow["IOCON"] = iocon  # shadow first, as in _write
+                try:
+                    self.bus.write_byte_data(self.address, _A["IOCON"], iocon)
+                except BaseException:
+                    self._shadow["IOCON"] = old
+                    raise
+            self._write("GPINTEN", 0)  # disable while compare values change
+            self._write("DEFVAL", defval)
+            self._write("INTCON", compare)
+            self._write("GPINTEN", enable)
 
     def service_interrupt(self, *, include_gpio: bool = False) -> InterruptSnapshot:
         """INTF A/B and INTCAP A/B (and GPIO A/B) in one sequential read from 0x0E. Reading
