@@ -1,0 +1,124 @@
+"""Map an HTTP response or a ``requests`` exception to an :class:`~edge.sync.outcomes.Outcome`.
+
+Shared by both backends so a 503 means the same thing whichever inventory the shop runs.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import math
+
+import requests
+
+from edge.sync import outcomes
+from edge.sync.outcomes import Outcome
+from edge.sync.secrets import REDACTOR, describe_error
+
+# Clamp a server's Retry-After: a misconfigured proxy saying "come back in a year" must not
+# silence a station for a year (inventory-api.md §5.1 suggests about an hour).
+RETRY_AFTER_MAX_S = 3600.0
+
+_TRANSIENT_STATUSES = {408, 425, 429, 500, 503}
+# The proxy may have forwarded the request before failing: the server may hold the run.
+_AMBIGUOUS_STATUSES = {502, 504}
+
+
+def parse_retry_after(value: str | None, now: float) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header: delay-seconds or an HTTP-date (RFC 9110).
+
+    Returns None for a missing or unparsable header; never negative; clamped to an hour.
+    """
+    if value is None:
+        return None
+    value = value.strip()
+    if not value:
+        return None
+    if value.isdigit():
+        seconds = float(value)
+    else:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if when is None or when.tzinfo is None:
+            return None
+        seconds = when.timestamp() - now
+    if math.isnan(seconds):
+        return None
+    return min(max(seconds, 0.0), RETRY_AFTER_MAX_S)
+
+
+def _body_excerpt(response: requests.Response, limit: int = 200) -> str:
+    try:
+        text = response.text
+    except Exception:
+        return ""
+    return REDACTOR.redact(" ".join(text.split()))[:limit]
+
+
+def is_json(response: requests.Response) -> bool:
+    ctype = response.headers.get("Content-Type", "")
+    return ctype.split(";")[0].strip().lower() in ("application/json", "application/problem+json")
+
+
+def classify_status(
+    response: requests.Response, now: float, what: str, sent_body: bool
+) -> Outcome | None:
+    """The outcome of a non-2xx response, or None for 2xx (the caller decides what success means).
+
+    ``sent_body`` says whether the request could have changed server state (a POST/PATCH): only
+    then can a proxy error leave the run stored without our knowing.
+    """
+    status = response.status_code
+    if 200 <= status < 300:
+        return None
+    retry_after = parse_retry_after(response.headers.get("Retry-After"), now)
+    reason = f"{what}: HTTP {status}"
+    excerpt = _body_excerpt(response)
+    if excerpt:
+        reason += f" {excerpt}"
+    if status in (401, 403):
+        return outcomes.auth(reason)
+    if status in _AMBIGUOUS_STATUSES:
+        if sent_body:
+            return outcomes.ambiguous(reason, retry_after)
+        return outcomes.transient(reason, retry_after)
+    if status in _TRANSIENT_STATUSES:
+        # A 500 from the origin can follow a partial commit in a careless server; reconciling
+        # costs one GET, a duplicate costs a wrong verdict. A 429/503/408 was refused unseen.
+        return outcomes.transient(
+            reason, retry_after, may_have_committed=sent_body and status == 500
+        )
+    if 300 <= status < 400:
+        # Redirects are not followed for POSTs (requests would turn them into GETs): the URL is
+        # wrong and only the configuration can fix it.
+        where = response.headers.get("Location", "?")
+        return outcomes.permanent(f"{what}: HTTP {status} redirect to {where}: fix the URL")
+    if 400 <= status < 500:
+        return outcomes.permanent(reason)
+    # Anything else (5xx we do not know, 1xx oddities): treat as transient, the backoff is capped.
+    return outcomes.transient(reason, retry_after, may_have_committed=sent_body)
+
+
+def classify_exception(exc: BaseException, what: str, sent_body: bool) -> Outcome:
+    """Network-level failures. Connect-phase errors prove nothing reached the server."""
+    reason = f"{what}: {describe_error(exc)}"
+    if isinstance(exc, requests.exceptions.ConnectTimeout | requests.exceptions.SSLError):
+        return outcomes.nothing_sent(reason)
+    if isinstance(exc, requests.exceptions.ConnectionError):
+        # requests raises ConnectionError both for "refused" and for "reset while reading the
+        # answer"; only the connect-phase failures are wrapped around a NewConnectionError.
+        text = repr(exc)
+        markers = ("NewConnectionError", "NameResolutionError", "Failed to resolve")
+        if any(m in text for m in markers):
+            return outcomes.nothing_sent(reason)
+        if sent_body:
+            return outcomes.ambiguous(reason)
+        return outcomes.transient(reason)
+    if isinstance(exc, requests.exceptions.ReadTimeout | requests.exceptions.ChunkedEncodingError):
+        return outcomes.ambiguous(reason) if sent_body else outcomes.transient(reason)
+    if isinstance(exc, requests.exceptions.InvalidJSONError):
+        return outcomes.transient(reason, may_have_committed=sent_body)
+    if isinstance(exc, OSError):
+        return outcomes.ambiguous(reason) if sent_body else outcomes.transient(reason)
+    return outcomes.transient(reason, may_have_committed=sent_body)

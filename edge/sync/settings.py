@@ -1,0 +1,189 @@
+"""Typed sync settings, read from the ``[sync]`` table of station.toml (via :mod:`edge.config`).
+
+``edge.config`` keeps ``backend``, ``url``, ``token_file`` and ``token_env`` and passes every
+other key through in ``options``; this module validates those keys, so a typo in a shop's config
+is a clear error at start-up instead of a silently ignored setting. See docs/sync.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from edge.store.recorder import DEFAULT_TARGET
+from edge.sync.backoff import Backoff
+
+# InvenTree stock status codes by name (stock/status_codes.py; inventory-api.md §1.8).
+STOCK_STATUS = {
+    "OK": 10,
+    "ATTENTION": 50,
+    "DAMAGED": 55,
+    "DESTROYED": 60,
+    "REJECTED": 65,
+    "LOST": 70,
+    "QUARANTINED": 75,
+    "RETURNED": 85,
+}
+
+
+class SyncSettingsError(ValueError):
+    """A [sync] setting that cannot be used; the message names the key."""
+
+
+@dataclass(frozen=True)
+class InvenTreeSettings:
+    # product name (RunMeta.product) -> part pk (int) or IPN (str). Unmapped products are looked
+    # up by IPN == product name.
+    parts: Mapping[str, int | str] = field(default_factory=dict)
+    # step name -> template key, for steps whose name does not produce the template's key.
+    templates: Mapping[str, str] = field(default_factory=dict)
+    run_template: str | None = None  # optional template for the run's overall verdict
+    fail_status: int | None = None  # e.g. 65 REJECTED, set on a FAIL run
+    pass_status: int | None = None  # e.g. 10 OK, set on a passing run
+    create_items: bool = True  # create the serialized stock item when missing
+    location: int | None = None  # location pk for created items
+    min_api_version: int = 382  # bulk test results (inventory-api.md §1.7)
+
+
+@dataclass(frozen=True)
+class GenericSettings:
+    auth_header: str = "Authorization"
+    auth_scheme: str = "Bearer"  # header value is "<scheme> <token>"; empty: the bare token
+    probe_url: str = ""  # cheap GET while the target is down; default: the endpoint URL
+
+
+@dataclass(frozen=True)
+class SyncSettings:
+    backend: str  # "none" | "inventree" | "generic"
+    url: str
+    target: str  # name stored with each outbox row
+    token_file: Path | None = None
+    token_env: str | None = "PIBENCH_INVENTORY_TOKEN"
+    connect_timeout_s: float = 4.0
+    read_timeout_s: float = 20.0
+    backoff: Backoff = field(default_factory=Backoff)
+    auth_retry_s: float = 300.0  # how often a paused (auth/incompatible) target is re-checked
+    poll_s: float = 2.0  # how often an idle worker looks for new runs
+    inventree: InvenTreeSettings = field(default_factory=InvenTreeSettings)
+    generic: GenericSettings = field(default_factory=GenericSettings)
+
+    @property
+    def enabled(self) -> bool:
+        return self.backend != "none"
+
+    @property
+    def timeout(self) -> tuple[float, float]:
+        """(connect, read) for requests: never a single number, never a string."""
+        return (self.connect_timeout_s, self.read_timeout_s)
+
+
+_COMMON = {
+    "target",
+    "connect_timeout_s",
+    "read_timeout_s",
+    "backoff_base_s",
+    "backoff_cap_s",
+    "auth_retry_s",
+    "poll_s",
+}
+_INVENTREE = {"parts", "templates", "run_template", "fail_status", "pass_status", "create_items",
+              "location", "min_api_version"}
+_GENERIC = {"auth_header", "auth_scheme", "probe_url"}
+
+
+def _positive(options: Mapping[str, Any], key: str, default: float) -> float:
+    value = options.get(key, default)
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise SyncSettingsError(
+            f"[sync] {key} must be a number of seconds, not {value!r}"
+        ) from None
+    if not number > 0:
+        raise SyncSettingsError(f"[sync] {key} must be positive, not {value!r}")
+    return number
+
+
+def _status(options: Mapping[str, Any], key: str) -> int | None:
+    value = options.get(key)
+    if value is None or value == "":
+        return None
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.upper() in STOCK_STATUS:
+        return STOCK_STATUS[value.upper()]
+    names = ", ".join(STOCK_STATUS)
+    raise SyncSettingsError(f"[sync] {key} must be a status code or one of {names}, not {value!r}")
+
+
+def from_options(
+    backend: str,
+    url: str,
+    token_file: Path | None,
+    token_env: str | None,
+    options: Mapping[str, Any],
+) -> SyncSettings:
+    backend = backend or "none"
+    allowed = _COMMON | (_INVENTREE if backend == "inventree" else set())
+    allowed |= _GENERIC if backend == "generic" else set()
+    unknown = sorted(set(options) - allowed)
+    if unknown:
+        raise SyncSettingsError(
+            f"[sync] unknown key(s) for backend {backend!r}: {', '.join(unknown)}"
+            f" (known: {', '.join(sorted(allowed))})"
+        )
+    if backend != "none" and not url.startswith(("http://", "https://")):
+        raise SyncSettingsError(f"[sync] url must start with http:// or https://, not {url!r}")
+    base = _positive(options, "backoff_base_s", 3.0)
+    cap = _positive(options, "backoff_cap_s", 900.0)
+    if cap < base:
+        raise SyncSettingsError("[sync] backoff_cap_s must be at least backoff_base_s")
+    inv = InvenTreeSettings()
+    if backend == "inventree":
+        parts = dict(options.get("parts", {}))
+        for product, ref in parts.items():
+            if not isinstance(ref, int | str) or isinstance(ref, bool):
+                raise SyncSettingsError(
+                    f"[sync.parts] {product!r} must be a part pk (number) or an IPN (text)"
+                )
+        inv = InvenTreeSettings(
+            parts=parts,
+            templates={str(k): str(v) for k, v in dict(options.get("templates", {})).items()},
+            run_template=options.get("run_template") or None,
+            fail_status=_status(options, "fail_status"),
+            pass_status=_status(options, "pass_status"),
+            create_items=bool(options.get("create_items", True)),
+            location=options.get("location"),
+            min_api_version=int(options.get("min_api_version", 382)),
+        )
+    gen = GenericSettings()
+    if backend == "generic":
+        gen = GenericSettings(
+            auth_header=str(options.get("auth_header", "Authorization")),
+            auth_scheme=str(options.get("auth_scheme", "Bearer")),
+            probe_url=str(options.get("probe_url", "")),
+        )
+    return SyncSettings(
+        backend=backend,
+        url=url,
+        target=str(options.get("target", DEFAULT_TARGET)),
+        token_file=token_file,
+        token_env=token_env,
+        connect_timeout_s=_positive(options, "connect_timeout_s", 4.0),
+        read_timeout_s=_positive(options, "read_timeout_s", 20.0),
+        backoff=Backoff(base_s=base, cap_s=cap),
+        auth_retry_s=_positive(options, "auth_retry_s", 300.0),
+        poll_s=_positive(options, "poll_s", 2.0),
+        inventree=inv,
+        generic=gen,
+    )
+
+
+def from_station_config(config: Any) -> SyncSettings:
+    """From :class:`edge.config.StationConfig` (or its ``.sync``)."""
+    sync = getattr(config, "sync", config)
+    return from_options(
+        sync.backend, sync.url, sync.token_file, sync.token_env, dict(sync.options)
+    )
