@@ -1,0 +1,218 @@
+"""The live event stream of runs: what the API and HMI watch.
+
+Every event carries a bus-wide, strictly increasing ``seq`` and the ``run_id`` it belongs to.
+:class:`EventBus` fans events out to subscribers without ever blocking the engine:
+
+* each subscriber has a bounded queue; when it is full, further events are dropped *for that
+  subscriber only* and it later receives one :class:`Gap` marker saying which seqs it missed;
+* the bus keeps the last ``replay_size`` events, so a client that reconnects subscribes with
+  ``since=<last seq it saw>`` and catches up (or gets a :class:`Gap` if the buffer has moved on).
+
+Event order for a run: RunStarted, then per step attempt StepStarted, MeasurementTaken*, and per
+step StepFinished (emitted after ``record_step`` returned), Log at any point, and RunFinished
+(emitted after ``finish_run`` returned: the verdict is never shown before it is durable).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from edge.records import Measurement, RunMeta, RunRecord, StepResult
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    seq: int
+    run_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class RunStarted(Event):
+    meta: RunMeta
+    steps: tuple[str, ...]  # step names in order, then the teardown steps
+    teardown: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class StepStarted(Event):
+    index: int
+    name: str
+    attempt: int  # 1-based; > 1 is a retry
+    timeout_s: float
+    critical: bool
+    teardown: bool
+
+
+@dataclass(frozen=True, slots=True)
+class MeasurementTaken(Event):
+    step_index: int
+    step_name: str
+    measurement: Measurement
+
+
+@dataclass(frozen=True, slots=True)
+class StepFinished(Event):
+    result: StepResult
+
+
+@dataclass(frozen=True, slots=True)
+class RunFinished(Event):
+    record: RunRecord
+
+
+@dataclass(frozen=True, slots=True)
+class Log(Event):
+    level: int  # logging level number
+    message: str
+    step_index: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Gap(Event):
+    """Not a bus event: tells a subscriber it missed seqs ``first_missed..seq`` (its queue was
+    full, or they left the replay buffer). Recover with ``bus.replay(first_missed - 1)``."""
+
+    first_missed: int
+
+
+E = TypeVar("E", bound=Event)
+
+
+class Subscription:
+    """A subscriber's bounded queue. Read it from any thread; never blocks the publisher."""
+
+    def __init__(self, bus: EventBus, maxlen: int, on_ready: Callable[[], None] | None):
+        if maxlen < 2:
+            raise ValueError("a subscription queue needs room for at least 2 events")
+        self._bus = bus
+        self._maxlen = maxlen
+        self._queue: deque[Event] = deque()
+        self._gap: list[int] | None = None  # [first missed, last missed] not yet reported
+        self._cond = threading.Condition(threading.Lock())
+        self._waiting = 0  # readers blocked in get(): notify only then (notify isn't free)
+        self.on_ready = on_ready  # called (outside locks) after events arrive; must not block
+        self.closed = False
+
+    def _offer(self, event: Event) -> bool:
+        """Called by the bus with its lock held. True if the subscriber got something new."""
+        with self._cond:
+            queue = self._queue
+            if self._gap is not None:
+                if len(queue) + 2 > self._maxlen:
+                    self._gap[1] = event.seq
+                    return False
+                queue.append(Gap(self._gap[1], "", self._gap[0]))
+                self._gap = None
+            if len(queue) >= self._maxlen:
+                self._gap = [event.seq, event.seq]
+                return False
+            queue.append(event)
+            if self._waiting:
+                self._cond.notify()
+            return True
+
+    def _pop(self) -> Event | None:
+        if self._queue:
+            return self._queue.popleft()
+        if self._gap is not None:
+            first, last = self._gap
+            self._gap = None
+            return Gap(last, "", first)
+        return None
+
+    def get(self, timeout: float | None = None) -> Event | None:
+        """Next event, waiting up to ``timeout`` s (None: until one comes or the subscription
+        is closed). None when nothing arrived."""
+        with self._cond:
+            if not self._queue and self._gap is None and timeout != 0:
+                self._waiting += 1
+                try:
+                    self._cond.wait_for(
+                        lambda: self._queue or self._gap is not None or self.closed, timeout)
+                finally:
+                    self._waiting -= 1
+            return self._pop()
+
+    def drain(self) -> list[Event]:
+        """Everything queued now (including a pending Gap marker), without waiting."""
+        with self._cond:
+            out = []
+            while (event := self._pop()) is not None:
+                out.append(event)
+            return out
+
+    def close(self) -> None:
+        self._bus._unsubscribe(self)
+        with self._cond:
+            self.closed = True
+            self._cond.notify_all()
+
+
+class EventBus:
+    """Thread-safe publish/subscribe with sequence numbers and a replay buffer."""
+
+    def __init__(self, replay_size: int = 4096) -> None:
+        self._lock = threading.Lock()
+        self._seq = 0
+        self._replay: deque[Event] = deque(maxlen=replay_size)
+        self._subscribers: tuple[Subscription, ...] = ()  # replaced, never mutated: cheap loop
+
+    @property
+    def last_seq(self) -> int:
+        return self._seq
+
+    def emit(self, cls: type[E], run_id: str, **fields: Any) -> E:
+        """Create the event with the next seq and deliver it. Never blocks on a subscriber."""
+        ready: list[Callable[[], None]] = []
+        with self._lock:
+            self._seq += 1
+            event = cls(self._seq, run_id, **fields)
+            self._replay.append(event)
+            for sub in self._subscribers:
+                if sub._offer(event) and sub.on_ready is not None:
+                    ready.append(sub.on_ready)
+        for callback in ready:
+            callback()
+        return event
+
+    def replay(self, since: int) -> list[Event]:
+        """Buffered events after seq ``since``, led by a Gap if some are no longer buffered.
+        A ``since`` beyond the last seq (a client of an earlier process) replays everything."""
+        with self._lock:
+            return self._replay_locked(since)
+
+    def _replay_locked(self, since: int) -> list[Event]:
+        if since > self._seq:
+            since = 0
+        events: list[Event] = [e for e in self._replay if e.seq > since]
+        oldest = self._replay[0].seq if self._replay else self._seq + 1
+        if since + 1 < oldest and since < self._seq:
+            events.insert(0, Gap(oldest - 1, "", since + 1))
+        return events
+
+    def subscribe(
+        self,
+        since: int | None = None,
+        maxlen: int = 1024,
+        on_ready: Callable[[], None] | None = None,
+    ) -> Subscription:
+        """Live events from now on; with ``since``, first the buffered ones after that seq
+        (atomically: nothing is missed or duplicated between the replay and the live stream)."""
+        sub = Subscription(self, maxlen, on_ready)
+        with self._lock:
+            if since is not None:
+                for event in self._replay_locked(since):
+                    if isinstance(event, Gap):
+                        sub._gap = [event.first_missed, event.seq]
+                    else:
+                        sub._offer(event)
+            self._subscribers = (*self._subscribers, sub)
+        return sub
+
+    def _unsubscribe(self, sub: Subscription) -> None:
+        with self._lock:
+            self._subscribers = tuple(s for s in self._subscribers if s is not sub)
