@@ -1,7 +1,12 @@
 """I2C errors: each keeps the OS errno (they are OSError subclasses, so ``except OSError`` still
 works) and adds what a technician or developer needs: which bus, which address, which register,
 and what to do about it. Mapping follows the Pi 4 (i2c-bcm2835) and Pi 5 (i2c-designware)
-kernel drivers (hardware.md §1.9)."""
+kernel drivers (hardware.md §1.9).
+
+Where Python itself raises a subclass for the errno (110 → TimeoutError, 11 →
+BlockingIOError, 2 → FileNotFoundError, 13 → PermissionError), ours derives from that
+subclass too, so an ``except TimeoutError`` written against raw smbus2 keeps working once
+the call goes through :class:`~drivers.i2c.bus.I2CBus`."""
 
 from __future__ import annotations
 
@@ -31,7 +36,8 @@ class I2CError(OSError):
         self.message = message
 
     def __str__(self) -> str:
-        code = f" [errno {self.errno} {E.errorcode.get(self.errno, '?')}]" if self.errno else ""
+        name = _ERRNO_NAMES.get(self.errno) or E.errorcode.get(self.errno, "?")
+        code = f" [errno {self.errno} {name}]" if self.errno else ""
         hint = f" {self.hint}" if self.hint else ""
         return f"{self.message}{code}{hint}"
 
@@ -41,6 +47,10 @@ class I2CError(OSError):
             (type(self), self.errno, self.message, self.bus, self.address, self.register,
              self.operation),
         )
+
+
+# Python's errorcode picks ENOTSUP for 95; the kernel and hardware.md say EOPNOTSUPP.
+_ERRNO_NAMES = {E.EOPNOTSUPP: "EOPNOTSUPP"}
 
 
 def _rebuild(cls, err, message, bus, address, register, operation):
@@ -53,7 +63,7 @@ class I2CNackError(I2CError):
     hint = "Check the fixture cable, the address jumpers and that the board is powered."
 
 
-class I2CTimeoutError(I2CError):
+class I2CTimeoutError(I2CError, TimeoutError):
     """The controller timed out (errno 110): the bus is stuck, e.g. SDA held low."""
 
     hint = "The bus may be stuck; power-cycle the fixture."
@@ -63,7 +73,7 @@ class I2CIOError(I2CError):
     """Any other transfer error reported as EIO (errno 5), e.g. a clock-stretch timeout."""
 
 
-class I2CArbitrationLostError(I2CError):
+class I2CArbitrationLostError(I2CError, BlockingIOError):
     """Arbitration lost (errno 11 on the Pi 5): another master or a glitching bus."""
 
 
@@ -77,7 +87,7 @@ class I2CBusBusyError(I2CError):
     hint = "Remove the mcp23017 dtoverlay from config.txt: pibench drives the chip itself."
 
 
-class I2CNotEnabledError(I2CError):
+class I2CNotEnabledError(I2CError, FileNotFoundError):
     """The /dev/i2c-N node does not exist (ENOENT)."""
 
     hint = (
@@ -86,7 +96,7 @@ class I2CNotEnabledError(I2CError):
     )
 
 
-class I2CPermissionError(I2CError):
+class I2CPermissionError(I2CError, PermissionError):
     """The user may not open /dev/i2c-N (EACCES/EPERM)."""
 
     hint = "Add the station user to the i2c group: `sudo usermod -aG i2c $USER`, then log in again."
@@ -117,7 +127,8 @@ def from_oserror(
     """Wrap an OSError from smbus2/ioctl into the specific I2CError, errno preserved."""
     if isinstance(exc, I2CError):
         return exc
-    fallback = (I2CError, "I2C error talking to {addr} on {bus}{reg}")
+    fallback = (I2CError, "I2C error talking to {addr} on {bus}{reg}" if address is not None
+                else "I2C error on {bus}{reg}")  # e.g. opening a node that isn't an adapter
     cls, template = _BY_ERRNO.get(exc.errno or 0, fallback)
     text = template.format(
         addr=f"0x{address:02x}" if address is not None else "?",
