@@ -112,6 +112,19 @@ class Accounting:
             if self.keep_log:
                 self.log.append(t)
 
+    def retract(self, t: Transaction) -> None:
+        """Take back ``t``, most recent first: for an attempt that never reached the wire (the
+        adapter refused it, or smbus2 rejected the arguments)."""
+        with self._lock:
+            self._count -= 1
+            self._bytes -= t.wire_bytes
+            self._bits -= t.bits
+            if self.keep_log:
+                for i in range(len(self.log) - 1, -1, -1):
+                    if self.log[i] is t:
+                        del self.log[i]
+                        break
+
     def totals(self) -> Totals:
         with self._lock:
             return Totals(self._count, self._bytes, self._bits)

@@ -19,6 +19,9 @@ from drivers.i2c.errors import I2CError, from_oserror
 # Transient by nature: a NACK can be a glitch, EIO/ETIMEDOUT/EAGAIN are bus faults. Never retry
 # EOPNOTSUPP (the request itself is wrong) or EBUSY (a kernel driver owns the address).
 _RETRYABLE = frozenset({E.EREMOTEIO, E.ENXIO, E.EIO, E.ETIMEDOUT, E.EAGAIN})
+# Refused before anything is clocked: the I2C_SLAVE ioctl (EBUSY) or the adapter's check of
+# the message shapes (EOPNOTSUPP). They cost no bus time, as in the simulator's ledger.
+_NOT_ON_WIRE = frozenset({E.EOPNOTSUPP, E.EBUSY})
 
 # smbus2's SMBus block calls are limited to 32 data bytes.
 SMBUS_BLOCK_MAX = 32
@@ -60,10 +63,14 @@ class I2CBus:
         with self.lock:
             attempt = 0
             while True:
+                # Logged before the call: a listener the simulator runs at the end of this
+                # transaction may do bus I/O of its own, which must come after ours.
                 self.accounting.add(cost)
                 try:
                     result = call()
                 except OSError as exc:
+                    if exc.errno in _NOT_ON_WIRE:
+                        self.accounting.retract(cost)
                     if exc.errno in _RETRYABLE and attempt < self.retries:
                         attempt += 1
                         continue
@@ -71,6 +78,11 @@ class I2CBus:
                         exc, bus=self.name, address=address,
                         register=self._register_label(address, register), operation=operation,
                     ) from exc
+                except Exception:
+                    # Not an I/O error (smbus2's ValueError for > 32 bytes, a TypeError): the
+                    # call was rejected before reaching the kernel.
+                    self.accounting.retract(cost)
+                    raise
                 if attempt:
                     self.retried += 1
                 return result
