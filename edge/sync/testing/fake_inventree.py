@@ -353,7 +353,10 @@ class FakeInvenTree:
                 "JOIN templates t ON t.pk = r.template ORDER BY r.pk").fetchall()
             keys = ("pk", "batch", "stock_item", "serial", "key", "result", "value", "notes",
                     "test_station")
-            return json_reply(200, [dict(zip(keys, row, strict=True)) for row in rows])
+            docs = [dict(zip(keys, row, strict=True)) for row in rows]
+            for d in docs:
+                d["result"] = bool(d["result"])
+            return json_reply(200, docs)
         if name == "marker-counts":
             counts: dict[str, set[int]] = {}
             for batch, notes in self.db.execute("SELECT batch, notes FROM results"):

@@ -1,0 +1,65 @@
+"""The contract between the scheduler (:mod:`edge.sync.runner`) and a delivery backend.
+
+A backend turns one outbox row into requests and the answers into one
+:class:`~edge.sync.outcomes.Outcome`. It never raises for anything the network or server does;
+it never touches the database; it holds at most one request in flight (the runner calls it from
+one thread per target).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any, Protocol
+
+from edge.sync.outcomes import Outcome
+
+
+@dataclass(frozen=True)
+class OutboxItem:
+    """One outbox row as the sync sees it."""
+
+    id: int  # FIFO position
+    run_id: str  # idempotency key
+    target: str
+    payload: str  # the exact bytes to send (pibench.run/1 JSON)
+    created_utc: str
+    attempts: int
+    needs_reconcile: bool  # an earlier attempt may have reached the server
+    serial: str
+
+    @cached_property
+    def record(self) -> dict[str, Any]:
+        return json.loads(self.payload)
+
+
+class Backend(Protocol):
+    # Whether a crash between sending and recording "delivered" could lead to a duplicate unless
+    # the runner durably notes "sending" first (InvenTree: no idempotency keys).
+    needs_presend_mark: bool
+
+    def set_token(self, token: str) -> None:
+        """Use a (re-read) token from now on."""
+        ...
+
+    def probe(self, now: float) -> Outcome:
+        """One cheap request saying whether the target is reachable: DELIVERED means "up"."""
+        ...
+
+    def check_auth(self, now: float) -> Outcome | None:
+        """A cheap authenticated request (DELIVERED means accepted), or None if the backend has
+        none and the runner should simply try the next delivery."""
+        ...
+
+    def deliver(self, item: OutboxItem, now: float, before_send: Callable[[], None]) -> Outcome:
+        """Deliver ``item`` exactly once: reconcile first when ``item.needs_reconcile``; call
+        ``before_send()`` right before the request that may store the run."""
+        ...
+
+    def forget_cache(self) -> None:
+        """Drop cached lookups (after a parked run, so a configuration fix takes effect)."""
+        ...
+
+    def close(self) -> None: ...
