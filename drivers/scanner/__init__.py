@@ -1,5 +1,14 @@
-"""Barcode scanners: validation of scanned serials, and the serial-port scanner reader."""
+"""Barcode scanners: validation of scanned serials (shared with the keyboard-wedge path in the
+HMI), and the reader for scanners on a serial port."""
 
+from drivers.scanner.serial_scanner import (
+    LineSplitter,
+    ScannerNotConnected,
+    ScannerState,
+    ScannerStatus,
+    ScanRead,
+    SerialScanner,
+)
 from drivers.scanner.serials import (
     LANGUAGES,
     Reason,
@@ -8,14 +17,22 @@ from drivers.scanner.serials import (
     SerialRules,
     clean_scan,
     decode_scan,
+    pick_language,
 )
 
 __all__ = [
     "LANGUAGES",
+    "LineSplitter",
     "Reason",
+    "ScanRead",
+    "ScannerNotConnected",
+    "ScannerState",
+    "ScannerStatus",
     "SerialRejected",
     "SerialRule",
     "SerialRules",
+    "SerialScanner",
     "clean_scan",
     "decode_scan",
+    "pick_language",
 ]

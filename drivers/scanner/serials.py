@@ -152,7 +152,7 @@ _WORDS: dict[str, dict[str, str]] = {
 }
 
 
-def _language(lang: str) -> str:
+def pick_language(lang: str) -> str:
     """'fr_FR.UTF-8' / 'fr-CA' / 'FR' -> 'fr'; anything unknown falls back to English."""
     base = lang.replace("-", "_").split("_")[0].split(".")[0].lower()
     return base if base in LANGUAGES else "en"
@@ -194,7 +194,7 @@ class SerialRejected(ValueError):
         super().__init__(self.message("en"))
 
     def message(self, lang: str = "en") -> str:
-        lang = _language(lang)
+        lang = pick_language(lang)
         words = _WORDS[lang]
         values: dict[str, Any] = {"product": self.product or "?", **self.details}
         if isinstance(self.raw, str):
