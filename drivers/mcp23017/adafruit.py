@@ -93,6 +93,8 @@ class BlinkaI2C:
         return f"BlinkaI2C({self.bus.name})"
 
     def try_lock(self) -> bool:
+        # Non-blocking, as busio's is: I2CDevice spins on it with sleep(0). AdafruitExpander
+        # already holds this (re-entrant) lock around every call, so there it never spins.
         return self.bus.lock.acquire(blocking=False)
 
     def unlock(self) -> None:
