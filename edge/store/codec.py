@@ -1,0 +1,161 @@
+"""How record values are represented in SQLite columns and in JSON, exactly and reversibly.
+
+Measured values are ``float | int | bool | str | None``. SQLite alone cannot keep them apart or
+exact: it turns NaN into NULL, stores a bool as an integer, rounds integers above 2**53 when put
+in a REAL column and rejects integers above 2**63. So every value is stored three ways:
+
+* ``value_type``: ``none | bool | int | float | str``, the original Python type;
+* ``value_text``: an exact text form (``repr`` of a float, decimal digits of an int,
+  ``true``/``false``, the string itself) from which the value is rebuilt bit for bit;
+* ``value`` (REAL): the number, for queries and spreadsheets (NULL for strings and NaN).
+
+Timestamps stay the ISO-8601 strings the engine wrote (they round-trip untouched); the store adds
+a UTC epoch number beside them because ISO strings with different offsets or precisions do not
+sort correctly as text.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from edge.records import MeasuredValue
+
+VALUE_TYPES = ("none", "bool", "int", "float", "str")
+
+
+def storable_text(text: str) -> str:
+    """``text`` as something SQLite and UTF-8 JSON can hold.
+
+    A string decoded with ``surrogateescape`` (bytes from a serial port, say) holds lone
+    surrogates that cannot be encoded as UTF-8; binding it would make the whole step fail to save.
+    Such characters become visible ``\\udcXX`` escapes instead: information kept, step saved.
+    """
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
+
+
+def _finite_or_none(x: float) -> float | None:
+    return None if math.isnan(x) else x
+
+
+def encode_value(value: Any) -> tuple[str, str | None, float | None]:
+    """A measured value as ``(value_type, value_text, value_real)``; see the module docstring.
+
+    Anything outside :data:`MeasuredValue` (a driver returning an unexpected type) is kept as its
+    ``repr`` with type ``str`` rather than refused: a station must never drop a measurement
+    because of its Python type.
+    """
+    if value is None:
+        return "none", None, None
+    if isinstance(value, bool):  # before int: bool is a subclass of int
+        return "bool", "true" if value else "false", float(value)
+    if isinstance(value, str):
+        return "str", storable_text(str.__str__(value)), None
+    if isinstance(value, numbers.Integral):  # also numpy integers, which are not int subclasses
+        as_int = int(value)
+        try:
+            real: float | None = float(as_int)
+        except OverflowError:  # beyond 1.8e308: the exact text still has it
+            real = None
+        return "int", str(as_int), real
+    if isinstance(value, numbers.Real):
+        as_float = float(value)
+        return "float", repr(as_float), _finite_or_none(as_float)
+    return "str", storable_text(repr(value)), None
+
+
+def decode_value(value_type: str, value_text: str | None) -> MeasuredValue:
+    """Inverse of :func:`encode_value`."""
+    if value_type == "none" or value_text is None:
+        return None
+    if value_type == "bool":
+        return value_text == "true"
+    if value_type == "int":
+        return int(value_text)
+    if value_type == "float":
+        return float(value_text)  # parses 'nan', 'inf', '-inf', '-0.0' as well
+    if value_type == "str":
+        return value_text
+    raise ValueError(f"unknown stored value type {value_type!r}")
+
+
+def json_float(x: float | None) -> float | str | None:
+    """A float for strict JSON: NaN and infinities have no JSON number, so they become the strings
+    ``"nan"``, ``"inf"``, ``"-inf"`` (the JSON shape says which fields may carry them)."""
+    if x is None:
+        return None
+    x = float(x)
+    return x if math.isfinite(x) else repr(x)
+
+
+def float_from_json(x: float | int | str | None) -> float | None:
+    return None if x is None else float(x)
+
+
+def value_to_json(value: MeasuredValue) -> tuple[str, Any]:
+    """``(value_type, json_value)``: like :func:`encode_value` but JSON-native where JSON can."""
+    value_type, text, _ = encode_value(value)
+    if value_type == "float":
+        return value_type, json_float(decode_value(value_type, text))  # type: ignore[arg-type]
+    return value_type, decode_value(value_type, text)
+
+
+def value_from_json(value_type: str, json_value: Any) -> MeasuredValue:
+    if value_type == "none" or json_value is None:
+        return None
+    if value_type == "float":
+        return float(json_value)
+    if value_type == "int":
+        return int(json_value)
+    if value_type == "bool":
+        return bool(json_value)
+    if value_type == "str":
+        return str(json_value)
+    raise ValueError(f"unknown value type {value_type!r}")
+
+
+# ---- time -------------------------------------------------------------------------------------
+
+
+def parse_utc(ts: str) -> datetime:
+    """An ISO-8601 timestamp as an aware UTC datetime. A timestamp without an offset is taken as
+    UTC: every ``*_utc`` field is UTC by contract, only the suffix may be missing."""
+    try:
+        parsed = datetime.fromisoformat(ts)
+    except (TypeError, ValueError):
+        raise ValueError(f"not an ISO-8601 timestamp: {ts!r}") from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+def utc_epoch(ts: str | datetime) -> float:
+    """Seconds since the epoch for an ISO string or an aware datetime (naive means UTC)."""
+    if isinstance(ts, datetime):
+        return (ts if ts.tzinfo else ts.replace(tzinfo=UTC)).timestamp()
+    return parse_utc(ts).timestamp()
+
+
+def utc_iso(moment: datetime | str) -> str:
+    """An ISO-8601 UTC string for a datetime; a string is taken as already ISO and checked."""
+    if isinstance(moment, str):
+        parse_utc(moment)
+        return moment
+    aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return aware.astimezone(UTC).isoformat()
+
+
+def day_bounds(day: date | str) -> tuple[float, float]:
+    """The UTC day ``day`` as a half-open epoch range ``[start, end)``."""
+    if isinstance(day, datetime):
+        day = day.date()
+    elif isinstance(day, str):
+        day = date.fromisoformat(day)
+    start = datetime.combine(day, time(0), tzinfo=UTC)
+    return start.timestamp(), (start + timedelta(days=1)).timestamp()

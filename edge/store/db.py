@@ -1,0 +1,242 @@
+"""Opening the result database: durable settings, a schema we know, clear errors otherwise.
+
+Settings every connection gets, and why:
+
+* ``journal_mode=WAL``: readers (HMI, local API, sync) never block the engine's step commits.
+* ``synchronous=FULL``: each commit fsyncs the WAL before returning. With ``NORMAL`` a power cut
+  may roll back the last commits, that is, lose steps the operator already saw; not acceptable.
+* ``foreign_keys=ON``: a step can never point at a run that does not exist.
+* ``busy_timeout``: a writer waits for another writer (the sync marking a row delivered) instead
+  of failing a step commit with "database is locked".
+
+Transactions are explicit (``isolation_level=None`` plus :func:`write_transaction`): Python's
+implicit transaction handling is easy to get wrong, and every write here must be exactly one
+``BEGIN IMMEDIATE ... COMMIT``.
+
+Thread rules: a connection belongs to one thread at a time. The engine's writer connection is
+used from the engine thread (the :class:`~edge.store.recorder.RunRecorder` serialises calls with a
+lock, so it may be created in another thread); every reader (HMI, API, sync) opens its own
+connection with :func:`open_store`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+from edge.store import migrations
+
+BUSY_TIMEOUT_MS = 10_000
+# The state directory is the service's own (systemd's StateDirectoryMode=0750 agrees): group may
+# read results for backups, nobody else may read, and only the service may write.
+DIR_MODE = 0o750
+FILE_MODE = 0o640
+
+
+class StoreError(Exception):
+    """Base of every error raised by the result store."""
+
+
+class NotAResultStoreError(StoreError):
+    """The file is not a pibench result database (garbage, damaged, or another program's)."""
+
+
+class SchemaTooNewError(StoreError):
+    """The database was written by a newer pibench; opening it could silently lose data."""
+
+
+class StoreWriteError(StoreError):
+    """SQLite refused a write (disk full, I/O error, locked too long). Nothing was half-written."""
+
+
+class StoreFullError(StoreError):
+    """Too little free space left to start a run safely."""
+
+
+class RunStateError(StoreError):
+    """A write contradicting a run's state: finishing twice, a step twice, a step after the end."""
+
+
+class UnknownRunError(RunStateError, LookupError):
+    """No run with this id is on record."""
+
+
+def database_path(conn: sqlite3.Connection) -> str:
+    """The file behind ``conn``, for error messages."""
+    for _seq, name, file in conn.execute("PRAGMA database_list"):
+        if name == "main":
+            return file or ":memory:"
+    return "?"
+
+
+def _create_private_file(path: Path) -> None:
+    """Create the database file (and its directory) with our modes, durably.
+
+    SQLite would create the file itself but with the process umask's permissions; creating it
+    first lets SQLite copy our mode onto the -wal and -shm files too. The directory entry is
+    fsynced so a power cut right after the first run cannot make the whole file vanish.
+    """
+    if not path.parent.exists():
+        path.parent.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
+    if path.exists():
+        return
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+    except FileExistsError:  # another process just created it: fine
+        return
+    os.close(fd)
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def _check_identity(conn: sqlite3.Connection, path: Path) -> None:
+    """Refuse a garbage file, another program's database, or a schema newer than this code."""
+    try:
+        app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        objects = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+    except sqlite3.DatabaseError as exc:
+        raise NotAResultStoreError(
+            f"{path}: not a readable SQLite database ({exc}); move it aside to start a new store, "
+            "and keep it for recovery"
+        ) from exc
+    fresh = objects == 0 and version == 0 and app_id == 0
+    if not fresh and app_id != migrations.APPLICATION_ID:
+        raise NotAResultStoreError(
+            f"{path}: a SQLite database, but not a pibench result store "
+            f"(application_id {app_id:#x}, expected {migrations.APPLICATION_ID:#x})"
+        )
+    if version > migrations.LATEST_VERSION:
+        raise SchemaTooNewError(
+            f"{path}: schema version {version} was written by a newer pibench; this one knows up "
+            f"to {migrations.LATEST_VERSION}. Install the newer pibench (refusing to downgrade)."
+        )
+
+
+def _apply_settings(conn: sqlite3.Connection, path: Path) -> None:
+    mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+    if str(mode).lower() != "wal":
+        raise StoreWriteError(f"{path}: could not switch to WAL journal mode (got {mode!r})")
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute("PRAGMA foreign_keys=ON")
+    conn.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_MS)}")
+
+
+def _migrate(conn: sqlite3.Connection, path: Path) -> int:
+    """Apply every migration newer than the file, each in its own transaction with its version
+    bump, so a crash mid-upgrade leaves the file at the previous version, never in between.
+    The version is re-read under the write lock: two processes opening a new file at once
+    must not both apply migration 1."""
+    if schema_version(conn) == migrations.LATEST_VERSION:
+        return migrations.LATEST_VERSION  # the usual case: no write lock needed to find out
+    for migration in migrations.MIGRATIONS:
+        with write_transaction(conn):
+            current = conn.execute("PRAGMA user_version").fetchone()[0]
+            if current > migrations.LATEST_VERSION:
+                raise SchemaTooNewError(f"{path}: schema version {current} is newer than this code")
+            if current >= migration.version:
+                continue
+            if current != migration.version - 1:
+                raise NotAResultStoreError(
+                    f"{path}: schema version {current} cannot be upgraded by migration "
+                    f"{migration.version}"
+                )
+            for statement in migration.statements:
+                conn.execute(statement)
+            # PRAGMAs take no parameters; both values are integers from our own table.
+            conn.execute(f"PRAGMA application_id={int(migrations.APPLICATION_ID)}")
+            conn.execute(f"PRAGMA user_version={int(migration.version)}")
+    return conn.execute("PRAGMA user_version").fetchone()[0]
+
+
+def schema_version(conn: sqlite3.Connection) -> int:
+    return conn.execute("PRAGMA user_version").fetchone()[0]
+
+
+def check_integrity(conn: sqlite3.Connection) -> None:
+    """``PRAGMA quick_check`` over the whole file. Linear in the database size (seconds on a Pi
+    for years of results), so it is offered, not done on every open."""
+    path = database_path(conn)
+    try:
+        problems = [row[0] for row in conn.execute("PRAGMA quick_check")]
+    except sqlite3.DatabaseError as exc:
+        raise NotAResultStoreError(f"{path}: database is damaged ({exc})") from exc
+    if problems != ["ok"]:
+        raise NotAResultStoreError(f"{path}: database is damaged: {'; '.join(problems[:5])}")
+
+
+def open_store(
+    path: str | os.PathLike[str], *, migrate: bool = True, integrity_check: bool = False
+) -> sqlite3.Connection:
+    """Open (creating if needed) the result database at ``path`` and bring its schema up to date.
+
+    Raises :class:`NotAResultStoreError` (naming the file) for garbage or foreign files and
+    :class:`SchemaTooNewError` for a database from a newer pibench.
+    """
+    db_path = Path(path)
+    _create_private_file(db_path)
+    conn = sqlite3.connect(
+        db_path,
+        timeout=BUSY_TIMEOUT_MS / 1000,
+        isolation_level=None,  # we issue BEGIN/COMMIT ourselves
+        check_same_thread=False,  # the recorder serialises access with its own lock
+        cached_statements=256,
+    )
+    try:
+        _check_identity(conn, db_path)
+        _apply_settings(conn, db_path)
+        if integrity_check:
+            check_integrity(conn)
+        if migrate:
+            _migrate(conn, db_path)
+    except sqlite3.DatabaseError as exc:
+        conn.close()
+        raise NotAResultStoreError(f"{db_path}: cannot use this database ({exc})") from exc
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+@contextlib.contextmanager
+def write_transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """One ``BEGIN IMMEDIATE ... COMMIT``: all of the block's writes are durable, or none are.
+
+    IMMEDIATE takes the write lock up front, so a concurrent writer waits at BEGIN (within the
+    busy timeout) rather than failing halfway through the block.
+    """
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+        conn.execute("COMMIT")
+    except BaseException:
+        # SQLite may already have rolled back (some I/O errors do); only roll back what is open.
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+
+
+@contextlib.contextmanager
+def read_snapshot(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """Several SELECTs that see one consistent state of the file.
+
+    In autocommit mode each statement sees the newest commit, so a step committed between the
+    "steps" and the "attempts" query would tear a record apart. A deferred transaction pins the
+    WAL snapshot at its first read. Inside a transaction already open (``finish_run`` reading
+    back what it just wrote), the reads simply join it.
+    """
+    if conn.in_transaction:
+        yield conn
+        return
+    conn.execute("BEGIN DEFERRED")
+    try:
+        yield conn
+    finally:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")  # read-only: nothing to commit
