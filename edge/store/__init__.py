@@ -1,0 +1,73 @@
+"""The result store: every run, step and measurement in a local SQLite file, durable as it happens.
+
+Modules, one job each:
+
+* :mod:`~edge.store.db`: open the file (WAL, synchronous=FULL, foreign keys), migrate, errors;
+* :mod:`~edge.store.migrations`: the schema, as ordered migrations;
+* :mod:`~edge.store.codec`: exact storage of measured values and timestamps;
+* :mod:`~edge.store.payload`: the ``pibench.run/1`` JSON shape (outbox snapshot, JSON export);
+* :mod:`~edge.store.recorder`: :class:`RunRecorder`, the engine's writer;
+* :mod:`~edge.store.recovery`: closing runs a crash left RUNNING;
+* :mod:`~edge.store.history`: loading a run, lists, yield;
+* :mod:`~edge.store.export`: CSV and JSON exports.
+
+Station start-up, in order::
+
+    conn = open_store(config.database)
+    recover_interrupted(conn, datetime.now(UTC))
+    recorder = RunRecorder(conn)        # then hand it to the engine
+"""
+
+from edge.store.db import (
+    NotAResultStoreError,
+    RunStateError,
+    SchemaTooNewError,
+    StoreError,
+    StoreFullError,
+    StoreWriteError,
+    UnknownRunError,
+    open_store,
+)
+from edge.store.export import export_csv, export_json
+from edge.store.history import (
+    ProductYield,
+    RunSummary,
+    find_runs,
+    last_runs,
+    load_run,
+    runs_between,
+    runs_for_serial,
+    runs_on_day,
+    yield_by_product,
+)
+from edge.store.payload import SCHEMA, record_from_json, record_to_json
+from edge.store.recorder import RunRecorder
+from edge.store.recovery import INTERRUPTED_ERROR, recover_interrupted
+
+__all__ = [
+    "INTERRUPTED_ERROR",
+    "SCHEMA",
+    "NotAResultStoreError",
+    "ProductYield",
+    "RunRecorder",
+    "RunStateError",
+    "RunSummary",
+    "SchemaTooNewError",
+    "StoreError",
+    "StoreFullError",
+    "StoreWriteError",
+    "UnknownRunError",
+    "export_csv",
+    "export_json",
+    "find_runs",
+    "last_runs",
+    "load_run",
+    "open_store",
+    "record_from_json",
+    "record_to_json",
+    "recover_interrupted",
+    "runs_between",
+    "runs_for_serial",
+    "runs_on_day",
+    "yield_by_product",
+]

@@ -1,0 +1,330 @@
+"""Writing runs as they happen: begin, one durable commit per step, finish plus outbox row.
+
+The contract the engine relies on:
+
+* ``begin_run`` returns once the run is on disk with outcome RUNNING;
+* ``record_step`` returns once the step, its attempts and measurements are committed and fsynced
+  (one transaction, so a crash leaves the step either wholly there or not there);
+* ``finish_run`` writes the verdict *and* the outbox row in one transaction, then returns the
+  record as read back from the file, so what the HMI shows is exactly what was stored and what
+  the inventory will receive.
+
+A crash at any point leaves a run that is either finished with its outbox row, or RUNNING with
+every step committed so far; :func:`edge.store.recovery.recover_interrupted` closes the latter.
+
+Thread rules: one :class:`RunRecorder` (one connection) per process, used by the engine. Calls are
+serialised by a lock, so creating it in one thread and using it in another is fine; readers
+open their own connections (see :mod:`edge.store.db`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sqlite3
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from edge.records import Outcome, RunMeta, RunRecord, StepResult
+from edge.store.codec import encode_value, storable_text, utc_epoch, utc_iso
+from edge.store.db import (
+    RunStateError,
+    StoreFullError,
+    StoreWriteError,
+    UnknownRunError,
+    database_path,
+    open_store,
+    write_transaction,
+)
+from edge.store.history import load_run
+from edge.store.payload import payload_text
+
+DEFAULT_TARGET = "inventory"
+# Refuse to *start* a run below this much free space: running out mid-run would cost a result.
+DEFAULT_MIN_FREE_BYTES = 64 * 1024 * 1024
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _bit(flag: bool) -> int:
+    return 1 if flag else 0
+
+
+def _optional_float(x: float | None) -> float | None:
+    return None if x is None else float(x)
+
+
+def _run_outcome(conn: sqlite3.Connection, run_id: str) -> Outcome:
+    row = conn.execute("SELECT outcome FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+    if row is None:
+        raise UnknownRunError(f"no run {run_id!r} on record")
+    return Outcome(row[0])
+
+
+def enqueue_for_delivery(
+    conn: sqlite3.Connection, record: RunRecord, now: datetime, target: str = DEFAULT_TARGET
+) -> None:
+    """Insert the outbox row of a finished run; call inside the transaction that finishes it.
+
+    The payload is snapshotted now, from the record as stored, so every delivery attempt sends
+    the same bytes. ``next_attempt_at`` is now: deliverable at once.
+    """
+    conn.execute(
+        "INSERT INTO outbox (run_id, target, payload, created_utc, state, attempts,"
+        " next_attempt_at) VALUES (?, ?, ?, ?, 'pending', 0, ?)",
+        (record.meta.run_id, target, payload_text(record), utc_iso(now), utc_epoch(now)),
+    )
+
+
+def close_run(
+    conn: sqlite3.Connection,
+    run_id: str,
+    outcome: Outcome,
+    ended_utc: str | None,
+    duration_s: float | None,
+    error: str | None,
+    now: datetime,
+) -> RunRecord:
+    """Set the verdict of a RUNNING run and queue it for delivery; call inside a write
+    transaction (shared by :meth:`RunRecorder.finish_run` and crash recovery)."""
+    current = _run_outcome(conn, run_id)
+    if current is not Outcome.RUNNING:
+        raise RunStateError(f"run {run_id} is already finished ({current}); not finishing it again")
+    conn.execute(
+        "UPDATE runs SET outcome = ?, ended_utc = ?, duration_s = ?, error = ?"
+        " WHERE run_id = ? AND outcome = 'RUNNING'",
+        (
+            str(outcome),
+            ended_utc,
+            _optional_float(duration_s),
+            None if error is None else storable_text(error),
+            run_id,
+        ),
+    )
+    record = load_run(conn, run_id)  # inside the transaction: sees what we just wrote
+    enqueue_for_delivery(conn, record, now)
+    return record
+
+
+def _check_run_id(run_id: str) -> None:
+    try:
+        canonical = str(uuid.UUID(run_id))
+    except (TypeError, ValueError, AttributeError):
+        canonical = None
+    if canonical != run_id:
+        raise ValueError(
+            f"run_id {run_id!r} is not a canonical UUID string (use str(uuid.uuid4())): it is "
+            "the idempotency key for delivery and must have exactly one spelling"
+        )
+
+
+def _extra_json(extra: dict[str, Any]) -> str:
+    """``extra`` as JSON, refusing anything JSON would silently change (tuples, non-str keys):
+    better to fail at the start of a run than to store something that reads back different."""
+    try:
+        text = json.dumps(extra, sort_keys=True, ensure_ascii=False, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"RunMeta.extra must be plain JSON data: {exc}") from exc
+    if json.loads(text) != extra:
+        raise ValueError("RunMeta.extra must be plain JSON data (no tuples or non-string keys)")
+    return text
+
+
+def _step_rows(
+    run_id: str, step: StepResult
+) -> tuple[tuple[Any, ...], list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    step_row = (
+        run_id,
+        int(step.index),
+        step.name,
+        str(step.outcome),
+        step.started_utc,
+        step.ended_utc,
+        float(step.duration_s),
+        _bit(step.critical),
+    )
+    attempt_rows: list[tuple[Any, ...]] = []
+    measurement_rows: list[tuple[Any, ...]] = []
+    for a_pos, attempt in enumerate(step.attempts):
+        attempt_rows.append((
+            run_id, step.index, a_pos, int(attempt.number), str(attempt.outcome),
+            float(attempt.duration_s),
+            None if attempt.error is None else storable_text(attempt.error),
+        ))
+        for m_pos, m in enumerate(attempt.measurements):
+            value_type, value_text, value_real = encode_value(m.value)
+            expected_type, expected_text, _ = encode_value(m.limits.expected)
+            lim = m.limits
+            measurement_rows.append((
+                run_id, step.index, a_pos, m_pos, m.name, value_real, value_type, value_text,
+                lim.units, _optional_float(lim.low), _optional_float(lim.high),
+                _optional_float(lim.marginal_low), _optional_float(lim.marginal_high),
+                expected_type, expected_text, str(m.outcome), _bit(m.marginal),
+            ))
+    return step_row, attempt_rows, measurement_rows
+
+
+class RunRecorder:
+    """The engine's writer. Build with :meth:`open` (owns its connection) or from a connection
+    returned by :func:`edge.store.db.open_store`."""
+
+    def __init__(
+        self,
+        conn: sqlite3.Connection,
+        *,
+        utc_now: Callable[[], datetime] = _utc_now,
+        min_free_bytes: int = DEFAULT_MIN_FREE_BYTES,
+    ) -> None:
+        self._conn = conn
+        self._utc_now = utc_now
+        self._min_free_bytes = min_free_bytes
+        self._path = database_path(conn)
+        self._lock = threading.Lock()
+        self._owns_conn = False
+
+    @classmethod
+    def open(cls, path: str | os.PathLike[str], **kwargs: Any) -> RunRecorder:
+        recorder = cls(open_store(path), **kwargs)
+        recorder._owns_conn = True
+        return recorder
+
+    @property
+    def connection(self) -> sqlite3.Connection:
+        return self._conn
+
+    def close(self) -> None:
+        if self._owns_conn:
+            with self._lock:
+                self._conn.close()
+
+    def __enter__(self) -> RunRecorder:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # -- the engine's interface -----------------------------------------------------------------
+
+    def has_runs_for(self, serial: str, product: str) -> bool:
+        """Whether this serial of this product already has any run on record (→ ``retest``)."""
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT 1 FROM runs WHERE serial = ? AND product = ? LIMIT 1", (serial, product)
+            ).fetchone()
+        return row is not None
+
+    def begin_run(self, meta: RunMeta) -> None:
+        """Store the run with outcome RUNNING; durable when this returns.
+
+        Raises ``ValueError`` for a malformed ``run_id``/``started_utc``/``extra``,
+        :class:`RunStateError` if the run id exists, :class:`StoreFullError` if the disk is too
+        full to run safely.
+        """
+        _check_run_id(meta.run_id)
+        started_epoch = utc_epoch(meta.started_utc)
+        extra = _extra_json(meta.extra)
+        self._check_free_space()
+        with self._lock, self._writing(f"start run {meta.run_id}"):
+            if self._exists(meta.run_id):
+                raise RunStateError(f"run {meta.run_id} already exists; run ids are single-use")
+            self._conn.execute(
+                "INSERT INTO runs (run_id, seq, serial, product, revision, batch, operator,"
+                " station_id, fixture_id, plan_name, plan_version, plan_hash, software_version,"
+                " started_utc, started_epoch, clock_synced, retest, outcome, extra)"
+                " VALUES (?, (SELECT coalesce(max(seq), 0) + 1 FROM runs),"
+                " ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'RUNNING', ?)",
+                (
+                    meta.run_id, meta.serial, meta.product, meta.revision, meta.batch,
+                    meta.operator, meta.station_id, meta.fixture_id, meta.plan_name,
+                    meta.plan_version, meta.plan_hash, meta.software_version, meta.started_utc,
+                    started_epoch, _bit(meta.clock_synced), _bit(meta.retest), extra,
+                ),
+            )
+
+    def record_step(self, run_id: str, step: StepResult) -> None:
+        """Commit one finished step with all its attempts and measurements; fsynced on return.
+
+        Raises :class:`UnknownRunError` / :class:`RunStateError` for an unknown or finished run
+        or a step index already recorded, :class:`StoreWriteError` if SQLite refuses the write.
+        """
+        step_row, attempt_rows, measurement_rows = _step_rows(run_id, step)
+        with self._lock, self._writing(f"record step {step.index} of run {run_id}"):
+            current = _run_outcome(self._conn, run_id)
+            if current is not Outcome.RUNNING:
+                raise RunStateError(f"run {run_id} is finished ({current}); step {step.index} "
+                                    "cannot be added")
+            if self._conn.execute(
+                "SELECT 1 FROM steps WHERE run_id = ? AND step_index = ?", (run_id, step.index)
+            ).fetchone():
+                raise RunStateError(f"step {step.index} of run {run_id} is already recorded")
+            self._conn.execute("INSERT INTO steps VALUES (?, ?, ?, ?, ?, ?, ?, ?)", step_row)
+            self._conn.executemany(
+                "INSERT INTO attempts VALUES (?, ?, ?, ?, ?, ?, ?)", attempt_rows
+            )
+            self._conn.executemany(
+                "INSERT INTO measurements VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
+                " ?)",
+                measurement_rows,
+            )
+
+    def finish_run(
+        self,
+        run_id: str,
+        outcome: Outcome,
+        ended_utc: str,
+        duration_s: float,
+        error: str | None = None,
+    ) -> RunRecord:
+        """Write the verdict and the outbox row atomically; return the record as stored.
+
+        Finishing a run twice is a :class:`RunStateError`, never a second outbox row.
+        """
+        outcome = Outcome(outcome)
+        if outcome is Outcome.RUNNING:
+            raise ValueError("a run cannot finish with outcome RUNNING")
+        utc_epoch(ended_utc)  # malformed timestamps fail here, before anything is written
+        with self._lock, self._writing(f"finish run {run_id}"):
+            return close_run(
+                self._conn, run_id, outcome, ended_utc, duration_s, error, self._utc_now()
+            )
+
+    def load_run(self, run_id: str) -> RunRecord:
+        with self._lock:
+            return load_run(self._conn, run_id)
+
+    # -- helpers ----------------------------------------------------------------------------------
+
+    def _exists(self, run_id: str) -> bool:
+        return self._conn.execute(
+            "SELECT 1 FROM runs WHERE run_id = ?", (run_id,)
+        ).fetchone() is not None
+
+    def _check_free_space(self) -> None:
+        if self._path in ("", ":memory:", "?"):
+            return
+        stat = os.statvfs(Path(self._path).parent)
+        free = stat.f_bavail * stat.f_frsize
+        if free < self._min_free_bytes:
+            raise StoreFullError(
+                f"{self._path}: only {free // (1024 * 1024)} MiB free, below the "
+                f"{self._min_free_bytes // (1024 * 1024)} MiB needed to start a run safely; "
+                "free space before testing (results already stored are kept)"
+            )
+
+    @contextlib.contextmanager
+    def _writing(self, what: str) -> Iterator[None]:
+        """One write transaction; SQLite's own errors (disk full, I/O, locked too long) become a
+        :class:`StoreWriteError` naming the file and the operation. Nothing was half-written:
+        the transaction rolled back."""
+        try:
+            with write_transaction(self._conn):
+                yield
+        except sqlite3.Error as exc:
+            raise StoreWriteError(f"{self._path}: could not {what}: {exc}") from exc

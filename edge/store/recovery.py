@@ -1,0 +1,68 @@
+"""Closing runs that a crash or power cut left RUNNING.
+
+Call :func:`recover_interrupted` once at station start, *before* any engine begins a run: at that
+moment every RUNNING run belongs to a process that no longer exists. Each becomes ABORTED with
+the steps it had, and gets its outbox row so the shop learns about it like any other run.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import datetime
+
+from edge.records import Outcome
+from edge.store.codec import parse_utc
+from edge.store.db import write_transaction
+from edge.store.recorder import close_run
+
+INTERRUPTED_ERROR = "interrupted: station stopped during the run (crash or power loss)"
+
+
+def _last_sign_of_life(conn: sqlite3.Connection, run_id: str) -> str:
+    """When the run was last known to be alive: the end of its last recorded step, or its start.
+
+    Used as ``ended_utc`` because the restart time can be days after a power cut, which would
+    be a false end time. The duration stays NULL: the monotonic clock did not survive.
+    """
+    row = conn.execute(
+        "SELECT coalesce("
+        " (SELECT ended_utc FROM steps WHERE run_id = ? ORDER BY step_index DESC LIMIT 1),"
+        " (SELECT started_utc FROM runs WHERE run_id = ?))",
+        (run_id, run_id),
+    ).fetchone()
+    return row[0]
+
+
+def recover_interrupted(conn: sqlite3.Connection, now_utc: datetime | str) -> list[str]:
+    """Mark every RUNNING run ABORTED (keeping its steps) and queue it; return their ids.
+
+    Each run is closed in its own transaction, oldest first, so a second crash during recovery
+    loses nothing and the next start finishes the job. Running it again changes nothing.
+    """
+    now = parse_utc(now_utc) if isinstance(now_utc, str) else now_utc
+    running = [
+        run_id
+        for (run_id,) in conn.execute(
+            "SELECT run_id FROM runs WHERE outcome = 'RUNNING' ORDER BY seq"
+        ).fetchall()
+    ]
+    recovered: list[str] = []
+    for run_id in running:
+        with write_transaction(conn):
+            # Re-check under the write lock: another opener may have recovered it meanwhile.
+            still_running = conn.execute(
+                "SELECT 1 FROM runs WHERE run_id = ? AND outcome = 'RUNNING'", (run_id,)
+            ).fetchone()
+            if not still_running:
+                continue
+            close_run(
+                conn,
+                run_id,
+                Outcome.ABORTED,
+                ended_utc=_last_sign_of_life(conn, run_id),
+                duration_s=None,
+                error=INTERRUPTED_ERROR,
+                now=now,
+            )
+        recovered.append(run_id)
+    return recovered
