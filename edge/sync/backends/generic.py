@@ -14,9 +14,9 @@ import requests
 from edge.sync import outcomes
 from edge.sync.backends.base import OutboxItem
 from edge.sync.http_classify import classify_exception, classify_status, is_json
+from edge.sync.http_session import make_session
 from edge.sync.outcomes import Outcome
 from edge.sync.settings import SyncSettings
-from edge.sync.user_agent import user_agent
 
 
 class GenericBackend:
@@ -24,8 +24,7 @@ class GenericBackend:
 
     def __init__(self, settings: SyncSettings, token: str) -> None:
         self.settings = settings
-        self.session = requests.Session()
-        self.session.headers["User-Agent"] = user_agent()
+        self.session = make_session(settings.url)
         self.set_token(token)
 
     def set_token(self, token: str) -> None:

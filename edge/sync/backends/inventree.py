@@ -34,10 +34,10 @@ from edge.sync import outcomes
 from edge.sync.backends.base import OutboxItem
 from edge.sync.backends.inventree_mapping import MappingError, build_results, marker
 from edge.sync.http_classify import classify_exception, classify_status, is_json
+from edge.sync.http_session import make_session
 from edge.sync.outcomes import Outcome, OutcomeClass
 from edge.sync.secrets import REDACTOR, describe_error
 from edge.sync.settings import SyncSettings
-from edge.sync.user_agent import user_agent
 
 log = logging.getLogger(__name__)
 
@@ -85,8 +85,7 @@ class InvenTreeBackend:
         self.base = settings.url.rstrip("/")
         if self.base.endswith("/api"):
             self.base = self.base[: -len("/api")]
-        self.session = requests.Session()
-        self.session.headers["User-Agent"] = user_agent()
+        self.session = make_session(self.base)
         self.session.headers["Accept"] = "application/json"
         self._token = ""
         self.set_token(token)
