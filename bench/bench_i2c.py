@@ -210,12 +210,15 @@ def judge(ours: Totals, minimum_: Totals, adafruit: Totals | None, vs_adafruit_g
 
 def shape(rig: Rig, fn: Callable[[], None]) -> tuple[Totals, str]:
     """Totals and a compact transaction list: W = write, C = combined read, Q = quick probe,
-    R = read, each with its wire bytes."""
+    R = read, with wire bytes and first register (hex), so the sequence is read off the log
+    rather than described by hand."""
     rig.bus.accounting.log.clear()
     with rig.bus.accounting.measure() as span:
         fn()
     kinds = {"write": "W", "combined": "C", "quick": "Q", "read": "R"}
-    text = " ".join(f"{kinds[t.kind]}{t.wire_bytes}" for t in rig.bus.accounting.log)
+    text = " ".join(f"{kinds[t.kind]}{t.wire_bytes}"
+                    + (f"@{t.register:02x}" if t.register is not None else "")
+                    for t in rig.bus.accounting.log)
     assert span.totals is not None
     return span.totals, text
 
@@ -238,8 +241,7 @@ def bench_init() -> None:
     totals, text = shape(rig, lambda: cls(BlinkaI2C(rig.bus), DUT))
     print(row("  of which Adafruit's constructor MCP23017(i2c) alone", totals))
     print(f"  {'':<4}{text}")
-    print("  ours: BANK=1 recovery W8, OLAT W16, GPPU W16, IODIR..IOCON burst, read-back of")
-    print("        IODIR..INTCAP (identity check + clears stale interrupts).")
+    print("  (W = write, C = combined read, Q = quick probe; bytes @ first register, hex)")
     print("  Adafruit: the adapter's BANK=1 recovery W8 (Adafruit has none), Adafruit's probe +")
     print("        IODIR/GPPU/IPOL, then io_control (its constructor never writes IOCON),")
     print("        GPINTEN, OLAT, GPPU, DEFVAL, INTCON, IODIR, clear_ints(); no identity check.")
