@@ -103,8 +103,8 @@ def _check_identity(conn: sqlite3.Connection, path: Path) -> None:
         objects = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
     except sqlite3.DatabaseError as exc:
         raise NotAResultStoreError(
-            f"{path}: not a readable SQLite database ({exc}); move it aside to start a new store, "
-            "and keep it for recovery"
+            f"{path}: not usable as a SQLite database ({exc}). If it is damaged, move it aside "
+            "(keep it: results may be recoverable) and a new store will be created"
         ) from exc
     fresh = objects == 0 and version == 0 and app_id == 0
     if not fresh and app_id != migrations.APPLICATION_ID:

@@ -140,9 +140,10 @@ def _extra_json(extra: dict[str, Any]) -> str:
 def _step_rows(
     run_id: str, step: StepResult
 ) -> tuple[tuple[Any, ...], list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    index = int(step.index)  # plain int: SQLite cannot bind e.g. a numpy integer
     step_row = (
         run_id,
-        int(step.index),
+        index,
         step.name,
         str(step.outcome),
         step.started_utc,
@@ -154,7 +155,7 @@ def _step_rows(
     measurement_rows: list[tuple[Any, ...]] = []
     for a_pos, attempt in enumerate(step.attempts):
         attempt_rows.append((
-            run_id, step.index, a_pos, int(attempt.number), str(attempt.outcome),
+            run_id, index, a_pos, int(attempt.number), str(attempt.outcome),
             float(attempt.duration_s),
             None if attempt.error is None else storable_text(attempt.error),
         ))
@@ -163,7 +164,7 @@ def _step_rows(
             expected_type, expected_text, _ = encode_value(m.limits.expected)
             lim = m.limits
             measurement_rows.append((
-                run_id, step.index, a_pos, m_pos, m.name, value_real, value_type, value_text,
+                run_id, index, a_pos, m_pos, m.name, value_real, value_type, value_text,
                 lim.units, _optional_float(lim.low), _optional_float(lim.high),
                 _optional_float(lim.marginal_low), _optional_float(lim.marginal_high),
                 expected_type, expected_text, str(m.outcome), _bit(m.marginal),
@@ -261,7 +262,7 @@ class RunRecorder:
                 raise RunStateError(f"run {run_id} is finished ({current}); step {step.index} "
                                     "cannot be added")
             if self._conn.execute(
-                "SELECT 1 FROM steps WHERE run_id = ? AND step_index = ?", (run_id, step.index)
+                "SELECT 1 FROM steps WHERE run_id = ? AND step_index = ?", (run_id, step_row[1])
             ).fetchone():
                 raise RunStateError(f"step {step.index} of run {run_id} is already recorded")
             self._conn.execute("INSERT INTO steps VALUES (?, ?, ?, ?, ?, ?, ?, ?)", step_row)
