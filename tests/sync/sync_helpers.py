@@ -100,7 +100,7 @@ def seed_inventree(server: Any, api_version: int = 479) -> dict[str, Any]:
     server.control("config", {"tokens": {TOKEN: "valid"}, "api_version": api_version})
     return server.control("seed", {"parts": [{
         "name": "Blinker", "ipn": "PB-BLINK",
-        "templates": [{"name": n} for n in STEP_NAMES],
+        "templates": [{"name": n} for n in (*STEP_NAMES, "Pibench run")],
     }]})
 
 

@@ -356,7 +356,11 @@ class InvenTreeBackend:
                         reason="found on the server after an uncertain attempt")
             if not results:
                 self._set_status(item_pk, record)
-                return outcomes.delivered(remote_ref=f"item {item_pk} (nothing judged to post)")
+                # A run aborted before any step was judged, and no [sync] run_template to
+                # record the run itself: InvenTree has nowhere to put it (docs/sync.md).
+                return outcomes.delivered(
+                    remote_ref=f"item {item_pk}: nothing to post (no judged step, no "
+                    "run_template)")
             for r in results:
                 r["stock_item"] = item_pk
             before_send()
