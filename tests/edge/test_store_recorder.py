@@ -13,6 +13,7 @@ from edge.store import (
     RunRecorder,
     RunStateError,
     StoreFullError,
+    StoreWriteError,
     UnknownRunError,
     load_run,
     open_store,
@@ -311,3 +312,18 @@ def test_recorder_can_be_created_in_one_thread_and_used_in_another(recorder, mak
     worker.join()
     assert errors == []
     assert recorder.load_run(meta.run_id).outcome is Outcome.PASS
+
+
+def test_sqlite_refusing_a_write_is_a_store_error_naming_the_file(
+    recorder, db_path, make_meta, make_step
+):
+    meta = make_meta()
+    recorder.begin_run(meta)
+    recorder.connection.execute("PRAGMA query_only=ON")  # stands in for a full or failing disk
+    with pytest.raises(StoreWriteError, match="record step 0") as info:
+        recorder.record_step(meta.run_id, make_step(0))
+    assert str(db_path) in str(info.value)
+    recorder.connection.execute("PRAGMA query_only=OFF")
+    assert not recorder.connection.in_transaction
+    recorder.record_step(meta.run_id, make_step(0))  # nothing half-written blocks the retry
+    assert len(recorder.load_run(meta.run_id).steps) == 1
