@@ -1,0 +1,284 @@
+"""``pibench``: the station's command line.
+
+    pibench station                 start the station (simulated hardware unless configured)
+    pibench run --product P --serial S   one headless run; exit code per outcome
+    pibench products                the products this station can test
+    pibench history / export        what was tested
+    pibench hw scan                 which expanders answer on the I2C bus
+    pibench sync status|retry-parked|now   inventory delivery
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from dataclasses import replace
+from pathlib import Path
+from typing import TextIO
+
+from edge.config import ConfigError, StationConfig, load_config
+from edge.console import (
+    EXIT_BAD_INPUT,
+    EXIT_CODES,
+    EXIT_CONFIG,
+    EXIT_USAGE,
+    LivePrinter,
+    banner,
+)
+from edge.i18n import pick_language
+from edge.records import Outcome
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # argparse exits 2, which means ERROR for `run`
+        self.print_usage(sys.stderr)
+        print(f"{self.prog}: error: {message}", file=sys.stderr)
+        sys.exit(EXIT_USAGE)
+
+
+def _config(args: argparse.Namespace) -> StationConfig:
+    config = load_config(Path(args.config) if args.config else None)
+    if getattr(args, "data_dir", None):
+        config = replace(config, data_dir=Path(args.data_dir))
+    faults = getattr(args, "sim_fault", None)
+    if faults:
+        if not config.simulated:
+            raise ConfigError("--sim-fault needs the simulated station (hardware = 'sim')")
+        config = replace(config, sim_faults=tuple(faults))
+    return config
+
+
+# -- run ------------------------------------------------------------------------------------
+def _print_live(station, out: TextIO, lang: str):
+    """Subscribe a printer to the engine's events. The engine emits in the thread that runs
+    the plan (this one), and ``on_ready`` is called there, so output is live with no thread."""
+    printer = LivePrinter(out, lang)
+    holder: dict = {}
+
+    def ready() -> None:
+        for event in holder["sub"].drain():
+            printer(event)
+
+    holder["sub"] = station.events.subscribe(on_ready=ready)
+    return holder["sub"]
+
+
+def cmd_run(args: argparse.Namespace, out: TextIO) -> int:
+    from drivers.scanner.serials import SerialRejected
+    from edge.engine import InvalidSerial
+    from edge.station import Station
+
+    lang = pick_language(args.lang)
+    with Station(_config(args)) as station:
+        for run_id in station.recovered:
+            print(f"note: run {run_id} was interrupted earlier; recorded as ABORTED", file=out)
+        sub = _print_live(station, out, lang)
+        try:
+            record = station.run(args.product, args.serial, operator=args.operator,
+                                 batch=args.batch)
+        except SerialRejected as exc:
+            print(exc.message(lang), file=sys.stderr)
+            return EXIT_BAD_INPUT
+        except InvalidSerial as exc:
+            print(str(exc), file=sys.stderr)
+            return EXIT_BAD_INPUT
+        finally:
+            sub.close()
+        print(banner(record, lang), file=out)
+        return EXIT_CODES.get(record.outcome, EXIT_CODES[Outcome.ERROR])
+
+
+# -- products, history, export -----------------------------------------------------------------
+def cmd_products(args: argparse.Namespace, out: TextIO) -> int:
+    from edge.products.catalog import list_products
+
+    for p in list_products(_config(args).plans_dirs):
+        print(f"{p.product:<22} rev {p.revision:<4} serial like {p.example_serial:<16} "
+              f"{p.plan_path}", file=out)
+    return 0
+
+
+def _open_store_readonly(args: argparse.Namespace):
+    from edge.store import open_store
+
+    config = _config(args)
+    if not config.database.exists():
+        raise ConfigError(f"no result database at {config.database} yet: nothing was tested")
+    return open_store(config.database)
+
+
+def cmd_history(args: argparse.Namespace, out: TextIO) -> int:
+    from edge.store import find_runs, yield_by_product
+
+    conn = _open_store_readonly(args)
+    try:
+        if args.yield_:
+            for y in yield_by_product(conn, product=args.product, day=args.day).values():
+                fpy = "-" if y.first_pass_yield is None else f"{y.first_pass_yield:.1%}"
+                counts = ", ".join(f"{k} {v}" for k, v in sorted(y.outcomes.items()))
+                print(f"{y.product:<22} runs {y.runs:<5} serials {y.serials:<5} "
+                      f"first-pass yield {fpy:<7} ({counts})", file=out)
+            return 0
+        runs = find_runs(conn, serial=args.serial, product=args.product, day=args.day,
+                         limit=args.last)
+        for r in runs:
+            m = r.meta
+            duration = "" if r.duration_s is None else f"{r.duration_s:8.2f} s"
+            retest = " retest" if m.retest else ""
+            print(f"{m.started_utc[:19]}  {m.serial:<16} {m.product:<22} "
+                  f"{r.outcome.value:<14} {duration}  {m.run_id}{retest}", file=out)
+        if not runs:
+            print("no runs match", file=out)
+        return 0
+    finally:
+        conn.close()
+
+
+def cmd_export(args: argparse.Namespace, out: TextIO) -> int:
+    from edge.store import export_csv, export_json
+
+    conn = _open_store_readonly(args)
+    try:
+        export = export_csv if args.format == "csv" else export_json
+        dest = args.output if args.output and args.output != "-" else out
+        count = export(conn, dest, serial=args.serial, product=args.product, day=args.day)
+    finally:
+        conn.close()
+    if dest is not out:
+        print(f"{count} run(s) written to {args.output}", file=sys.stderr)
+    return 0
+
+
+# -- hardware ------------------------------------------------------------------------------------
+def cmd_hw_scan(args: argparse.Namespace, out: TextIO) -> int:
+    """List MCP23017 addresses answering on a real bus (the technician's i2cdetect)."""
+    from drivers.i2c import I2CError, open_bus
+    from drivers.mcp23017.driver import scan
+
+    bus_arg = int(args.bus) if str(args.bus).isdigit() else args.bus
+    try:
+        bus = open_bus(bus_arg)
+    except I2CError as exc:
+        print(str(exc), file=sys.stderr)
+        return EXIT_CODES[Outcome.ERROR]
+    try:
+        found = scan(bus)
+    finally:
+        bus.close()
+    print(f"{bus.name}: " + (", ".join(f"0x{a:02x}" for a in found) or "no MCP23017 answers"),
+          file=out)
+    return 0
+
+
+# -- the station --------------------------------------------------------------------------------
+def cmd_station(args: argparse.Namespace, out: TextIO) -> int:
+    from edge.operator_console import run_station
+
+    return run_station(_config(args), lang=pick_language(args.lang), out=out,
+                       console=not args.no_console, product=args.product)
+
+
+def _common_options(default: object) -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", default=default,
+                        help="station.toml (default: a simulated station)")
+    common.add_argument("--data-dir", default=default, help="where the result database lives")
+    common.add_argument("--lang", default=default, choices=("fr", "en"),
+                        help="operator language (default: from LANG, else French)")
+    common.add_argument("-v", "--verbose", action="store_true", default=default)
+    return common
+
+
+def build_parser() -> argparse.ArgumentParser:
+    # The options are accepted before or after the sub-command. Sub-parsers use SUPPRESS as
+    # their default, or argparse would overwrite a value given before the sub-command.
+    parser = _Parser(prog="pibench", description="pibench bench test station",
+                     parents=[_common_options(None)])
+    parser.set_defaults(verbose=False)
+    common = _common_options(argparse.SUPPRESS)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    p = sub.add_parser("station", parents=[common], help="start the station")
+    p.add_argument("--no-console", action="store_true",
+                   help="no operator prompt (as a service; operators use the HMI)")
+    p.add_argument("--product", default=None, help="product to start with")
+    p.add_argument("--sim-fault", action="append", default=None, metavar="FAULT",
+                   help="simulated station only: carry a fault (e.g. wrong-resistor)")
+    p.set_defaults(func=cmd_station)
+
+    p = sub.add_parser("run", parents=[common], help="test one board, headless")
+    p.add_argument("--product", required=True)
+    p.add_argument("--serial", required=True)
+    p.add_argument("--operator", default="")
+    p.add_argument("--batch", default="")
+    p.add_argument("--sim-fault", action="append", default=None, metavar="FAULT",
+                   help="simulated station only: carry a fault (e.g. wrong-resistor)")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("products", parents=[common], help="products this station can test")
+    p.set_defaults(func=cmd_products)
+
+    p = sub.add_parser("history", parents=[common], help="runs on record")
+    p.add_argument("--serial")
+    p.add_argument("--product")
+    p.add_argument("--day", help="UTC day, YYYY-MM-DD")
+    p.add_argument("--last", type=int, default=50)
+    p.add_argument("--yield", dest="yield_", action="store_true", help="yield per product")
+    p.set_defaults(func=cmd_history)
+
+    p = sub.add_parser("export", parents=[common], help="runs as CSV or JSON")
+    p.add_argument("--format", choices=("csv", "json"), default="csv")
+    p.add_argument("--serial")
+    p.add_argument("--product")
+    p.add_argument("--day", help="UTC day, YYYY-MM-DD")
+    p.add_argument("-o", "--output", default="-", help="file (default: standard output)")
+    p.set_defaults(func=cmd_export)
+
+    hw = sub.add_parser("hw", parents=[common], help="hardware diagnostics")
+    hw_sub = hw.add_subparsers(dest="hw_command", required=True, parser_class=_Parser)
+    p = hw_sub.add_parser("scan", parents=[common], help="MCP23017s answering on a bus")
+    p.add_argument("--bus", default="1", help="bus number or /dev/i2c-N path (default 1)")
+    p.set_defaults(func=cmd_hw_scan)
+
+    from edge.sync.cli import add_arguments as add_sync
+
+    before = set(sub.choices)
+    add_sync(sub)
+    for name in set(sub.choices) - before:  # the sync parsers need the global options too
+        _add_common_to_tree(sub.choices[name], common)
+    return parser
+
+
+def _add_common_to_tree(parser: argparse.ArgumentParser, common: argparse.ArgumentParser) -> None:
+    for action in common._actions:
+        if not any(set(action.option_strings) & set(a.option_strings) for a in parser._actions):
+            parser._add_action(action)
+    for sp in parser._subparsers._group_actions if parser._subparsers else ():
+        for child in sp.choices.values():
+            _add_common_to_tree(child, common)
+
+
+def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
+    from edge.plans.loader import PlanError
+
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    from edge.sync.secrets import install_redaction
+
+    install_redaction()  # before anything could log a token
+    out = out or sys.stdout
+    try:
+        return args.func(args, out)
+    except (ConfigError, PlanError) as exc:
+        print(f"pibench: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    except KeyboardInterrupt:
+        return EXIT_CODES[Outcome.ABORTED]
+
+
+if __name__ == "__main__":
+    sys.exit(main())

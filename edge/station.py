@@ -1,0 +1,190 @@
+"""The station: one process that owns the hardware and the result database.
+
+It ties the pieces together in the order that keeps results safe:
+
+1. open the result store and close any run a crash left RUNNING (it becomes ABORTED, with the
+   steps it had, and is queued for delivery like any other run);
+2. build each fixture once (simulated or real, from configuration) and check it before any DUT
+   is powered;
+3. run plans through the engine, which commits every step before the next one starts;
+4. deliver finished runs to the inventory from the outbox, in the background.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+from drivers.clock import MonotonicClock
+from drivers.scanner.serials import SerialRejected, SerialRule, SerialRules
+from edge.config import StationConfig
+from edge.engine import EventBus, Runner, StationInfo
+from edge.records import RunRecord
+from edge.store import RunRecorder, open_store, recover_interrupted
+
+_log = logging.getLogger("edge.station")
+
+
+def software_version() -> str:
+    try:
+        return version("pibench")
+    except PackageNotFoundError:  # running from a source tree that was never installed
+        return "0+unknown"
+
+
+@dataclass
+class _FixtureSlot:
+    fixture: Any
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+class Station:
+    """Use as a context manager: ``with Station(config) as station: station.run(...)``."""
+
+    def __init__(self, config: StationConfig, *, events: EventBus | None = None) -> None:
+        self.config = config
+        self.events = events if events is not None else EventBus()
+        self.info = StationInfo(config.station_id, software_version())
+        self.recovered: list[str] = []
+        self._fixtures: dict[str, _FixtureSlot] = {}
+        self._fixtures_lock = threading.Lock()
+        self._recorder: RunRecorder | None = None
+        self._sync_worker = None
+        self._sync_thread: threading.Thread | None = None
+        self._runner: Runner | None = None
+
+    # -- life cycle ------------------------------------------------------------------------
+    def open(self) -> Station:
+        self.config.data_dir.mkdir(parents=True, exist_ok=True, mode=0o750)
+        conn = open_store(self.config.database)
+        self.recovered = recover_interrupted(conn, datetime.now(UTC))
+        for run_id in self.recovered:
+            _log.warning("run %s was interrupted (crash or power loss): recorded as ABORTED",
+                         run_id)
+        self._recorder = RunRecorder(conn)
+        return self
+
+    def __enter__(self) -> Station:
+        return self.open()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.stop_sync()
+        with self._fixtures_lock:
+            slots, self._fixtures = list(self._fixtures.values()), {}
+        for slot in slots:
+            close = getattr(slot.fixture, "close", None)
+            if close:
+                close()
+        if self._recorder is not None:
+            self._recorder.close()
+            self._recorder = None
+
+    @property
+    def recorder(self) -> RunRecorder:
+        if self._recorder is None:
+            raise RuntimeError("station is not open")
+        return self._recorder
+
+    # -- products and serials ----------------------------------------------------------------
+    def products(self) -> list[Any]:
+        from edge.products.catalog import list_products
+
+        return list_products(self.config.plans_dirs)
+
+    def serial_rules(self) -> SerialRules:
+        rules = SerialRules()
+        for product in self.products():
+            rules.add(SerialRule(product.product, product.serial_pattern, product.example_serial))
+        return rules
+
+    def check_serial(self, product: str, raw: str) -> str:
+        """The cleaned serial, or :class:`SerialRejected` with a specific reason (garbled
+        read, keyboard layout mismatch, another product's serial, wrong format)."""
+        rules = self.serial_rules()
+        if product not in rules:
+            # Let the plan's own pattern decide for a product without a serial rule.
+            return raw.strip()
+        return rules.validate(product, raw)
+
+    # -- fixtures -----------------------------------------------------------------------------
+    def fixture_for(self, fixture_spec: Any) -> Any:
+        """The fixture for a spec, built and checked once, then reused for every run."""
+        from edge.products.catalog import build_fixture
+
+        key = fixture_spec.fixture_id
+        with self._fixtures_lock:
+            slot = self._fixtures.get(key)
+            if slot is None:
+                fixture = build_fixture(
+                    fixture_spec,
+                    simulated=self.config.simulated,
+                    i2c_bus=self.config.i2c_bus,
+                    expander_backend=self.config.expander_backend,
+                    sim_faults=self.config.sim_faults,
+                )
+                slot = self._fixtures[key] = _FixtureSlot(fixture)
+        return slot.fixture
+
+    # -- runs ---------------------------------------------------------------------------------
+    def runner_for(self, product: str) -> Runner:
+        from edge.products.catalog import load_product
+
+        plan, fixture_spec = load_product(
+            product, plans_dirs=self.config.plans_dirs, fixtures_dirs=self.config.fixtures_dirs
+        )
+        fixture = self.fixture_for(fixture_spec)
+        clock = getattr(fixture, "clock", None) or MonotonicClock()
+        return Runner(plan, fixture, self.recorder, clock=clock, station=self.info,
+                      events=self.events)
+
+    def run(self, product: str, serial: str, *, operator: str = "", batch: str = "") -> RunRecord:
+        """Validate the serial, check the fixture, run the plan. Raises SerialRejected /
+        InvalidSerial before anything is powered; every other problem ends up in the record."""
+        cleaned = self.check_serial(product, serial)
+        runner = self.runner_for(product)
+        self._runner = runner
+        try:
+            return runner.run(cleaned, operator=operator, batch=batch)
+        finally:
+            self._runner = None
+
+    def abort(self, reason: str = "aborted by operator") -> bool:
+        runner = self._runner
+        return runner.abort(reason) if runner is not None else False
+
+    # -- delivery -----------------------------------------------------------------------------
+    def start_sync(self) -> bool:
+        """Deliver in a background thread of this process, if a backend is configured.
+        Returns False when sync is off. Testing never waits for it."""
+        from edge.sync.settings import from_station_config
+        from edge.sync.worker import SyncWorker
+
+        settings = from_station_config(self.config)
+        if not settings.enabled:
+            return False
+        self._sync_worker = SyncWorker(self.config.database, settings)
+        self._sync_thread = threading.Thread(
+            target=self._sync_worker.run, name="pibench-sync", daemon=True
+        )
+        self._sync_thread.start()
+        return True
+
+    def wake_sync(self) -> None:
+        if self._sync_worker is not None:
+            self._sync_worker.wake()
+
+    def stop_sync(self) -> None:
+        if self._sync_worker is not None:
+            self._sync_worker.stop(timeout=5)
+            self._sync_worker = None
+            self._sync_thread = None
+
+
+__all__ = ["SerialRejected", "Station", "software_version"]
