@@ -82,10 +82,25 @@ class MCP23017:
         #     mode) still has SEQOP=1, and the sequential burst below would toggle between
         #     IODIRA/IODIRB instead of walking the map. A single-byte write works in any mode.
         self.bus.write_byte_data(a, _A["IOCON"], iocon)
-        # 2. Output levels before directions, so outputs come up at a defined level.
-        self.bus.write_word_data(a, _A["OLAT"], config.output_levels)
-        # 3. Pull-ups before directions, so new inputs never float.
-        self.bus.write_word_data(a, _A["GPPU"], config.pullups)
+        # 2. What the pins are doing now. A reboot leaves outputs driving and pull-ups on, and
+        #    the fixture may depend on them (a relay held on), so the transition below must
+        #    not move any pin twice. One sequential read of 0x00..0x15; reading INTCAP and
+        #    GPIO on the way also clears anything pending.
+        now = self.bus.read_block(a, _A["IODIR"], 0x16)
+        old_gppu = now[0x0C] | now[0x0D] << 8
+        old_olat = now[0x14] | now[0x15] << 8
+        outputs = config.outputs & 0xFFFF
+        inputs = outputs ^ 0xFFFF
+        # 3. Latch before direction: the new outputs get their level now, so they come up at
+        #    it. Every other pin keeps its present latch bit: one that is still an output and
+        #    becomes an input keeps driving what it drives until released.
+        olat_first = (config.output_levels & outputs) | (old_olat & inputs)
+        self.bus.write_word_data(a, _A["OLAT"], olat_first)
+        # 4. Pull-ups before direction: the new inputs get theirs now, so they never float.
+        #    A pin that is still an input and becomes an output keeps its present pull-up
+        #    until it is driven (dropping it first would let a high pin fall, then rise).
+        gppu_first = (config.pullups & inputs) | (old_gppu & outputs)
+        self.bus.write_word_data(a, _A["GPPU"], gppu_first)
         # 4. IODIR..IOCON in one sequential burst; interrupts stay disabled until the end.
         block = [
             *_pair(config.outputs ^ 0xFFFF),  # IODIR: 1 = input
@@ -96,6 +111,12 @@ class MCP23017:
             iocon, iocon,
         ]
         self.bus.write_block(a, _A["IODIR"], block)
+        # 4b. The configured latch and pull-ups where they differ: only bits that no longer
+        #     affect any pin (latch of inputs, pull-ups of outputs) are left to change.
+        if olat_first != config.output_levels:
+            self.bus.write_word_data(a, _A["OLAT"], config.output_levels)
+        if gppu_first != config.pullups:
+            self.bus.write_word_data(a, _A["GPPU"], config.pullups)
         # 5. Read back IODIR..INTCAP: proves it is an MCP23017, and reading INTCAP clears any
         #    interrupt left pending from before. Every register written so far is compared
         #    (0x00..0x0D): GPINTEN must read 0 and IOCON the same at both addresses, so a
