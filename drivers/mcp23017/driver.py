@@ -101,7 +101,7 @@ class MCP23017:
         #    until it is driven (dropping it first would let a high pin fall, then rise).
         gppu_first = (config.pullups & inputs) | (old_gppu & outputs)
         self.bus.write_word_data(a, _A["GPPU"], gppu_first)
-        # 4. IODIR..IOCON in one sequential burst; interrupts stay disabled until the end.
+        # 5. IODIR..IOCON in one sequential burst; interrupts stay disabled until the end.
         block = [
             *_pair(config.outputs ^ 0xFFFF),  # IODIR: 1 = input
             *_pair(config.polarity),
@@ -111,14 +111,14 @@ class MCP23017:
             iocon, iocon,
         ]
         self.bus.write_block(a, _A["IODIR"], block)
-        # 4b. The configured latch and pull-ups where they differ: only bits that no longer
-        #     affect any pin (latch of inputs, pull-ups of outputs) are left to change.
+        # 6. The configured latch and pull-ups where they differ: only bits that no longer
+        #    affect any pin (latch of inputs, pull-ups of outputs) are left to change.
         if olat_first != config.output_levels:
             self.bus.write_word_data(a, _A["OLAT"], config.output_levels)
         if gppu_first != config.pullups:
             self.bus.write_word_data(a, _A["GPPU"], config.pullups)
-        # 5. Read back IODIR..INTCAP: proves it is an MCP23017, and reading INTCAP clears any
-        #    interrupt left pending from before. Every register written so far is compared
+        # 7. Read back IODIR..INTCAP: proves it is an MCP23017, and reading INTCAP clears any
+        #    interrupt raised during the steps above. Every register written so far is compared
         #    (0x00..0x0D): GPINTEN must read 0 and IOCON the same at both addresses, so a
         #    device answering every read with one constant byte fails for any config that
         #    is not all zeros.
@@ -134,7 +134,7 @@ class MCP23017:
                 f"({detail}{', …' if len(wrong) > 4 else ''})",
                 bus=self.bus.name, address=a,
             )
-        # 6. Interrupts last, from a clean state.
+        # 8. Interrupts last, from a clean state.
         if config.interrupt_enable:
             self.bus.write_word_data(a, _A["GPINTEN"], config.interrupt_enable)
         self._shadow = {
