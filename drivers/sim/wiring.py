@@ -229,17 +229,14 @@ class Wiring:
                                 _release=lambda: chip_b.drive(b, None))
         self._add(connection, _chip_pin(chip_a, a), _chip_pin(chip_b, b))
 
-        def copy() -> None:
-            # Read the level now rather than trusting the notification's argument: deliveries
-            # queued during a transaction may arrive after a newer change.
-            chip_b.drive(b, chip_a.level(a))
-
-        def on_change(pin: int, _level: bool) -> None:
+        def on_change(pin: int, level: bool) -> None:
+            # The notified level, not chip_a.level(a) now: the chip delivers changes in order,
+            # and a pulse that is already over by delivery time must still reach chip_b.
             if pin == a and connection.active:
-                _guarded(copy)
+                _guarded(lambda: chip_b.drive(b, level))
 
         chip_a.on_pin_change(on_change)
-        _guarded(copy)
+        _guarded(lambda: chip_b.drive(b, chip_a.level(a)))
         return connection
 
     def to_pi(self, chip: SimMCP23017, pin: int | str, pi_pin: Any) -> Connection:
@@ -248,11 +245,11 @@ class Wiring:
         connection = Connection("to_pi", self._pin_label(chip, n), self._pi_label(pi_pin), self)
         self._add(connection, _chip_pin(chip, n), _pi(pi_pin))
         driver = self._pi_driver(pi_pin)
-        driver.add_source(connection, lambda: chip.level(n))
+        driver.add_source(connection, chip.level(n))
 
-        def on_change(changed: int, _level: bool) -> None:
+        def on_change(changed: int, level: bool) -> None:
             if changed == n and connection.active:
-                driver.update()
+                driver.set_level(connection, level)
 
         chip.on_pin_change(on_change)
         return connection
@@ -289,11 +286,13 @@ class Wiring:
                                 self._pi_label(pi_pin), self)
         self._add(connection, _chip_int(chip, p), _pi(pi_pin))
         driver = self._pi_driver(pi_pin)
-        driver.add_source(connection, lambda: chip.int_level(p))
+        driver.add_source(connection, chip.int_level(p))
 
-        def on_int(changed: Port, _level: bool) -> None:
+        def on_int(changed: Port, level: bool) -> None:
+            # The notified level: a release by a service read followed by a new interrupt is
+            # a real pulse on the line, and the Pi must see both of its edges.
             if changed == p and connection.active:
-                driver.update()
+                driver.set_level(connection, level)
 
         chip.on_int_change(on_int)
         return connection
@@ -319,16 +318,16 @@ class _PiDriver:
 
     def __init__(self, pi_pin: Any) -> None:
         self.pi_pin = pi_pin
-        self.sources: list[tuple[Connection, Callable[[], bool]]] = []
+        self.sources: dict[int, tuple[Connection, bool]] = {}  # id(connection) → its level
         self.lose_edges = 0
         self._listening = False
 
-    def add_source(self, connection: Connection, level: Callable[[], bool]) -> None:
+    def add_source(self, connection: Connection, level: bool) -> None:
         connection._pi_driver = self
-        self.sources.append((connection, level))
+        self.sources[id(connection)] = (connection, bool(level))
 
         def release() -> None:
-            self.sources = [s for s in self.sources if s[0] is not connection]
+            self.sources.pop(id(connection), None)
             self.update()
 
         connection._release = release
@@ -337,8 +336,12 @@ class _PiDriver:
             self.pi_pin.add_listener(self._on_pi_change)
         self.update()
 
+    def set_level(self, connection: Connection, level: bool) -> None:
+        self.sources[id(connection)] = (connection, bool(level))
+        self.update()
+
     def level(self) -> bool | None:
-        levels = [level() for conn, level in self.sources if conn.active]
+        levels = [level for conn, level in self.sources.values() if conn.active]
         return all(levels) if levels else None
 
     def update(self) -> None:
