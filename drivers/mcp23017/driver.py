@@ -60,7 +60,7 @@ class MCP23017:
         self.config = ExpanderConfig()
         # Shadows of everything the driver writes, A | B << 8 (IOCON as one byte).
         self._shadow: dict[str, int] = {}
-        bus.describe_registers(address, lambda reg: register_name(reg, 0))
+        bus.describe_registers(address, _describe_register)
 
     def __repr__(self) -> str:
         return f"MCP23017(0x{self.address:02x} on {self.bus.name})"
@@ -326,6 +326,14 @@ class MCP23017:
         if name == "IOCON":
             return self.bus.read_byte_data(self.address, _A["IOCON"])
         return self.bus.read_word_data(self.address, _A[name])
+
+
+def _describe_register(address: int) -> str:
+    # 0x05 is written first at init as the BANK reset: naming it only GPINTENB would send a
+    # technician reading "no device at 0x20 (writing GPINTENB)" down the wrong path.
+    if address == _BANK1_IOCON:
+        return "IOCON (BANK reset; GPINTENB in BANK=0)"
+    return register_name(address, 0)
 
 
 def _pair(value: int) -> tuple[int, int]:

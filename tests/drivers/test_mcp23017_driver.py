@@ -184,6 +184,8 @@ def test_nack_during_init_names_the_address(rig):
         drv.init()
     assert info.value.address == ADDR
     assert str(info.value).startswith(f"no device at 0x20 on {BUS_NAME} (writing ")
+    # The first write is the BANK reset at 0x05; calling it just GPINTENB would mislead.
+    assert info.value.register.startswith("IOCON (BANK reset")
     with pytest.raises(RuntimeError):
         drv.write_port(0)  # init never completed: the driver won't pretend to know the chip
 
