@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import email.utils
 import math
+from collections.abc import Mapping
 
 import requests
+import urllib3
 
 from edge.sync import outcomes
 from edge.sync.outcomes import Outcome
@@ -48,33 +50,39 @@ def parse_retry_after(value: str | None, now: float) -> float | None:
     return min(max(seconds, 0.0), RETRY_AFTER_MAX_S)
 
 
-def _body_excerpt(response: requests.Response, limit: int = 200) -> str:
-    try:
-        text = response.text
-    except Exception:
-        return ""
+def _excerpt(body: bytes | str, limit: int = 200) -> str:
+    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
     return REDACTOR.redact(" ".join(text.split()))[:limit]
 
 
+def is_json_type(content_type: str | None) -> bool:
+    ctype = (content_type or "").split(";")[0].strip().lower()
+    return ctype in ("application/json", "application/problem+json")
+
+
 def is_json(response: requests.Response) -> bool:
-    ctype = response.headers.get("Content-Type", "")
-    return ctype.split(";")[0].strip().lower() in ("application/json", "application/problem+json")
+    return is_json_type(response.headers.get("Content-Type"))
 
 
-def classify_status(
-    response: requests.Response, now: float, what: str, sent_body: bool
+def classify_http(
+    status: int,
+    headers: Mapping[str, str],
+    body: bytes | str,
+    now: float,
+    what: str,
+    sent_body: bool,
 ) -> Outcome | None:
-    """The outcome of a non-2xx response, or None for 2xx (the caller decides what success means).
+    """The outcome of a non-2xx answer, or None for 2xx (the caller decides what success means).
 
-    ``sent_body`` says whether the request could have changed server state (a POST/PATCH): only
-    then can a proxy error leave the run stored without our knowing.
+    ``headers`` must look names up case-insensitively (both requests and urllib3 give such a
+    mapping). ``sent_body`` says whether the request could have changed server state (a
+    POST/PATCH): only then can a proxy error leave the run stored without our knowing.
     """
-    status = response.status_code
     if 200 <= status < 300:
         return None
-    retry_after = parse_retry_after(response.headers.get("Retry-After"), now)
+    retry_after = parse_retry_after(headers.get("Retry-After"), now)
     reason = f"{what}: HTTP {status}"
-    excerpt = _body_excerpt(response)
+    excerpt = _excerpt(body)
     if excerpt:
         reason += f" {excerpt}"
     if status in (401, 403):
@@ -92,7 +100,7 @@ def classify_status(
     if 300 <= status < 400:
         # Redirects are not followed for POSTs (requests would turn them into GETs): the URL is
         # wrong and only the configuration can fix it.
-        where = response.headers.get("Location", "?")
+        where = headers.get("Location", "?")
         return outcomes.permanent(f"{what}: HTTP {status} redirect to {where}: fix the URL")
     if 400 <= status < 500:
         return outcomes.permanent(reason)
@@ -100,9 +108,23 @@ def classify_status(
     return outcomes.transient(reason, retry_after, may_have_committed=sent_body)
 
 
+def classify_status(
+    response: requests.Response, now: float, what: str, sent_body: bool
+) -> Outcome | None:
+    """:func:`classify_http` for a ``requests`` response."""
+    try:
+        body = response.content or b""
+    except Exception:
+        body = b""
+    return classify_http(response.status_code, response.headers, body, now, what, sent_body)
+
+
 def classify_exception(exc: BaseException, what: str, sent_body: bool) -> Outcome:
-    """Network-level failures. Connect-phase errors prove nothing reached the server."""
+    """Network-level failures (``requests`` or ``urllib3``). Connect-phase errors prove nothing
+    reached the server."""
     reason = f"{what}: {describe_error(exc)}"
+    if isinstance(exc, urllib3.exceptions.HTTPError):
+        return _classify_urllib3(exc, reason, sent_body)
     if isinstance(exc, requests.exceptions.ConnectTimeout | requests.exceptions.SSLError):
         return outcomes.nothing_sent(reason)
     if isinstance(exc, requests.exceptions.ConnectionError):
@@ -120,5 +142,14 @@ def classify_exception(exc: BaseException, what: str, sent_body: bool) -> Outcom
     if isinstance(exc, requests.exceptions.InvalidJSONError):
         return outcomes.transient(reason, may_have_committed=sent_body)
     if isinstance(exc, OSError):
+        return outcomes.ambiguous(reason) if sent_body else outcomes.transient(reason)
+    return outcomes.transient(reason, may_have_committed=sent_body)
+
+
+def _classify_urllib3(exc: BaseException, reason: str, sent_body: bool) -> Outcome:
+    # NewConnectionError and NameResolutionError are ConnectTimeoutError subclasses.
+    if isinstance(exc, urllib3.exceptions.ConnectTimeoutError | urllib3.exceptions.SSLError):
+        return outcomes.nothing_sent(reason)
+    if isinstance(exc, urllib3.exceptions.ReadTimeoutError | urllib3.exceptions.ProtocolError):
         return outcomes.ambiguous(reason) if sent_body else outcomes.transient(reason)
     return outcomes.transient(reason, may_have_committed=sent_body)
