@@ -104,8 +104,10 @@ class Outbox:
         return item, float(row[7])
 
     @staticmethod
-    def is_due(due_at: float, now: float) -> bool:
-        return due_at <= now or due_at > now + MAX_SCHEDULE_AHEAD_S
+    def is_due(due_at: float, now: float, horizon: float = MAX_SCHEDULE_AHEAD_S) -> bool:
+        """``horizon``: the furthest ahead anything is ever scheduled; beyond it the wall clock
+        must have stepped back since, and waiting would be wrong."""
+        return due_at <= now or due_at > now + horizon
 
     def parked_before(self, item: OutboxItem) -> tuple[int, str] | None:
         """An earlier parked run of the same serial (id, run_id), which ``item`` must wait for."""

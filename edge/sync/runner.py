@@ -22,7 +22,8 @@ from dataclasses import replace
 
 from edge.sync.backends.base import Backend, OutboxItem
 from edge.sync.clock import SyncClock
-from edge.sync.outbox import Outbox, TargetState, iso
+from edge.sync.http_classify import RETRY_AFTER_MAX_S
+from edge.sync.outbox import MAX_SCHEDULE_AHEAD_S, Outbox, TargetState, iso
 from edge.sync.outcomes import Outcome, OutcomeClass
 from edge.sync.secrets import REDACTOR, TokenError, describe_error
 from edge.sync.settings import SyncSettings
@@ -56,6 +57,9 @@ class TargetRunner:
         # chaos test kills the process here).
         self._after_outcome = after_outcome
         self._token: str | None = None
+        # Nothing is ever scheduled further ahead than the longest of these; see Outbox.is_due.
+        self._horizon = 2 * max(settings.backoff.cap_s, RETRY_AFTER_MAX_S,
+                                settings.auth_retry_s, MAX_SCHEDULE_AHEAD_S / 2)
         self.probes = 0  # cheap probes sent (the benchmark reports the rate while down)
         self.deliveries = 0
 
@@ -90,14 +94,14 @@ class TargetRunner:
         now = self.clock.time()
         state = self.outbox.target_state()
         if state.paused or state.state == "down":
-            if not Outbox.is_due(state.next_probe_at, now):
+            if not Outbox.is_due(state.next_probe_at, now, self._horizon):
                 return state.next_probe_at
             return self._recheck_pause(state, now) if state.paused else self._probe(state, now)
         head = self.outbox.head()
         if head is None:
             return None
         item, due_at = head
-        if not Outbox.is_due(due_at, now):
+        if not Outbox.is_due(due_at, now, self._horizon):
             return due_at
         held = self.outbox.parked_before(item)
         if held is not None:

@@ -175,3 +175,16 @@ def test_redirect_is_permanent_not_followed(generic, db, clock, recorder):
     worker_for(db, generic_settings(generic.base_url), clock).run(until_idle=True)
     row = rows(db)[0]
     assert row["state"] == "parked" and "fix the URL" in row["last_error"]
+
+
+def test_wall_clock_stepping_back_does_not_strand_the_queue(generic, db, clock, recorder):
+    """A Pi without RTC can boot hours in the past and jump when NTP syncs. A run scheduled under
+    the later clock must not wait those hours out."""
+    write_run(recorder, "PB-00001")
+    generic.script({"action": "status", "status": 503, "method": "POST", "retry_after": "3600"})
+    worker = worker_for(db, generic_settings(generic.base_url), clock)
+    worker.run(until_idle=True)
+    assert rows(db)[0]["next_attempt_at"] >= clock.time() + 3600
+    clock.advance(-6 * 3600)  # the wall clock steps back six hours
+    worker.run(until_idle=True)
+    assert rows(db)[0]["state"] == "delivered"
