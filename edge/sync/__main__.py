@@ -42,6 +42,8 @@ def main(argv: list[str] | None = None) -> int:
     except SyncBusyError as exc:
         print(f"pibench sync: {exc}", file=sys.stderr)
         return 2
+    finally:
+        worker.close()
     return 0
 
 

@@ -114,6 +114,8 @@ def sync_now(args: argparse.Namespace, out: TextIO) -> int:
     except SyncBusyError:
         print("a sync worker is running; it will try within 30 s", file=out)
         return EXIT_OK
+    finally:
+        worker.close()
     return sync_status(argparse.Namespace(config=getattr(args, "config", None),
                                           database=str(database)), out)
 

@@ -60,6 +60,9 @@ class TargetRunner:
         # Nothing is ever scheduled further ahead than the longest of these; see Outbox.is_due.
         self._horizon = 2 * max(settings.backoff.cap_s, RETRY_AFTER_MAX_S,
                                 settings.auth_retry_s, MAX_SCHEDULE_AHEAD_S / 2)
+        # The first step probes the server whatever the queue holds: an InvenTree too old for
+        # bulk results, or a server that is down, shows in the status from start-up on.
+        self._checked_at_start = False
         self.probes = 0  # cheap probes sent (the benchmark reports the rate while down)
         self.deliveries = 0
 
@@ -93,6 +96,10 @@ class TargetRunner:
         "at once"), or None when the queue is empty."""
         now = self.clock.time()
         state = self.outbox.target_state()
+        if not self._checked_at_start:
+            self._checked_at_start = True
+            if state.state == "up":
+                return self._probe(state, now)
         if state.paused or state.state == "down":
             if not Outbox.is_due(state.next_probe_at, now, self._horizon):
                 return state.next_probe_at

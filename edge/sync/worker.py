@@ -102,9 +102,14 @@ class SyncWorker:
         self.error: BaseException | None = None
 
     def _build_runner(self) -> TargetRunner:
+        """The runner (token, backend and its caches, probe count) lives as long as the worker;
+        each :meth:`run` gives it a fresh database connection."""
         install_redaction()
         conn = open_store(self.db_path)
         s = self.settings
+        if self.runner is not None:
+            self.runner.outbox = Outbox(conn, s.target)
+            return self.runner
         return TargetRunner(
             Outbox(conn, s.target),
             self._backend,
@@ -155,11 +160,14 @@ class SyncWorker:
                 self.clock.wait(wait)
         finally:
             if self.runner is not None:
-                # An injected backend belongs to the caller (tests reuse it across runs).
-                if self.runner.backend is not None and self.runner.backend is not self._backend:
-                    self.runner.backend.close()
                 self.runner.outbox.conn.close()
             self.lock.release()
+
+    def close(self) -> None:
+        """Release the backend's connections (a backend passed in belongs to the caller)."""
+        backend = self.runner.backend if self.runner is not None else None
+        if backend is not None and backend is not self._backend:
+            backend.close()
 
     def start(self) -> threading.Thread:
         """Run in a daemon thread of the station process."""
@@ -170,6 +178,8 @@ class SyncWorker:
             except BaseException as exc:  # surfaced through .error and the status, not lost
                 self.error = exc
                 log.exception("sync worker stopped")
+            finally:
+                self.close()
 
         self._thread = threading.Thread(target=main, name="pibench-sync", daemon=True)
         self._thread.start()

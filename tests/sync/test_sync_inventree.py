@@ -97,22 +97,34 @@ def test_fail_sets_the_configured_stock_status(inventree, db, clock, recorder):
     assert status_by_serial == {"PB-00003": 65, "PB-00004": 10}
 
 
+def test_server_down_at_start_shows_in_status_and_spends_nothing(inventree, db, clock,
+                                                                  recorder):
+    write_run(recorder, "PB-00001")
+    inventree.stop()
+    worker_for(db, inventree_settings(inventree.base_url), clock).run(until_idle=True)
+    s = status(db, clock)
+    assert (s.state, s.last_error_class, s.queue_depth) == ("down", "nothing-sent", 1)
+    assert "Connection refused" in s.last_error and s.next_try_utc is not None
+    assert outbox_rows(db)[0]["attempts"] == 0  # the start-up probe failed, no delivery tried
+
+
 def test_nothing_sent_when_refused_then_one_probe_per_interval(inventree, db, clock, recorder):
+    worker = worker_for(db, inventree_settings(inventree.base_url), clock)
+    worker.run(until_idle=True)  # started while the server is up
     run_id = write_run(recorder, "PB-00001")
     inventree.stop()  # connection refused from now on
-    worker = worker_for(db, inventree_settings(inventree.base_url), clock)
     worker.run(until_idle=True)
     row = outbox_rows(db)[0]
     assert (row["state"], row["last_error_class"]) == ("pending", "nothing-sent")
     assert row["attempts"] == 1
-    assert row["needs_reconcile"] == 0  # refused before any request could store it
-    s = status(db, clock)
-    assert s.state == "down" and s.next_try_utc is not None
+    # Refused at the first request (the stock item lookup): nothing could have been stored.
+    assert row["needs_reconcile"] == 0
+    assert status(db, clock).state == "down"
 
-    start = clock.time()
+    start, probes = clock.time(), worker.runner.probes
     worker.run(stop_when=lambda: clock.time() > start + 3600)
     # Full jitter, base 2 s, cap 900 s: about a dozen probes in the first hour, not thousands.
-    assert 3 <= worker.runner.probes <= 40
+    assert 3 <= worker.runner.probes - probes <= 40
     assert outbox_rows(db)[0]["attempts"] == 1  # probes do not touch the run
 
     inventree.start()  # same port, same data
@@ -359,3 +371,11 @@ def test_paginated_answers_are_understood(inventree, db, clock, recorder):
     backend.session.params = {"limit": 100}
     assert backend._already_there(item_pk, marker, clock.time())
     assert marker.endswith(run_id)
+
+
+def test_api_version_is_checked_at_start_with_an_empty_queue(inventree, db, clock):
+    inventree.control("config", {"api_version": 381})
+    worker_for(db, inventree_settings(inventree.base_url), clock).run(until_idle=True)
+    s = status(db, clock)
+    assert s.state == "incompatible" and "381 is too old" in s.paused_reason
+    assert "Upgrade the InvenTree server" in s.paused_reason

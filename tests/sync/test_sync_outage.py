@@ -80,8 +80,9 @@ def test_72_hour_outage_then_recovery_exactly_once_in_order(kind, request, db, c
     assert status.oldest_undelivered_age_s >= hours(OUTAGE_HOURS - 1)
     assert status.last_error_class == "nothing-sent"
     # One cheap probe per backoff interval (≤ 900 s cap, full jitter), not one per queued run.
+    # (About 8 an hour at a 900 s cap with full jitter: ~580 in 72 h, for 2 000 queued runs or
+    # for one.)
     assert probes_during_outage < OUTAGE_HOURS * 3600 / 450 * 1.5
-    assert probes_during_outage < len(written) / 4
 
     server.start()
     t_back = clock.time()
