@@ -12,6 +12,7 @@ is scrubbed in three places, and tests search every output for it:
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
@@ -140,11 +141,16 @@ def install_redaction(redactor: Redactor = REDACTOR) -> None:
 
             def factory(*args, **kwargs):
                 record = previous(*args, **kwargs)
-                try:
+                with contextlib.suppress(Exception):  # logging must never raise from here
                     record.msg = redactor.redact(record.getMessage())
                     record.args = None
-                except Exception:
-                    pass
+                    # Formatted now, so a handler added later (without our filter) still prints
+                    # the scrubbed traceback: Formatter.format uses exc_text when it is set.
+                    if record.exc_info:
+                        record.exc_text = redactor.redact(
+                            logging.Formatter().formatException(record.exc_info))
+                    if record.stack_info:
+                        record.stack_info = redactor.redact(record.stack_info)
                 return record
 
             logging.setLogRecordFactory(factory)

@@ -176,6 +176,24 @@ def test_unsafe_token_file_pauses_delivery_with_the_reason(inventree, db, clock,
     assert len(inventree.control("marker-counts")) == 1
 
 
+def test_handler_added_after_install_gets_scrubbed_tracebacks():
+    install_redaction()
+    REDACTOR.add_secret("late-secret-value-42")
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)  # no filter: added after install_redaction
+    log = logging.getLogger("pibench.test.late")
+    log.addHandler(handler)
+    try:
+        try:
+            raise RuntimeError("token late-secret-value-42 in the text")
+        except RuntimeError:
+            log.exception("failure: %s", "late-secret-value-42")
+    finally:
+        log.removeHandler(handler)
+    assert "late-secret-value-42" not in stream.getvalue()
+    assert "RuntimeError" in stream.getvalue()
+
+
 def test_install_redaction_reaches_existing_handlers():
     handler = logging.StreamHandler(io.StringIO())
     logging.getLogger("pibench.test.existing").addHandler(handler)
