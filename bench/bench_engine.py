@@ -1,0 +1,349 @@
+"""Run-engine overhead: pibench vs OpenHTF 1.6.3 on the same 50-step plan, side by side.
+
+Run:  .venv/bin/python bench/bench_engine.py        (about 15 s; needs the ``bench`` extra)
+      .venv/bin/python bench/bench_engine.py --processes 3 --warm 5   (quicker, noisier)
+
+The plan: 50 steps, each reading a simulated meter (5.0 V) and judging it against 4.5..5.5 V,
+one measurement per step. It runs in four configurations, each in several fresh worker processes
+(``_engine_plans.worker_main`` in a new interpreter of this venv), visited round-robin so drift on
+the machine hits every configuration alike:
+
+* ``pibench durable``: the real plan loader (TOML file in a temp dir, a ``meter_voltage`` step type
+  in a private Registry reading the meter from the fixture's resources), the real Runner with its
+  default event bus, and the real ``edge.store.RunRecorder`` on a SQLite file in WAL mode with
+  synchronous=FULL: every step is committed and fsynced before the next one starts;
+* ``pibench sync=OFF``: the same, with the connection switched to synchronous=OFF. A diagnostic,
+  never a station setting: the difference to the durable row is what the fsyncs cost, the
+  difference to the in-memory row is the store's own CPU work;
+* ``pibench in-memory``: the Runner with a recorder that keeps records in a dict: the engine alone;
+* ``OpenHTF``: 50 phases, each ``@htf.plug(meter=...)`` + ``htf.Measurement(...).in_range(4.5,
+  5.5).with_units(units.VOLT)``, ``test.execute(test_start=lambda: "SN-0001")``, console output
+  off (OpenHTF's own ``--quiet`` switch: it skips the work rather than discarding its output, so
+  if anything it flatters OpenHTF), as in prior-art.md §7.2.
+
+Each worker process: imports, builds the plan/test (not timed as a run), then 1 first run of 50
+steps, one untimed warm-up of the 1-step variant, then ``--warm`` rounds of (50-step run, 1-step
+run) interleaved so both see the same noise. Every run's record is checked (PASS, 50 steps, every
+measurement PASS) outside the timed region. Reported, as medians: first-run per step (T/50), warm
+per step (T/50), and warm marginal per step ((T50 - T1)/49, the fixed per-run cost removed); the
+ratio pibench/OpenHTF; commits and WAL pages per run (from the statements SQLite executed in one
+extra, untimed run, after which a second connection reads every step back); and each process's
+peak RSS (``VmHWM``: the high-water mark ``ru_maxrss`` reports, except that on Linux
+ru_maxrss also carries the parent's peak over fork + exec). The pibench worker imports only what a
+station process would (engine, plans, store, drivers.clock; not the textual HMI).
+
+Workers run with bytecode caching on, into a cache in the temp dir (``PYTHONPYCACHEPREFIX``), and
+an untimed first round of every configuration fills it: an installed station has its .pyc files,
+and without this a ``PYTHONDONTWRITEBYTECODE`` environment would make each worker compile pibench
+from source (time and peak RSS) while OpenHTF's wheel came compiled.
+
+The raw ``os.fsync`` cost of the disk under the temp dir is printed too (after a 512 B write, and
+after writing one average commit's WAL pages), so the durability floor is visible: with one
+commit per step, a step can never cost less than one fsync.
+
+Goals (issue 4): pibench per step <= 0.2x OpenHTF's while committing every step; station RSS <= 40
+MiB. The lines "goal met / NOT met" say which; a miss is never hidden. On a miss the script profiles
+a warm durable run (time inside each recorder call, and cProfile's top functions) to show where the
+time goes. No timing asserts: this is a measurement, not a test.
+
+Set ``PIBENCH_BENCH_DIR`` to put the databases on another filesystem (the station's data disk);
+on tmpfs fsync is free and the durable row would measure nothing real.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+from _engine_plans import HIGH, LOW, RESULT_MARK, STEPS, VOLTS
+
+GOAL_RATIO = 0.2
+GOAL_RSS_MIB = 40.0
+BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
+# A worker imports the helper module (bytecode cached) rather than re-running this script, whose
+# compilation on every start would inflate the peak RSS being measured.
+WORKER = ("import sys; sys.path.insert(0, sys.argv[1]); "
+          "from _engine_plans import worker_main; worker_main(sys.argv[2:])")
+
+MODES = {
+    "pibench-durable": "pibench, SQLite WAL + synchronous=FULL",
+    "pibench-nosync": "pibench, SQLite synchronous=OFF (diag.)",
+    "pibench-memory": "pibench, in-memory recorder",
+    "openhtf": "OpenHTF 1.6.3",
+}
+MS = 1000.0
+
+
+def run_worker(mode: str, workdir: str, count: int, pycache: str) -> dict:
+    import json
+
+    os.makedirs(workdir, exist_ok=True)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env["PYTHONPYCACHEPREFIX"] = pycache  # ours: nothing is written into the checkout
+    proc = subprocess.run([sys.executable, "-c", WORKER, BENCH_DIR, mode, workdir, str(count)],
+                          capture_output=True, text=True, timeout=300, check=False, env=env)
+    for line in reversed(proc.stdout.splitlines()):
+        if line.startswith(RESULT_MARK) and proc.returncode == 0:
+            return json.loads(line[len(RESULT_MARK):])
+    raise SystemExit(f"worker {mode} failed (exit {proc.returncode}):\n{proc.stdout[-2000:]}\n"
+                     f"{proc.stderr[-4000:]}")
+
+
+# -- the machine and its disk ---------------------------------------------------------------------
+
+def filesystem_of(path: str) -> str:
+    """'ext4 on /dev/vda' for the mount holding ``path`` (longest mount-point prefix)."""
+    best = ("", "?", "?")
+    real = os.path.realpath(path)
+    try:
+        with open("/proc/mounts", encoding="utf-8") as f:
+            for line in f:
+                device, mount, fstype = line.split()[:3]
+                inside = real == mount or real.startswith(mount.rstrip("/") + "/")
+                if inside and len(mount) >= len(best[0]):
+                    best = (mount, fstype, device)
+    except OSError:
+        return "unknown filesystem"
+    return f"{best[1]} on {best[2]}"
+
+
+def cpu_name() -> str:
+    fields: dict[str, str] = {}
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                fields.setdefault(key.strip().lower(), value.strip())
+    except OSError:
+        pass
+    # x86 says "model name"; a Pi's kernel says "Model: Raspberry Pi 4 Model B Rev 1.4".
+    return fields.get("model name") or fields.get("model") or fields.get("hardware") or "?"
+
+
+def fsync_cost(directory: str, size: int, append: bool, samples: int = 200) -> list[float]:
+    """Sorted seconds of ``os.fsync`` right after writing ``size`` bytes, either appending (the
+    file grows, like a fresh WAL) or overwriting in place (like a WAL reused after a checkpoint,
+    a station's steady state)."""
+    path = os.path.join(directory, "fsync-probe")
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
+    data = b"x" * size
+    try:
+        if not append:  # allocate the blocks first so the timed writes only overwrite
+            os.write(fd, data * 16)
+            os.fsync(fd)
+        spent = []
+        for i in range(samples):
+            if append:
+                os.write(fd, data)
+            else:
+                os.pwrite(fd, data, (i % 16) * size)
+            t0 = time.perf_counter()
+            os.fsync(fd)
+            spent.append(time.perf_counter() - t0)
+    finally:
+        os.close(fd)
+        os.unlink(path)
+    return sorted(spent)
+
+
+def describe_fsync(spent: list[float]) -> str:
+    return (f"{statistics.median(spent) * MS:.3f} ms (p10 {spent[len(spent) // 10] * MS:.3f}, "
+            f"p90 {spent[len(spent) * 9 // 10] * MS:.3f})")
+
+
+# -- figures --------------------------------------------------------------------------------------
+
+def summarise(results: list[dict]) -> dict:
+    med = statistics.median
+    warm50 = [t for r in results for t in r["warm50"]]
+    warm1 = [t for r in results for t in r["warm1"]]
+    s = {
+        "first": med(r["first"][0] for r in results) / STEPS,
+        "warm": med(warm50) / STEPS,
+        "marginal": (med(warm50) - med(warm1)) / (STEPS - 1),
+        "run1": med(warm1),
+        "proc_warm": sorted(med(r["warm50"]) / STEPS for r in results),
+        "import": med(r["import_s"] for r in results),
+        "rss_ready": med(r["rss_ready_mib"] for r in results),
+        "rss_med": med(r["rss_peak_mib"] for r in results),
+        "rss_max": max(r["rss_peak_mib"] for r in results),
+    }
+    if "commits" in results[0]:
+        for key in ("commits", "steps_in_file", "synchronous", "journal_mode", "page_size"):
+            s[key] = sorted({r[key] for r in results})
+        s["statements"] = med(r["statements"] for r in results)
+        s["pages_per_commit"] = med(r["wal_frames"] / r["commits"] for r in results)
+    return s
+
+
+def _verdict(ok: bool) -> str:
+    return "goal met" if ok else "goal NOT met"
+
+
+def _join(values: list) -> str:
+    return "/".join(str(v) for v in values)
+
+
+def report(summary: dict[str, dict], bare_rss: float, step_fsync: float, processes: int,
+           warm: int) -> bool:
+    d, o = summary["pibench-durable"], summary["openhtf"]
+    print(f"\n{processes} fresh processes per configuration, each: 1 first run + {warm} warm runs "
+          f"of {STEPS} steps, interleaved\nwith {warm} runs of 1 step (for the marginal cost). "
+          "Medians; times in ms per step unless marked.\n")
+    head = (f"{'configuration':<41}{'first':>7}{'warm':>7}{'margin.':>8}{'1 step':>8}"
+            f"{'commits':>8}{'import':>8}{'peak RSS':>10}")
+    print(head)
+    print(f"{'':<41}{'T/50':>7}{'T/50':>7}{'T50-T1':>8}{'run ms':>8}{'/run':>8}{'ms':>8}"
+          f"{'MiB':>10}")
+    print("-" * len(head))
+    for mode, label in MODES.items():
+        s = summary[mode]
+        print(f"{label:<41}{s['first'] * MS:>7.3f}{s['warm'] * MS:>7.3f}"
+              f"{s['marginal'] * MS:>8.3f}{s['run1'] * MS:>8.2f}{_join(s.get('commits', [0])):>8}"
+              f"{s['import'] * MS:>8.0f}{s['rss_med']:>10.1f}")
+    print(f"{'bare interpreter (same venv, no imports)':<87}{bare_rss:>10.1f}")
+    print("\nspread: each process's median warm T/50, ms/step")
+    for mode, label in MODES.items():
+        print(f"  {label:<41}" + " ".join(f"{x * MS:.3f}" for x in summary[mode]["proc_warm"]))
+
+    print(f"\nratio pibench / OpenHTF per step{'':<11}{'first':>7}{'warm':>7}{'margin.':>8}")
+    for mode in ("pibench-durable", "pibench-nosync", "pibench-memory"):
+        s = summary[mode]
+        print(f"  {MODES[mode]:<41}{s['first'] / o['first']:>7.3f}{s['warm'] / o['warm']:>7.3f}"
+              f"{s['marginal'] / o['marginal']:>8.3f}")
+
+    commits_ok = d["commits"] == [STEPS + 2] and d["steps_in_file"] == [STEPS]
+    print(f"\ndurability (pibench, one extra untimed run per process): journal_mode="
+          f"{_join(d['journal_mode'])}, synchronous={_join(d['synchronous'])} (2 = FULL);\n"
+          f"  {_join(d['commits'])} COMMITs per {STEPS}-step run (begin + one per step + finish = "
+          f"{STEPS + 2}), {d['pages_per_commit']:.1f} WAL pages of {_join(d['page_size'])} B per "
+          f"commit, {d['statements']:.0f} SQL statements per run;\n"
+          f"  every step read back from the file by a second connection: "
+          f"{'yes' if d['steps_in_file'] == [STEPS] else 'NO'}. OpenHTF keeps its record in "
+          "memory until the run ends: 0 commits.")
+
+    engine = summary["pibench-memory"]["warm"]
+    nosync = summary["pibench-nosync"]["warm"]
+    floor = step_fsync * (STEPS + 2) / STEPS  # commits per step x raw fsync of a commit's pages
+    print("\nwhere pibench's warm per-step time goes (differences between rows, ms/step):")
+    for label, secs, note in (
+        ("engine: runner, events, step function (in-memory row)", engine, ""),
+        ("store's SQL work (sync=OFF row - in-memory row)", nosync - engine, ""),
+        ("waiting for the disk (durable row - sync=OFF row)", d["warm"] - nosync,
+         f"   raw fsync floor: {floor * MS:.3f}"),
+    ):
+        print(f"  {label:<56}{secs * MS:7.3f}{note}")
+
+    ratio = {k: d[k] / o[k] for k in ("first", "warm", "marginal")}
+    print("\ngoals (issue 4)")
+    all_met = commits_ok
+    for key, what in (("warm", "warm, T/50"), ("marginal", "warm, marginal"),
+                      ("first", "first run, T/50")):
+        ok = ratio[key] <= GOAL_RATIO and commits_ok
+        all_met &= ok
+        print(f"  per step <= {GOAL_RATIO}x OpenHTF, committing every step ({what}): "
+              f"{d[key] * MS:.3f} vs {o[key] * MS:.3f} ms = {ratio[key]:.2f}x -> {_verdict(ok)}")
+    rss_ok = d["rss_max"] <= GOAL_RSS_MIB
+    all_met &= rss_ok
+    print(f"  station process peak RSS <= {GOAL_RSS_MIB:.0f} MiB: {d['rss_med']:.1f} MiB median, "
+          f"{d['rss_max']:.1f} max (OpenHTF {o['rss_med']:.1f}) -> {_verdict(rss_ok)}")
+    budget = GOAL_RATIO * o["warm"]
+    print(f"  ({GOAL_RATIO}x OpenHTF's warm per-step time is {budget * MS:.3f} ms/step for engine, "
+          f"SQL and fsync together; pibench spends {engine * MS:.3f} in the engine and "
+          f"{(d['warm'] - engine) * MS:.3f} in the store)")
+    if not commits_ok:
+        print("  NOT every step was committed exactly once: the ratio above does not count.")
+    if floor / o["warm"] > GOAL_RATIO:
+        print(f"  NOTE: on this disk one fsync per step alone costs {floor * MS:.3f} ms/step = "
+              f"{floor / o['warm']:.2f}x OpenHTF's warm per-step time, so no engine can reach "
+              f"{GOAL_RATIO}x here while fsyncing every step.")
+    return all_met
+
+
+def print_profile(prof: dict) -> None:
+    sp = prof["split"]
+    wall = sp["wall"]
+
+    def row(label: str, secs: float) -> None:
+        print(f"  {label:<56}{secs * MS:7.2f} ms/run {secs / STEPS * MS:7.3f} ms/step "
+              f"{secs / wall:6.1%}")
+
+    print(f"\nprofile: a warm durable {STEPS}-step run taken apart (mean of {prof['runs']} runs; "
+          f"wall {wall * MS:.2f} ms = {wall / STEPS * MS:.3f} ms/step; perf_counter around each "
+          "recorder call and SQL statement, no profiler):")
+    parts = ("record_step", "finish_run", "begin_run", "has_runs_for")
+    row("recorder.record_step (50 calls)", sp.get("record_step", 0.0))
+    row("recorder.finish_run (reads the run back, outbox row)", sp.get("finish_run", 0.0))
+    row("recorder.begin_run", sp.get("begin_run", 0.0))
+    row("recorder.has_runs_for (retest lookup)", sp.get("has_runs_for", 0.0))
+    row("everything else: engine, events, step, these timers", wall - sum(sp.get(k, 0.0)
+                                                                          for k in parts))
+    print("  by SQL statement, inside those recorder calls (calls per run):")
+    for sql, secs, calls in prof["sql"][:8]:
+        row(f"  {sql} ({calls:.0f})", secs)
+    print("cProfile, top by own time (it inflates Python-level costs relative to time spent "
+          "waiting inside C calls such as fsync):")
+    for line in prof["cprofile"].splitlines():
+        if line.strip() and not line.lstrip().startswith(("Ordered by", "List reduced")):
+            print("  " + line.rstrip().replace(os.path.dirname(BENCH_DIR) + "/", ""))
+
+
+def main(argv: list[str]) -> int:
+    import argparse
+    import shutil
+    import tempfile
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--processes", type=int, default=7, help="fresh processes per config")
+    parser.add_argument("--warm", type=int, default=10, help="warm runs per process")
+    parser.add_argument("--profile", action="store_true", help="profile even if the goal is met")
+    args = parser.parse_args(argv)
+
+    started = time.perf_counter()
+    root = tempfile.mkdtemp(prefix="pibench-engine-bench-", dir=os.environ.get("PIBENCH_BENCH_DIR"))
+    try:
+        fs = filesystem_of(root)
+        print(f"Engine bench: {STEPS}-step plan, simulated meter {VOLTS} V vs {LOW}..{HIGH} V, "
+              "one measurement per step")
+        print(f"machine: {cpu_name()}, {os.cpu_count()} CPUs, Python {sys.version.split()[0]}")
+        print(f"databases in {root} ({fs})")
+        if fs.startswith(("tmpfs", "ramfs")):
+            print("WARNING: a RAM filesystem, where fsync costs nothing. Set PIBENCH_BENCH_DIR "
+                  "to a directory on the station's disk.")
+        print(f"raw os.fsync after a 512 B write, median of 200: "
+              f"{describe_fsync(fsync_cost(root, 512, append=False))} in place, "
+              f"{describe_fsync(fsync_cost(root, 512, append=True))} appending")
+
+        pycache = os.path.join(root, "pycache")
+        for mode in MODES:  # fills the bytecode cache; figures discarded
+            run_worker(mode, os.path.join(root, f"{mode}-prime"), 0, pycache)
+        results: dict[str, list[dict]] = {mode: [] for mode in MODES}
+        for p in range(args.processes):
+            for mode in MODES:  # round-robin: a noisy spell spreads over every configuration
+                workdir = os.path.join(root, f"{mode}-{p}")
+                results[mode].append(run_worker(mode, workdir, args.warm, pycache))
+        bare = min(run_worker("bare", root, 0, pycache)["rss_peak_mib"] for _ in range(3))
+        summary = {mode: summarise(rs) for mode, rs in results.items()}
+
+        # The floor of a durable step: fsync after writing what one commit writes to the WAL.
+        d = summary["pibench-durable"]
+        pages = max(1, round(d["pages_per_commit"]))
+        commit_bytes = pages * (d["page_size"][0] + 24)  # a WAL frame: 24 B header + page
+        commit_fsync = fsync_cost(root, commit_bytes, append=False)
+        print(f"raw os.fsync after writing one average commit's WAL frames ({pages} x "
+              f"{d['page_size'][0]} B) in place, median of 200: {describe_fsync(commit_fsync)}")
+
+        met = report(summary, bare, statistics.median(commit_fsync), args.processes, args.warm)
+        if not met or args.profile:
+            print_profile(run_worker("profile", os.path.join(root, "profile"), 10, pycache))
+        print(f"\nbench took {time.perf_counter() - started:.0f} s")
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
