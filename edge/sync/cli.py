@@ -1,7 +1,7 @@
 """``pibench sync status | retry-parked | now``: functions taking parsed arguments.
 
 Each takes an ``argparse.Namespace`` with ``config`` (station.toml path or None), optionally
-``database`` (overrides the configured one), ``json`` (status: machine output) and ``run_id``
+``data_dir`` (pibench's global option) or ``database`` (overrides the configured one), ``json`` (status: machine output) and ``run_id``
 (retry-parked: just one run and the runs held behind it). Each returns a process exit code and
 prints to ``out`` (stdout by default). :func:`add_arguments` builds the sub-parser for
 ``edge/cli.py``.
@@ -13,6 +13,7 @@ import argparse
 import json
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import TextIO
 
@@ -29,6 +30,8 @@ EXIT_OK, EXIT_USAGE, EXIT_PENDING = 0, 2, 3
 
 def _load(args: argparse.Namespace):
     config = load_config(Path(args.config) if getattr(args, "config", None) else None)
+    if getattr(args, "data_dir", None):  # pibench's global --data-dir
+        config = replace(config, data_dir=Path(args.data_dir))
     settings = from_station_config(config)
     database = Path(getattr(args, "database", None) or config.database)
     return settings, database
