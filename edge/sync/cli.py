@@ -1,10 +1,10 @@
 """``pibench sync status | retry-parked | now``: functions taking parsed arguments.
 
 Each takes an ``argparse.Namespace`` with ``config`` (station.toml path or None), optionally
-``data_dir`` (pibench's global option) or ``database`` (overrides the configured one), ``json`` (status: machine output) and ``run_id``
-(retry-parked: just one run and the runs held behind it). Each returns a process exit code and
-prints to ``out`` (stdout by default). :func:`add_arguments` builds the sub-parser for
-``edge/cli.py``.
+``data_dir`` (pibench's global option) or ``database`` (overrides the configured one), ``json``
+(status: machine output) and ``run_id`` (retry-parked: one run and the runs held behind it).
+Each returns a process exit code and prints to ``out`` (stdout by default).
+:func:`add_arguments` builds the sub-parser for ``edge/cli.py``.
 """
 
 from __future__ import annotations
