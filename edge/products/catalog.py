@@ -1,0 +1,234 @@
+"""What the station and the CLI call: find a product's plan and fixture, build the fixture,
+list the products.
+
+* :func:`load_product` - the plan for a product (or plan file) name, with its fixture spec;
+  every resource the plan names is checked against the fixture here, at load (PlanError with
+  the plan's file and line), never mid-run.
+* :func:`build_fixture` - the :class:`~edge.fixtures.runtime.Fixture`, real or simulated.
+* :func:`list_products` - product, revision, plan path, serial pattern and an example serial.
+
+Plans are the ``*.toml`` files of ``plans_dirs``, searched in order (a shop's own directory
+comes before the built-in one, so its files win). A fixture kind ``K`` is the file ``K.toml``
+in the first of ``fixtures_dirs`` that has one. A shop's own step types are ``*.py`` files
+next to its plans: they are imported (once per process) before any plan is read, so their
+``@step_type`` registrations are there when the plan needs them (``docs/adding-a-product.md``).
+Those files run with the station's rights: keep the directory writable by administrators only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import logging
+import sys
+import traceback
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import edge.products  # noqa: F401  (registers the built-in step types and derivers)
+from drivers.clock import Clock
+from edge.fixtures.build import build_real, build_sim
+from edge.fixtures.loader import load_fixture
+from edge.fixtures.model import FixtureSpec
+from edge.fixtures.runtime import Fixture
+from edge.plans.loader import PlanError, check_resources, load_plan, read_toml
+from edge.plans.model import Plan
+from edge.products.serial_example import example_serial
+
+_log = logging.getLogger("edge.products")
+
+DirList = Iterable[str | Path]
+
+
+@dataclass(frozen=True, slots=True)
+class ProductInfo:
+    product: str
+    revision: str
+    name: str  # the plan's name
+    version: str  # the plan's version
+    plan_path: Path
+    serial_pattern: str
+    example_serial: str  # "" if the pattern is too unusual to make one
+    fixture: str | None  # the fixture kind the plan needs
+    description: str = ""
+
+
+class UnknownProduct(LookupError):
+    """No plan matches the name (the message lists what is known)."""
+
+
+# -- the shop's own step modules ---------------------------------------------------------------
+_step_modules: dict[Path, ModuleType] = {}
+
+
+def load_step_modules(plans_dirs: DirList) -> list[ModuleType]:
+    """Import every ``*.py`` (not starting with "_") in the plans directories, once."""
+    modules = []
+    for directory in _dirs(plans_dirs):
+        for path in sorted(directory.glob("*.py")):
+            if path.name.startswith("_"):
+                continue
+            modules.append(_import_step_module(path.resolve()))
+    return modules
+
+
+def _import_step_module(path: Path) -> ModuleType:
+    module = _step_modules.get(path)
+    if module is not None:
+        return module
+    digest = hashlib.sha256(str(path).encode()).hexdigest()[:8]
+    name = f"pibench_local_steps.{path.stem.replace('-', '_')}_{digest}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise PlanError(str(path), 1, "", "cannot be imported as a Python module")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:
+        del sys.modules[name]
+        raise PlanError(str(path), _error_line(exc, path), "", "step module failed to "
+                        f"import: {type(exc).__name__}: {exc}") from exc
+    _step_modules[path] = module
+    return module
+
+
+def _error_line(exc: BaseException, path: Path) -> int:
+    if isinstance(exc, SyntaxError) and exc.lineno:
+        return exc.lineno
+    lines = [f.lineno for f in traceback.extract_tb(exc.__traceback__)
+             if Path(f.filename) == path and f.lineno]
+    return lines[-1] if lines else 1
+
+
+# -- plans ----------------------------------------------------------------------------------------
+def _dirs(dirs: DirList) -> list[Path]:
+    return [Path(d) for d in dirs if Path(d).is_dir()]
+
+
+def _plan_files(plans_dirs: DirList) -> list[Path]:
+    return [p for d in _dirs(plans_dirs) for p in sorted(d.glob("*.toml"))]
+
+
+def _read_plans(plans_dirs: DirList) -> tuple[list[Plan], list[PlanError]]:
+    """Every plan that loads, first directory first, one per (product, revision); and the
+    errors of those that don't (one broken file must not hide every other product)."""
+    load_step_modules(plans_dirs)
+    plans: list[Plan] = []
+    broken: list[PlanError] = []
+    seen: set[tuple[str, str]] = set()
+    for path in _plan_files(plans_dirs):
+        try:
+            plan = load_plan(path)
+        except PlanError as exc:
+            broken.append(exc)
+            continue
+        key = (plan.product.casefold(), plan.revision.casefold())
+        if key in seen:
+            _log.info("%s: %s rev %s is already defined earlier in the plans path; ignored",
+                      path, plan.product, plan.revision)
+            continue
+        seen.add(key)
+        plans.append(plan)
+    return plans, broken
+
+
+def list_products(plans_dirs: DirList) -> list[ProductInfo]:
+    """The products the plans directories describe, in search order. Plans that fail to load
+    are left out and logged (with file and line) rather than hiding the others."""
+    plans, broken = _read_plans(plans_dirs)
+    for exc in broken:
+        _log.warning("plan not usable: %s", exc)
+    return [ProductInfo(
+        product=p.product, revision=p.revision, name=p.name, version=p.version,
+        plan_path=Path(p.path), serial_pattern=p.serial_pattern.pattern,
+        example_serial=example_serial(p.serial_pattern.pattern), fixture=p.fixture,
+        description=p.description,
+    ) for p in plans]
+
+
+def _names(plan: Plan) -> set[str]:
+    return {n.casefold() for n in (Path(plan.path).stem, plan.name, plan.product,
+                                   f"{plan.product}-rev{plan.revision}")}
+
+
+def find_plan(product_or_plan_name: str, plans_dirs: DirList) -> Plan:
+    """A plan by file path, file stem, plan name, product, or "<product>-rev<revision>"."""
+    wanted = product_or_plan_name.strip()
+    as_path = Path(wanted)
+    if as_path.suffix == ".toml" and as_path.is_file():
+        load_step_modules(plans_dirs)
+        return load_plan(as_path)
+    for path in _plan_files(plans_dirs):  # a file stem names exactly one plan: no scan needed
+        if path.stem.casefold() == wanted.casefold():
+            load_step_modules(plans_dirs)
+            return load_plan(path)
+    plans, broken = _read_plans(plans_dirs)
+    matches = [p for p in plans if wanted.casefold() in _names(p)]
+    if len(matches) == 1:
+        return matches[0]
+    if matches:
+        choices = ", ".join(f"{Path(p.path).stem} (rev {p.revision})" for p in matches)
+        raise UnknownProduct(f"'{wanted}' matches several plans: {choices}; name one by its "
+                             "file name")
+    known = ", ".join(sorted({f"{p.product} (rev {p.revision})" for p in plans})) or "none"
+    unreadable = "".join(f"; not readable: {exc}" for exc in broken)
+    raise UnknownProduct(f"no plan for '{wanted}' (known: {known}){unreadable}")
+
+
+# -- fixtures -------------------------------------------------------------------------------------
+def find_fixture(kind: str, fixtures_dirs: DirList, *, plan: Plan | None = None) -> FixtureSpec:
+    """The fixture file ``<kind>.toml`` from the first fixtures directory that has one."""
+    dirs = _dirs(fixtures_dirs)
+    for directory in dirs:
+        path = directory / f"{kind}.toml"
+        if path.is_file():
+            spec = load_fixture(path)
+            if spec.kind != kind:
+                src = read_toml(path)
+                raise PlanError(str(path), src.lines.line_of(("fixture", "kind")),
+                                "fixture.kind", f"the file is named {kind}.toml but declares "
+                                f"kind = '{spec.kind}'; the name and the kind must agree")
+            return spec
+    searched = ", ".join(str(d) for d in dirs) or "no existing directory"
+    message = f"fixture '{kind}' not found: no {kind}.toml in {searched}"
+    if plan is None:
+        raise LookupError(message)
+    line = read_toml(plan.path).lines.line_of(("plan", "fixture"))
+    raise PlanError(plan.path, line, "plan.fixture", message)
+
+
+def load_product(product_or_plan_name: str, *, plans_dirs: DirList,
+                 fixtures_dirs: DirList) -> tuple[Plan, FixtureSpec]:
+    """The plan and its fixture spec, cross-checked: every resource a step names exists in the
+    fixture with the kind the step needs (PlanError naming the plan's file and line)."""
+    plans_dirs, fixtures_dirs = list(plans_dirs), list(fixtures_dirs)
+    plan = find_plan(product_or_plan_name, plans_dirs)
+    if plan.fixture is None:
+        line = read_toml(plan.path).lines.line_of(("plan",))
+        raise PlanError(plan.path, line, "plan.fixture", "the plan names no fixture "
+                        '(e.g. fixture = "powerbank-v1"); the station runs plans on a fixture')
+    spec = find_fixture(plan.fixture, fixtures_dirs, plan=plan)
+    check_resources(plan, spec.resources)
+    return plan, spec
+
+
+def build_fixture(fixture_spec: FixtureSpec, *, simulated: bool, i2c_bus: int | str | Any = 1,
+                  expander_backend: str = "pibench", sim_faults: Iterable[str] = (),
+                  clock: Clock | None = None, pin_factory: Any = None) -> Fixture:
+    """The fixture, not yet checked (its first run's ``fixture_check`` step, or ``.check()``,
+    does that). Simulated: on a fresh SimClock (``.clock``) unless one is given, carrying
+    ``sim_faults``. Real: on ``i2c_bus`` (a number, path, or SMBus-like object) and the Pi's
+    lgpio pin factory unless ``pin_factory`` is given; ``sim_faults`` must be empty."""
+    if simulated:
+        if pin_factory is not None:
+            raise ValueError("the simulated station makes its own pin factory")
+        return build_sim(fixture_spec, faults=sim_faults, clock=clock,  # type: ignore[arg-type]
+                         expander_backend=expander_backend)
+    if tuple(sim_faults):
+        raise ValueError("simulated faults need the simulated station")
+    return build_real(fixture_spec, i2c_bus=i2c_bus, expander_backend=expander_backend,
+                      pin_factory=pin_factory, clock=clock)
