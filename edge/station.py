@@ -170,10 +170,9 @@ class Station:
         if not settings.enabled:
             return False
         self._sync_worker = SyncWorker(self.config.database, settings)
-        self._sync_thread = threading.Thread(
-            target=self._sync_worker.run, name="pibench-sync", daemon=True
-        )
-        self._sync_thread.start()
+        # start() reports a worker that cannot run (another process holds the database's sync
+        # lock) in the sync status instead of letting a bare thread die silently.
+        self._sync_thread = self._sync_worker.start()
         return True
 
     def wake_sync(self) -> None:
@@ -182,7 +181,7 @@ class Station:
 
     def stop_sync(self) -> None:
         if self._sync_worker is not None:
-            self._sync_worker.stop(timeout=5)
+            self._sync_worker.stop(timeout=5)  # its thread closes the backend on the way out
             self._sync_worker = None
             self._sync_thread = None
 
