@@ -91,7 +91,7 @@ def pulse_timing(ctx: StepContext) -> None:
     except TooFewCyclesError as exc:
         for name in TIMING:  # partial statistics are evidence: keep them in the record
             ctx.measure(name, getattr(exc.stats, name).mean if exc.stats else None)
-        raise DutFailure(str(exc)) from None
+        raise DutFailure(_too_few(ctx, exc)) from None
     finally:
         capture.close()
     if stats.glitches_dropped or stats.lost_edges:
@@ -103,3 +103,14 @@ def pulse_timing(ctx: StepContext) -> None:
                  stats.pulse_width.max)
     for name in TIMING:
         ctx.measure(name, getattr(stats, name).mean)
+
+
+def _too_few(ctx: StepContext, exc: TooFewCyclesError) -> str:
+    """A board too slow for its limits runs out of time before N cycles: say what is out of
+    limits in the cycles it did complete, which is the finding, rather than only 'too few'."""
+    bad = [m for m in ctx.measurements.values() if m.value is not None and not m.outcome.passed]
+    if not bad:
+        return str(exc)
+    found = "; ".join(f"{m.name} = {m.value:.4g} {m.units}".rstrip() +
+                      f" outside {m.limits.describe()}" for m in bad)
+    return f"{found} (over {exc.got} of {exc.wanted} cycles, then out of time)"
