@@ -40,6 +40,16 @@ def test_shipped_products_are_listed_with_a_valid_example_serial():
     assert rules.identify("HIO-123456") == "HMI-IO-Board"
 
 
+@pytest.mark.parametrize("plan_file", sorted(p.name for p in PLANS[0].glob("*.toml")))
+def test_every_shipped_plan_loads_against_its_fixture(plan_file):
+    plan, spec = load_product(plan_file.removesuffix(".toml"), plans_dirs=PLANS,
+                              fixtures_dirs=FIXTURES)
+    assert plan.fixture == spec.kind
+    assert plan.steps[0].step_type.name == "fixture_check" and plan.steps[0].critical
+    assert [(t.step_type.name, dict(t.params)) for t in plan.teardown] == [
+        ("dut_power", {"relay": spec.dut_power.name, "on": False, "settle_s": 0.0})]
+
+
 @pytest.mark.parametrize("name", [
     "PowerBank-Foolish", "powerbank-foolish", "powerbank-foolish-revB",
     "PowerBank-Foolish keep-alive", "PowerBank-Foolish-revB",
