@@ -407,10 +407,14 @@ class Runner:
             outcome, error = Outcome.FAIL, str(exc) or "DUT failure"
         except StationError as exc:
             outcome, error = Outcome.ERROR, str(exc)
-            _log.warning("step %r: %s", step.name, exc, exc_info=True)
+            # An expected, described station fault: the message is the news; the traceback is
+            # only for a developer who asks for it (debug level), not printed at the bench.
+            _log.warning("step %r: %s", step.name, exc)
+            _log.debug("step %r: station error", step.name, exc_info=True)
         except OSError as exc:  # hardware: drivers raise OSError subclasses with errno
             outcome, error = Outcome.ERROR, f"{type(exc).__name__}: {exc}"
-            _log.warning("step %r: hardware error", step.name, exc_info=True)
+            _log.warning("step %r: hardware error: %s", step.name, exc)
+            _log.debug("step %r: hardware error", step.name, exc_info=True)
         except Exception as exc:  # a bug in the step: the operator gets one line, the log all
             outcome, error = Outcome.ERROR, f"{type(exc).__name__}: {exc}"
             _log.error("step %r raised", step.name, exc_info=True)
