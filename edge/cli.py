@@ -260,7 +260,9 @@ def _add_common_to_tree(parser: argparse.ArgumentParser, common: argparse.Argume
 
 
 def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
+    from edge.fixtures.sim_faults import UnknownFaultError
     from edge.plans.loader import PlanError
+    from edge.products.catalog import UnknownProduct
 
     args = build_parser().parse_args(argv)
     logging.basicConfig(
@@ -273,7 +275,10 @@ def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
     out = out or sys.stdout
     try:
         return args.func(args, out)
-    except (ConfigError, PlanError) as exc:
+    except UnknownProduct as exc:
+        print(f"pibench: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except (ConfigError, PlanError, UnknownFaultError) as exc:
         print(f"pibench: {exc}", file=sys.stderr)
         return EXIT_CONFIG
     except KeyboardInterrupt:
