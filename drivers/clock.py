@@ -31,6 +31,8 @@ class Clock(Protocol):
 
     def notify(self) -> None: ...
 
+    def sleep(self, seconds: float) -> None: ...
+
 
 class MonotonicClock:
     """Wall time on ``time.monotonic()``, waits on a condition variable (never a polling sleep)."""

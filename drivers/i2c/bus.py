@@ -13,6 +13,7 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from drivers.clock import Clock, MonotonicClock
 from drivers.i2c.accounting import Accounting, Transaction, cost_of, cost_of_messages
 from drivers.i2c.errors import I2CError, from_oserror
 
@@ -22,6 +23,11 @@ _RETRYABLE = frozenset({E.EREMOTEIO, E.ENXIO, E.EIO, E.ETIMEDOUT, E.EAGAIN})
 # Refused before anything is clocked: the I2C_SLAVE ioctl (EBUSY) or the adapter's check of
 # the message shapes (EOPNOTSUPP). They cost no bus time, as in the simulator's ledger.
 _NOT_ON_WIRE = frozenset({E.EOPNOTSUPP, E.EBUSY})
+
+# Bus faults (not NACKs) get a short pause before the retry: a glitch or a stretched clock
+# needs time to clear, and retrying at once would hit the same condition (hardware.md §1.9).
+_BUS_FAULTS = frozenset({E.EIO, E.ETIMEDOUT, E.EAGAIN})
+RETRY_BACKOFF_S = 0.002
 
 # smbus2's SMBus block calls are limited to 32 data bytes.
 SMBUS_BLOCK_MAX = 32
@@ -37,10 +43,13 @@ class I2CBus:
         name: str,
         retries: int = 2,
         accounting: Accounting | None = None,
+        clock: Clock | None = None,
     ) -> None:
         self._smbus = smbus
         self.name = name
         self.retries = retries
+        # Only used to pause between retries of a bus fault; a SimClock makes that instant.
+        self.clock: Clock = clock if clock is not None else MonotonicClock()
         self.accounting = accounting if accounting is not None else Accounting()
         self.lock = threading.RLock()
         self.retried = 0  # transactions that succeeded only after a retry: a health signal
@@ -73,6 +82,8 @@ class I2CBus:
                         self.accounting.retract(cost)
                     if exc.errno in _RETRYABLE and attempt < self.retries:
                         attempt += 1
+                        if exc.errno in _BUS_FAULTS:
+                            self.clock.sleep(RETRY_BACKOFF_S * 2 ** (attempt - 1))
                         continue
                     raise from_oserror(
                         exc, bus=self.name, address=address,

@@ -13,6 +13,7 @@ from sim_fixtures import (
     _rig_fixture,  # noqa: F401  (fixture "rig")
 )
 
+from drivers.clock import SimClock
 from drivers.i2c import Accounting, I2CBus, I2CNackError, I2CTimeoutError, open_bus
 from drivers.i2c.bus import SMBUS_BLOCK_MAX
 from drivers.sim.smbus import SimSMBus
@@ -50,6 +51,18 @@ def test_persistent_nack_is_raised_after_the_retries():
     assert info.value.errno == E.EREMOTEIO
     assert len(smbus.calls) == 3
     assert bus.retried == 0
+
+
+@pytest.mark.parametrize(("err", "pause"), [
+    (E.EIO, 0.002 + 0.004), (E.ETIMEDOUT, 0.002 + 0.004), (E.EAGAIN, 0.002 + 0.004),
+    (E.EREMOTEIO, 0.0),  # a NACK is retried at once: nothing on the bus needs to settle
+])
+def test_bus_faults_back_off_before_each_retry_on_the_injected_clock(err, pause):
+    clock = SimClock()
+    start = clock.now()
+    bus = I2CBus(ScriptedSMBus(err, err, result=0x5A), name="i2c-1", clock=clock)
+    assert bus.read_byte_data(ADDR, 0x12) == 0x5A
+    assert clock.now() - start == pytest.approx(pause)
 
 
 def test_retries_zero_means_one_attempt():
