@@ -78,30 +78,6 @@ class MeterFixture:
         return self._parts[name]
 
 
-class MemoryRecorder:
-    """The engine's Recorder protocol with nothing durable: the engine's own cost, alone."""
-
-    def __init__(self) -> None:
-        self.metas: dict = {}
-        self.steps: dict = {}
-
-    def has_runs_for(self, serial: str, product: str) -> bool:
-        return any(m.serial == serial and m.product == product for m in self.metas.values())
-
-    def begin_run(self, meta) -> None:
-        self.metas[meta.run_id] = meta
-        self.steps[meta.run_id] = []
-
-    def record_step(self, run_id: str, step) -> None:
-        self.steps[run_id].append(step)
-
-    def finish_run(self, run_id, outcome, ended_utc, duration_s, error=None):
-        from edge.records import RunRecord
-
-        return RunRecord(self.metas.pop(run_id), outcome, ended_utc, duration_s,
-                         tuple(self.steps.pop(run_id)), error)
-
-
 class TimedConnection:
     """Forwards to a sqlite3 connection, adding up the wall time of each kind of statement
     (COMMIT is where SQLite fdatasyncs the WAL under synchronous=FULL). Profile only, never in
@@ -158,11 +134,12 @@ def pibench_setup(mode: str, workdir: str, timed: bool = False):
     t0 = time.perf_counter()
     from drivers.clock import MonotonicClock
     from edge.engine import Runner, StationInfo
+    from edge.engine.memory import MemoryRecorder
     from edge.plans import Registry, load_plan, resource
 
     conn = None
     if mode == "pibench-memory":
-        recorder = MemoryRecorder()
+        recorder = MemoryRecorder(keep=False)
         import_s = time.perf_counter() - t0
     else:
         from edge.store import RunRecorder, open_store

@@ -12,39 +12,15 @@ from pathlib import Path
 
 from edge.config import BUILTIN_FIXTURES, BUILTIN_PLANS
 from edge.engine import EventBus, Runner, StationInfo
+from edge.engine.memory import MemoryRecorder
 from edge.fixtures import Fixture
 from edge.plans import Plan
 from edge.products.catalog import build_fixture, load_product
-from edge.records import RunMeta, RunRecord, StepResult
+from edge.records import RunRecord, StepResult
 
 PLANS = (BUILTIN_PLANS,)
 FIXTURES = (BUILTIN_FIXTURES,)
 SERIALS = {"PowerBank-Foolish": "PBF-000042", "HMI-IO-Board": "HIO-000042"}
-
-
-class MemoryRecorder:
-    """The engine's Recorder protocol, in memory."""
-
-    def __init__(self) -> None:
-        self.metas: dict[str, RunMeta] = {}
-        self.steps: dict[str, list[StepResult]] = {}
-        self.records: dict[str, RunRecord] = {}
-
-    def has_runs_for(self, serial: str, product: str) -> bool:
-        return any(m.serial == serial and m.product == product for m in self.metas.values())
-
-    def begin_run(self, meta: RunMeta) -> None:
-        self.metas[meta.run_id] = meta
-        self.steps[meta.run_id] = []
-
-    def record_step(self, run_id: str, step: StepResult) -> None:
-        self.steps[run_id].append(step)
-
-    def finish_run(self, run_id, outcome, ended_utc, duration_s, error=None) -> RunRecord:
-        record = RunRecord(self.metas[run_id], outcome, ended_utc, duration_s,
-                           tuple(self.steps[run_id]), error)
-        self.records[run_id] = record
-        return record
 
 
 @dataclass

@@ -30,47 +30,36 @@ from edge.engine import (
     StepFinished,
     StepStarted,
 )
+from edge.engine.memory import MemoryRecorder as BaseMemoryRecorder
 from edge.plans import Param, PlanError, Registry, parse_plan, resource
-from edge.records import Outcome, RunMeta, RunRecord, StepResult
+from edge.records import Outcome, RunRecord, StepResult
 
 # -- fakes ----------------------------------------------------------------------------------------
 
 
-class MemoryRecorder:
-    """The Recorder protocol in memory. Notes the bus's last seq at each durable point, so tests
-    can prove the order "stored, then announced"."""
+class MemoryRecorder(BaseMemoryRecorder):
+    """In memory, plus what these tests need: the bus's last seq at each durable point (to prove
+    "stored, then announced") and injected store failures."""
 
     def __init__(self, bus: EventBus) -> None:
+        super().__init__()
         self.bus = bus
-        self.metas: dict[str, RunMeta] = {}
-        self.steps: dict[str, list[StepResult]] = {}
-        self.records: dict[str, RunRecord] = {}
         self.stored_at_seq: list[int] = []  # bus.last_seq when each step became durable
         self.finished_at_seq: int | None = None
         self.fail_record_step_at: int | None = None  # step index whose record_step raises
         self.fail_finish = False
 
-    def has_runs_for(self, serial: str, product: str) -> bool:
-        return any(m.serial == serial and m.product == product for m in self.metas.values())
-
-    def begin_run(self, meta: RunMeta) -> None:
-        self.metas[meta.run_id] = meta
-        self.steps[meta.run_id] = []
-
     def record_step(self, run_id: str, step: StepResult) -> None:
         if step.index == self.fail_record_step_at:
             raise OSError(errno.ENOSPC, "No space left on device")
-        self.steps[run_id].append(step)
+        super().record_step(run_id, step)
         self.stored_at_seq.append(self.bus.last_seq)
 
     def finish_run(self, run_id, outcome, ended_utc, duration_s, error=None) -> RunRecord:
         if self.fail_finish:
             raise OSError(errno.EIO, "disk gone")
         self.finished_at_seq = self.bus.last_seq
-        record = RunRecord(self.metas[run_id], outcome, ended_utc, duration_s,
-                           tuple(self.steps[run_id]), error)
-        self.records[run_id] = record
-        return record
+        return super().finish_run(run_id, outcome, ended_utc, duration_s, error)
 
 
 class Relay:
