@@ -166,6 +166,7 @@ def summarise(results: list[dict]) -> dict:
         "marginal": (med(warm50) - med(warm1)) / (STEPS - 1),
         "run1": med(warm1),
         "proc_warm": sorted(med(r["warm50"]) / STEPS for r in results),
+        "cpu": med(t for r in results for t in r["cpu50"]) / STEPS,
         "import": med(r["import_s"] for r in results),
         "rss_ready": med(r["rss_ready_mib"] for r in results),
         "rss_med": med(r["rss_peak_mib"] for r in results),
@@ -214,6 +215,13 @@ def report(summary: dict[str, dict], bare_rss: float, step_fsync: float, process
         s = summary[mode]
         print(f"  {MODES[mode]:<41}{s['first'] / o['first']:>7.3f}{s['warm'] / o['warm']:>7.3f}"
               f"{s['marginal'] / o['marginal']:>8.3f}")
+
+    print(f"\nCPU time per step, warm, whole process (all threads; wall - CPU = waiting){'':<5}"
+          f"{'CPU':>7}{'wall':>7}{'CPU ratio':>10}")
+    for mode, label in MODES.items():
+        s = summary[mode]
+        print(f"  {label:<41}{'':<34}{s['cpu'] * MS:>7.3f}{s['warm'] * MS:>7.3f}"
+              f"{s['cpu'] / o['cpu']:>10.3f}")
 
     commits_ok = d["commits"] == [STEPS + 2] and d["steps_in_file"] == [STEPS]
     print(f"\ndurability (pibench, one extra untimed run per process): journal_mode="
