@@ -274,9 +274,10 @@ class AdafruitExpander:
                 mcp.gpio = (mcp.gpio & ~mask | value & mask) & 0xFFFF
 
     # ---------------------------------------------------------------- inputs
-    def read_port(self) -> int:
+    def read_port(self, mask: int = 0xFFFF) -> int:
+        """``mcp.gpio``: Adafruit reads both ports whatever the mask."""
         with self._exclusive() as mcp:
-            return mcp.gpio
+            return mcp.gpio & mask
 
     def read_pin(self, pin: int | str) -> bool:
         """``DigitalInOut.value``: reads both ports (RD16) for one bit."""

@@ -218,9 +218,16 @@ class MCP23017:
         return self._latch()
 
     # ---------------------------------------------------------------- inputs
-    def read_port(self) -> int:
-        """All 16 pins (GPIO A | B << 8) in one transaction. Clears pending interrupts."""
-        return self.bus.read_word_data(self.address, _A["GPIO"])
+    def read_port(self, mask: int = 0xFFFF) -> int:
+        """The pins in ``mask`` (GPIO A | B << 8; other bits 0) in one transaction: an 8-bit
+        read when they all sit on one port, 16 bits otherwise. Reading a port's GPIO clears
+        that port's pending interrupt."""
+        mask &= 0xFFFF
+        if mask and not mask & 0xFF00:
+            return self.bus.read_byte_data(self.address, _A["GPIO"]) & mask
+        if mask and not mask & 0x00FF:
+            return (self.bus.read_byte_data(self.address, _A["GPIO"] + 1) << 8) & mask
+        return self.bus.read_word_data(self.address, _A["GPIO"]) & mask
 
     def read_pin(self, pin: int | str) -> bool:
         """One pin: an 8-bit read of its port's GPIO register."""

@@ -48,8 +48,9 @@ class Expander(Protocol):
         """One pin's level as the GPIO register reports it (IPOL applied to inputs)."""
         ...
 
-    def read_port(self) -> int:
-        """All 16 pins, A | B << 8. Reading GPIO clears pending interrupts."""
+    def read_port(self, mask: int = 0xFFFF) -> int:
+        """The pins in ``mask``, A | B << 8 (other bits 0). Reading GPIO clears pending
+        interrupts (of the ports read)."""
         ...
 
     # -- direction, pulls, polarity -------------------------------------------------------

@@ -365,6 +365,21 @@ def test_read_port_and_read_pin_budgets_and_values(rig):
     ]
 
 
+def test_read_port_with_a_one_port_mask_reads_only_that_port(rig):
+    drv = fresh(rig)
+    rig.chip.drive(0, True)
+    full = drv.read_port()
+    rig.bus.accounting.log.clear()
+    assert drv.read_port(0x0003) == full & 0x0003
+    assert drv.read_port(0x3F00) == full & 0x3F00
+    assert drv.read_port(0x0180) == full & 0x0180  # both ports: one 16-bit read
+    assert log_of(rig) == [
+        (Kind.COMBINED, 0x12, 4),
+        (Kind.COMBINED, 0x13, 4),
+        (Kind.COMBINED, 0x12, 5),
+    ]
+
+
 # --------------------------------------------------------------------------- interrupts
 def irq_rig(**kwargs) -> tuple[Rig, MCP23017]:
     rig = make_rig()
