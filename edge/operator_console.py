@@ -9,6 +9,7 @@ sync running, until SIGTERM.
 
 from __future__ import annotations
 
+import queue
 import signal
 import sys
 import threading
@@ -36,19 +37,52 @@ def _choose_product(products: list, lang: str, out: TextIO, read) -> str | None:
         print(f"? {choice}", file=out)
 
 
-def _reader(stream: TextIO, out: TextIO):
-    def read(prompt: str) -> str | None:
-        print(prompt, end="", file=out, flush=True)
-        line = stream.readline()
-        return None if line == "" else line
+class ScanInbox:
+    """Every way a serial reaches the console, as one queue: lines typed on the terminal (a
+    keyboard-wedge scanner types there too) and reads from a serial-port scanner. A read the
+    scanner garbled arrives as its rejection, so the technician is told to scan again."""
 
-    return read
+    _EOF = object()
+
+    def __init__(self, stream: TextIO) -> None:
+        self._queue: queue.Queue = queue.Queue()
+        threading.Thread(target=self._pump, args=(stream,), name="pibench-stdin",
+                         daemon=True).start()
+
+    def _pump(self, stream: TextIO) -> None:
+        for line in iter(stream.readline, ""):
+            self._queue.put(line)
+        self._queue.put(self._EOF)
+
+    def put_scan(self, read: object) -> None:  # SerialScanner's on_scan: str or SerialRejected
+        self._queue.put(read)
+
+    def read(self, out: TextIO, prompt: str) -> object:
+        """The next line or scan; None at end of input."""
+        print(prompt, end="", file=out, flush=True)
+        item = self._queue.get()
+        return None if item is self._EOF else item
+
+
+def _start_scanner(config: StationConfig, inbox: ScanInbox, out: TextIO, lang: str):
+    """The serial-port scanner, if one is configured. Its state changes (unplugged, back) are
+    printed as they happen; reading never stops the station."""
+    if not config.scanner_url:
+        return None
+    from drivers.scanner.serial_scanner import SerialScanner
+
+    def status(st) -> None:
+        print(f"\n[scanner] {st.message(lang)}", file=out, flush=True)
+
+    scanner = SerialScanner(config.scanner_url, baudrate=config.scanner_baudrate,
+                            on_scan=inbox.put_scan, on_status=status)
+    scanner.start()
+    return scanner
 
 
 def run_station(config: StationConfig, *, lang: str, out: TextIO, console: bool,
                 product: str | None = None, stdin: TextIO | None = None) -> int:
     from drivers.scanner.serials import SerialRejected
-    from edge.engine import InvalidSerial
     from edge.station import Station
 
     stop = threading.Event()
@@ -64,39 +98,60 @@ def run_station(config: StationConfig, *, lang: str, out: TextIO, console: bool,
         if not console:
             stop.wait()
             return 0
-        read = _reader(stdin or sys.stdin, out)
-        products = station.products()
-        names = {p.product for p in products}
-        if product not in names:
+        inbox = ScanInbox(stdin or sys.stdin)
+        scanner = _start_scanner(config, inbox, out, lang)
+
+        def read(prompt: str) -> str | None:
+            item = inbox.read(out, prompt)
+            while isinstance(item, SerialRejected):  # garbled on the serial line itself
+                print(f"{t('rejected', lang)}: {item.message(lang)}", file=out)
+                item = inbox.read(out, prompt)
+            return item
+
+        try:
+            return _console_loop(station, read, out, lang, product, stop)
+        finally:
+            if scanner is not None:
+                scanner.stop()
+
+
+def _console_loop(station, read, out: TextIO, lang: str, product: str | None,
+                  stop: threading.Event) -> int:
+    """Pick the product once, then one board after another until 'q' or end of input."""
+    from drivers.scanner.serials import SerialRejected
+    from edge.engine import InvalidSerial
+
+    products = station.products()
+    if product not in {p.product for p in products}:
+        product = _choose_product(products, lang, out, read)
+    printer = LivePrinter(out, lang)
+    while product is not None and not stop.is_set():
+        line = read(t("scan_prompt", lang, product=product) + "\n> ")
+        if line is None or line.strip().lower() == "q":
+            break
+        if line.strip().lower() == "p":
             product = _choose_product(products, lang, out, read)
-        printer = LivePrinter(out, lang)
-        while product is not None and not stop.is_set():
-            line = read(t("scan_prompt", lang, product=product) + "\n> ")
-            if line is None or line.strip().lower() == "q":
-                break
-            if line.strip().lower() == "p":
-                product = _choose_product(products, lang, out, read)
-                continue
-            if not line.strip():
-                continue
-            holder: dict = {}
+            continue
+        if not line.strip():
+            continue
+        holder: dict = {}
 
-            def ready(holder=holder) -> None:
-                for event in holder["sub"].drain():
-                    printer(event)
+        def ready(holder=holder) -> None:
+            for event in holder["sub"].drain():
+                printer(event)
 
-            holder["sub"] = station.events.subscribe(on_ready=ready)
-            try:
-                record = station.run(product, line)
-            except SerialRejected as exc:
-                print(f"{t('rejected', lang)}: {exc.message(lang)}", file=out)
-                continue
-            except InvalidSerial as exc:
-                print(f"{t('rejected', lang)}: {exc}", file=out)
-                continue
-            finally:
-                holder["sub"].close()
-            print(banner(record, lang), file=out)
-            station.wake_sync()
-            print(f"{t('next_board', lang)}.", file=out)
+        holder["sub"] = station.events.subscribe(on_ready=ready)
+        try:
+            record = station.run(product, line)
+        except SerialRejected as exc:
+            print(f"{t('rejected', lang)}: {exc.message(lang)}", file=out)
+            continue
+        except InvalidSerial as exc:
+            print(f"{t('rejected', lang)}: {exc}", file=out)
+            continue
+        finally:
+            holder["sub"].close()
+        print(banner(record, lang), file=out)
+        station.wake_sync()
+        print(f"{t('next_board', lang)}.", file=out)
     return 0

@@ -131,3 +131,43 @@ def test_station_service_stops_cleanly_on_sigterm(data):
     proc.stdout.close()
     proc.stderr.close()
     proc.stdin.close()
+
+
+def test_console_takes_scans_from_a_serial_port_scanner(tmp_path):
+    """A scanner on a serial port (a pty here, as a USB CDC scanner appears): its reads go to
+    the same prompt as the keyboard; a garbled read is refused and nothing is tested."""
+    master, slave = os.openpty()
+    cfg = tmp_path / "station.toml"
+    cfg.write_text(f"[station]\ndata_dir = 'data'\n[scanner]\nurl = '{os.ttyname(slave)}'\n")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "edge.cli", "--config", str(cfg), "--lang", "en", "station",
+         "--product", "PowerBank-Foolish"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    seen: list[str] = []
+
+    def read_until(text: str) -> None:
+        for line in proc.stdout:
+            seen.append(line)
+            if text in line:
+                return
+        raise AssertionError(f"{text!r} never printed:\n{''.join(seen)}")
+
+    try:
+        read_until("Scan the serial")
+        os.write(master, b"PBF-0\xff0001\r")  # a scanner at the wrong baud rate
+        read_until("Scan rejected")
+        os.write(master, b"PBF-000001\r")
+        read_until("PASS  /  CONFORME")
+        proc.stdin.write("q\n")
+        proc.stdin.flush()
+        assert proc.wait(timeout=30) == 0
+    finally:
+        proc.kill()
+        os.close(master)
+        os.close(slave)
+        proc.stdout.close()
+        proc.stderr.close()
+        proc.stdin.close()
+    assert any("wrong baud rate" in line for line in seen)  # the rejection says why
