@@ -260,6 +260,7 @@ def _add_common_to_tree(parser: argparse.ArgumentParser, common: argparse.Argume
 
 
 def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
+    from edge.engine import StationError
     from edge.fixtures.sim_faults import UnknownFaultError
     from edge.plans.loader import PlanError
     from edge.products.catalog import UnknownProduct
@@ -278,6 +279,9 @@ def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
     except UnknownProduct as exc:
         print(f"pibench: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except StationError as exc:  # the station could not even start the run: its own fault
+        print(f"pibench: {exc}", file=sys.stderr)
+        return EXIT_CODES[Outcome.ERROR]
     except (ConfigError, PlanError, UnknownFaultError) as exc:
         print(f"pibench: {exc}", file=sys.stderr)
         return EXIT_CONFIG

@@ -119,7 +119,7 @@ def _console_loop(station, read, out: TextIO, lang: str, product: str | None,
                   stop: threading.Event) -> int:
     """Pick the product once, then one board after another until 'q' or end of input."""
     from drivers.scanner.serials import SerialRejected
-    from edge.engine import InvalidSerial
+    from edge.engine import InvalidSerial, StationError
 
     products = station.products()
     if product not in {p.product for p in products}:
@@ -148,6 +148,9 @@ def _console_loop(station, read, out: TextIO, lang: str, product: str | None,
             continue
         except InvalidSerial as exc:
             print(f"{t('rejected', lang)}: {exc}", file=out)
+            continue
+        except StationError as exc:  # no bus, no GPIO, fixture busy: nothing was tested
+            print(f"{t('ERROR', lang)}: {exc}", file=out)
             continue
         finally:
             holder["sub"].close()

@@ -20,9 +20,10 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 from drivers.clock import MonotonicClock
+from drivers.gpio.pi import PiGPIOUnavailableError
 from drivers.scanner.serials import SerialRejected, SerialRule, SerialRules
 from edge.config import StationConfig
-from edge.engine import EventBus, Runner, StationInfo
+from edge.engine import EventBus, Runner, StationError, StationInfo
 from edge.records import RunRecord
 from edge.store import RunRecorder, open_store, recover_interrupted
 
@@ -122,13 +123,19 @@ class Station:
         with self._fixtures_lock:
             slot = self._fixtures.get(key)
             if slot is None:
-                fixture = build_fixture(
-                    fixture_spec,
-                    simulated=self.config.simulated,
-                    i2c_bus=self.config.i2c_bus,
-                    expander_backend=self.config.expander_backend,
-                    sim_faults=self.config.sim_faults,
-                )
+                try:
+                    fixture = build_fixture(
+                        fixture_spec,
+                        simulated=self.config.simulated,
+                        i2c_bus=self.config.i2c_bus,
+                        expander_backend=self.config.expander_backend,
+                        sim_faults=self.config.sim_faults,
+                    )
+                except (OSError, PiGPIOUnavailableError) as exc:
+                    # No I2C bus, no GPIO: the station cannot test at all. Said plainly, with
+                    # the driver's own hint (how to enable I2C, which group to join).
+                    raise StationError(
+                        f"the station cannot reach fixture '{key}': {exc}") from exc
                 slot = self._fixtures[key] = _FixtureSlot(fixture)
         return slot.fixture
 

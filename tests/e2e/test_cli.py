@@ -171,3 +171,17 @@ def test_console_takes_scans_from_a_serial_port_scanner(tmp_path):
         proc.stderr.close()
         proc.stdin.close()
     assert any("wrong baud rate" in line for line in seen)  # the rejection says why
+
+
+def test_real_hardware_without_i2c_says_how_to_enable_it(tmp_path, capsys):
+    """This machine has no /dev/i2c-1: a station configured for real hardware must say so,
+    with the fix, and exit as a station ERROR rather than crash."""
+    if Path("/dev/i2c-1").exists():
+        pytest.skip("this machine has a real /dev/i2c-1")
+    cfg = tmp_path / "station.toml"
+    cfg.write_text("[station]\nhardware = 'real'\ndata_dir = 'data'\n")
+    code = main(["--config", str(cfg), "run", "--product", "PowerBank-Foolish",
+                 "--serial", "PBF-000001"], out=io.StringIO())
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "i2c-1 does not exist: I2C is not enabled" in err and "raspi-config" in err
