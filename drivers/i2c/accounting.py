@@ -39,28 +39,34 @@ class Transaction:
         return self.bits / scl_hz
 
 
+# The kernel's SMBus emulation of each smbus2 call (hardware.md §2): kind, wire bytes before any
+# block data, START/Sr/STOP count, and whether the call's first argument is a register. Block
+# calls add their data length (the list for writes, the count for reads).
+_SMBUS_WIRE: dict[str, tuple[Kind, int, int, bool]] = {
+    "write_quick": (Kind.QUICK, 1, 2, False),
+    "read_byte": (Kind.READ, 2, 2, False),
+    "write_byte": (Kind.WRITE, 2, 2, True),
+    "write_byte_data": (Kind.WRITE, 3, 2, True),
+    "read_byte_data": (Kind.COMBINED, 4, 3, True),
+    "write_word_data": (Kind.WRITE, 4, 2, True),
+    "read_word_data": (Kind.COMBINED, 5, 3, True),
+    "write_i2c_block_data": (Kind.WRITE, 2, 2, True),
+    "read_i2c_block_data": (Kind.COMBINED, 3, 3, True),
+}
+
+
 def cost_of(method: str, address: int, args: tuple) -> Transaction:
-    """The wire cost of one smbus2-style call (the kernel's SMBus emulation, §2's table)."""
-    register = args[0] if args else None
-    if method == "write_quick":
-        return Transaction(Kind.QUICK, address, None, 1, 2)
-    if method == "read_byte":
-        return Transaction(Kind.READ, address, None, 2, 2)
-    if method == "write_byte":
-        return Transaction(Kind.WRITE, address, register, 2, 2)
-    if method == "write_byte_data":
-        return Transaction(Kind.WRITE, address, register, 3, 2)
-    if method == "read_byte_data":
-        return Transaction(Kind.COMBINED, address, register, 4, 3)
-    if method == "write_word_data":
-        return Transaction(Kind.WRITE, address, register, 4, 2)
-    if method == "read_word_data":
-        return Transaction(Kind.COMBINED, address, register, 5, 3)
+    """The wire cost of one smbus2-style call."""
+    try:
+        kind, wire, conditions, has_register = _SMBUS_WIRE[method]
+    except KeyError:
+        raise ValueError(f"no wire model for smbus call {method!r}") from None
     if method == "write_i2c_block_data":
-        return Transaction(Kind.WRITE, address, register, 2 + len(args[1]), 2)
-    if method == "read_i2c_block_data":
-        return Transaction(Kind.COMBINED, address, register, 3 + int(args[1]), 3)
-    raise ValueError(f"no wire model for smbus call {method!r}")
+        wire += len(args[1])
+    elif method == "read_i2c_block_data":
+        wire += int(args[1])
+    register = args[0] if has_register and args else None
+    return Transaction(kind, address, register, wire, conditions)
 
 
 def cost_of_messages(messages: list[tuple[int, bool, int, int | None]]) -> Transaction:
