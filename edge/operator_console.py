@@ -54,6 +54,10 @@ class ScanInbox:
             self._queue.put(line)
         self._queue.put(self._EOF)
 
+    def close(self) -> None:
+        """End of input from outside (SIGTERM): a waiting prompt returns None at once."""
+        self._queue.put(self._EOF)
+
     def put_scan(self, read: object) -> None:  # SerialScanner's on_scan: str or SerialRejected
         self._queue.put(read)
 
@@ -86,7 +90,14 @@ def run_station(config: StationConfig, *, lang: str, out: TextIO, console: bool,
     from edge.station import Station
 
     stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    inboxes: list[ScanInbox] = []
+
+    def terminate(*_: object) -> None:  # systemd stop: finish the board under test, then exit
+        stop.set()
+        for inbox in inboxes:
+            inbox.close()
+
+    signal.signal(signal.SIGTERM, terminate)
     with Station(config) as station:
         mode = "simulated hardware" if config.simulated else "real hardware"
         print(f"pibench station '{config.station_id}' on {mode}; results in {config.database}",
@@ -99,6 +110,7 @@ def run_station(config: StationConfig, *, lang: str, out: TextIO, console: bool,
             stop.wait()
             return 0
         inbox = ScanInbox(stdin or sys.stdin)
+        inboxes.append(inbox)
         scanner = _start_scanner(config, inbox, out, lang)
 
         def read(prompt: str) -> str | None:

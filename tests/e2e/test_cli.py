@@ -185,3 +185,14 @@ def test_real_hardware_without_i2c_says_how_to_enable_it(tmp_path, capsys):
     assert code == 2
     err = capsys.readouterr().err
     assert "i2c-1 does not exist: I2C is not enabled" in err and "raspi-config" in err
+
+
+def test_console_waiting_for_a_scan_stops_on_sigterm(data):
+    proc = _station(data, "--product", "PowerBank-Foolish")
+    for line in proc.stdout:
+        if "Scannez" in line:
+            break
+    proc.send_signal(signal.SIGTERM)  # stdin stays open: the prompt itself must give way
+    assert proc.wait(timeout=30) == 0
+    for stream in (proc.stdout, proc.stderr, proc.stdin):
+        stream.close()
