@@ -243,20 +243,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     from edge.sync.cli import add_arguments as add_sync
 
-    before = set(sub.choices)
-    add_sync(sub)
-    for name in set(sub.choices) - before:  # the sync parsers need the global options too
-        _add_common_to_tree(sub.choices[name], common)
+    add_sync(sub, parents=(common,))
     return parser
-
-
-def _add_common_to_tree(parser: argparse.ArgumentParser, common: argparse.ArgumentParser) -> None:
-    for action in common._actions:
-        if not any(set(action.option_strings) & set(a.option_strings) for a in parser._actions):
-            parser._add_action(action)
-    for sp in parser._subparsers._group_actions if parser._subparsers else ():
-        for child in sp.choices.values():
-            _add_common_to_tree(child, common)
 
 
 def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:

@@ -123,18 +123,21 @@ def sync_now(args: argparse.Namespace, out: TextIO) -> int:
                                           database=str(database)), out)
 
 
-def add_arguments(subparsers: argparse._SubParsersAction) -> None:
-    """Add ``sync status|retry-parked|now`` to a parent CLI's sub-parsers."""
-    sync = subparsers.add_parser("sync", help="inventory delivery")
+def add_arguments(subparsers: argparse._SubParsersAction,
+                  parents: tuple[argparse.ArgumentParser, ...] = ()) -> None:
+    """Add ``sync status|retry-parked|now`` to a parent CLI's sub-parsers; ``parents`` carry
+    the parent CLI's common options (``--config``…) so they work after the sub-command too."""
+    sync = subparsers.add_parser("sync", help="inventory delivery", parents=list(parents))
+    sync.add_argument("--database", default=None, help="result database (default: configured)")
     sub = sync.add_subparsers(dest="sync_command", required=True)
-    p = sub.add_parser("status", help="queue depth, oldest waiting result, last error")
+    p = sub.add_parser("status", parents=list(parents),
+                       help="queue depth, oldest waiting result, last error")
     p.add_argument("--json", action="store_true")
     p.add_argument("--parked", action="store_true", help="list parked runs and reasons")
     p.set_defaults(func=sync_status)
-    p = sub.add_parser("retry-parked", help="queue parked results again after a fix")
+    p = sub.add_parser("retry-parked", parents=list(parents),
+                       help="queue parked results again after a fix")
     p.add_argument("--run-id", dest="run_id", default=None)
     p.set_defaults(func=sync_retry_parked)
-    p = sub.add_parser("now", help="forget the backoff and deliver now")
+    p = sub.add_parser("now", parents=list(parents), help="forget the backoff and deliver now")
     p.set_defaults(func=sync_now)
-    for q in (sync,):
-        q.add_argument("--database", default=None, help="result database (default: configured)")

@@ -41,6 +41,10 @@ class SyncStatus:
 
 
 def _message(s: dict[str, Any]) -> str:
+    if s["backend"] == "none":
+        # Runs still queue in the outbox, so turning sync on later delivers every one of them.
+        return (f"inventory sync is off: {s['queue_depth']} results kept on this station, "
+                "sent once [sync] is configured") if s["queue_depth"] else "inventory sync is off"
     if s["state"] == "auth":
         text = f"{AUTH_PAUSE_TEXT}: renew the token; {s['queue_depth']} results are kept waiting"
     elif s["state"] == "incompatible":

@@ -196,3 +196,11 @@ def test_console_waiting_for_a_scan_stops_on_sigterm(data):
     assert proc.wait(timeout=30) == 0
     for stream in (proc.stdout, proc.stderr, proc.stdin):
         stream.close()
+
+
+def test_sync_off_still_keeps_every_result_for_later(data):
+    assert run_cli("run", "--product", "PowerBank-Foolish", "--serial", "PBF-000001",
+                   data=data)[0] == 0
+    code, out = run_cli("sync", "status", data=data)
+    assert out.startswith("inventory sync is off: 1 results kept on this station")
+    assert code == 3  # results wait: scripts can tell
