@@ -99,7 +99,7 @@ def cmd_products(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
-def _open_store_readonly(args: argparse.Namespace):
+def _open_existing_store(args: argparse.Namespace):
     from edge.store import open_store
 
     config = _config(args)
@@ -111,7 +111,7 @@ def _open_store_readonly(args: argparse.Namespace):
 def cmd_history(args: argparse.Namespace, out: TextIO) -> int:
     from edge.store import find_runs, yield_by_product
 
-    conn = _open_store_readonly(args)
+    conn = _open_existing_store(args)
     try:
         if args.yield_:
             for y in yield_by_product(conn, product=args.product, day=args.day).values():
@@ -138,7 +138,7 @@ def cmd_history(args: argparse.Namespace, out: TextIO) -> int:
 def cmd_export(args: argparse.Namespace, out: TextIO) -> int:
     from edge.store import export_csv, export_json
 
-    conn = _open_store_readonly(args)
+    conn = _open_existing_store(args)
     try:
         export = export_csv if args.format == "csv" else export_json
         dest = args.output if args.output and args.output != "-" else out

@@ -14,14 +14,13 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 from drivers.clock import MonotonicClock
 from drivers.gpio.pi import PiGPIOUnavailableError
-from drivers.scanner.serials import SerialRejected, SerialRule, SerialRules
+from drivers.scanner.serials import SerialRule, SerialRules
 from edge.config import StationConfig
 from edge.engine import EventBus, Runner, StationError, StationInfo
 from edge.records import RunRecord
@@ -37,12 +36,6 @@ def software_version() -> str:
         return "0+unknown"
 
 
-@dataclass
-class _FixtureSlot:
-    fixture: Any
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-
 class Station:
     """Use as a context manager: ``with Station(config) as station: station.run(...)``."""
 
@@ -51,11 +44,10 @@ class Station:
         self.events = events if events is not None else EventBus()
         self.info = StationInfo(config.station_id, software_version())
         self.recovered: list[str] = []
-        self._fixtures: dict[str, _FixtureSlot] = {}
+        self._fixtures: dict[str, Any] = {}  # fixture id -> built fixture
         self._fixtures_lock = threading.Lock()
         self._recorder: RunRecorder | None = None
         self._sync_worker = None
-        self._sync_thread: threading.Thread | None = None
         self._runner: Runner | None = None
 
     # -- life cycle ------------------------------------------------------------------------
@@ -78,9 +70,9 @@ class Station:
     def close(self) -> None:
         self.stop_sync()
         with self._fixtures_lock:
-            slots, self._fixtures = list(self._fixtures.values()), {}
-        for slot in slots:
-            close = getattr(slot.fixture, "close", None)
+            fixtures, self._fixtures = list(self._fixtures.values()), {}
+        for fixture in fixtures:
+            close = getattr(fixture, "close", None)
             if close:
                 close()
         if self._recorder is not None:
@@ -121,8 +113,8 @@ class Station:
 
         key = fixture_spec.fixture_id
         with self._fixtures_lock:
-            slot = self._fixtures.get(key)
-            if slot is None:
+            fixture = self._fixtures.get(key)
+            if fixture is None:
                 try:
                     fixture = build_fixture(
                         fixture_spec,
@@ -136,8 +128,8 @@ class Station:
                     # the driver's own hint (how to enable I2C, which group to join).
                     raise StationError(
                         f"the station cannot reach fixture '{key}': {exc}") from exc
-                slot = self._fixtures[key] = _FixtureSlot(fixture)
-        return slot.fixture
+                self._fixtures[key] = fixture
+        return fixture
 
     # -- runs ---------------------------------------------------------------------------------
     def runner_for(self, product: str) -> Runner:
@@ -179,7 +171,7 @@ class Station:
         self._sync_worker = SyncWorker(self.config.database, settings)
         # start() reports a worker that cannot run (another process holds the database's sync
         # lock) in the sync status instead of letting a bare thread die silently.
-        self._sync_thread = self._sync_worker.start()
+        self._sync_worker.start()
         return True
 
     def wake_sync(self) -> None:
@@ -190,7 +182,6 @@ class Station:
         if self._sync_worker is not None:
             self._sync_worker.stop(timeout=5)  # its thread closes the backend on the way out
             self._sync_worker = None
-            self._sync_thread = None
 
 
-__all__ = ["SerialRejected", "Station", "software_version"]
+__all__ = ["Station", "software_version"]
