@@ -46,6 +46,7 @@ class Station:
         self.recovered: list[str] = []
         self._fixtures: dict[str, Any] = {}  # fixture id -> built fixture
         self._fixtures_lock = threading.Lock()
+        self._serial_rules: SerialRules | None = None
         self._recorder: RunRecorder | None = None
         self._sync_worker = None
         self._runner: Runner | None = None
@@ -92,10 +93,15 @@ class Station:
         return list_products(self.config.plans_dirs)
 
     def serial_rules(self) -> SerialRules:
-        rules = SerialRules()
-        for product in self.products():
-            rules.add(SerialRule(product.product, product.serial_pattern, product.example_serial))
-        return rules
+        """Every product's serial rule, read from the plans once per station start rather than
+        on every scan (each run still loads its plan afresh, and its pattern is checked again
+        by the engine, so a plan edited meanwhile is never bypassed)."""
+        if self._serial_rules is None:
+            rules = SerialRules()
+            for p in self.products():
+                rules.add(SerialRule(p.product, p.serial_pattern, p.example_serial))
+            self._serial_rules = rules
+        return self._serial_rules
 
     def check_serial(self, product: str, raw: str) -> str:
         """The cleaned serial, or :class:`SerialRejected` with a specific reason (garbled
