@@ -257,23 +257,22 @@ class RunRecorder:
         """
         step_row, attempt_rows, measurement_rows = _step_rows(run_id, step)
         with self._lock, self._writing(f"record step {step.index} of run {run_id}"):
-            current = _run_outcome(self._conn, run_id)
-            if current is not Outcome.RUNNING:
-                raise RunStateError(f"run {run_id} is finished ({current}); step {step.index} "
-                                    "cannot be added")
-            if self._conn.execute(
-                "SELECT 1 FROM steps WHERE run_id = ? AND step_index = ?", (run_id, step_row[1])
-            ).fetchone():
-                raise RunStateError(f"step {step.index} of run {run_id} is already recorded")
-            self._conn.execute("INSERT INTO steps VALUES (?, ?, ?, ?, ?, ?, ?, ?)", step_row)
-            self._conn.executemany(
-                "INSERT INTO attempts VALUES (?, ?, ?, ?, ?, ?, ?)", attempt_rows
-            )
-            self._conn.executemany(
-                "INSERT INTO measurements VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
-                " ?)",
-                measurement_rows,
-            )
+            # No look-before-you-leap SELECTs: the schema already refuses an unknown run (foreign
+            # key), a finished run (trigger) and a second copy of a step (primary key). Asking
+            # first would cost two queries on every step to explain a refusal that almost never
+            # happens; the explanation is worked out only when SQLite refuses.
+            try:
+                self._conn.execute("INSERT INTO steps VALUES (?, ?, ?, ?, ?, ?, ?, ?)", step_row)
+                self._conn.executemany(
+                    "INSERT INTO attempts VALUES (?, ?, ?, ?, ?, ?, ?)", attempt_rows
+                )
+                self._conn.executemany(
+                    "INSERT INTO measurements VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
+                    " ?, ?)",
+                    measurement_rows,
+                )
+            except sqlite3.IntegrityError as exc:
+                raise self._step_refused(run_id, step_row[1], exc) from exc
 
     def finish_run(
         self,
@@ -301,6 +300,20 @@ class RunRecorder:
             return load_run(self._conn, run_id)
 
     # -- helpers ----------------------------------------------------------------------------------
+
+    def _step_refused(self, run_id: str, index: int, exc: sqlite3.IntegrityError) -> Exception:
+        """Why SQLite refused a step, as the error the engine expects; called inside the failed
+        transaction, which still sees the run as it was before this step."""
+        current = _run_outcome(self._conn, run_id)  # raises UnknownRunError for an unknown run
+        if current is not Outcome.RUNNING:
+            return RunStateError(f"run {run_id} is finished ({current}); step {index} "
+                                 "cannot be added")
+        if self._conn.execute(
+            "SELECT 1 FROM steps WHERE run_id = ? AND step_index = ?", (run_id, index)
+        ).fetchone():
+            return RunStateError(f"step {index} of run {run_id} is already recorded")
+        return StoreWriteError(f"{self._path}: could not record step {index} of run {run_id}: "
+                               f"{exc}")
 
     def _exists(self, run_id: str) -> bool:
         return self._conn.execute(
