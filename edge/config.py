@@ -11,12 +11,14 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from edge.errors import SettingsFileError
+
 PACKAGE_DIR = Path(__file__).resolve().parent
 BUILTIN_PLANS = PACKAGE_DIR / "products" / "plans"
 BUILTIN_FIXTURES = PACKAGE_DIR / "products" / "fixtures"
 
 
-class ConfigError(ValueError):
+class ConfigError(SettingsFileError):
     """A configuration file that cannot be used; the message names the file and key."""
 
 

@@ -25,6 +25,7 @@ from pathlib import Path as FsPath
 from types import MappingProxyType
 from typing import Any
 
+from edge.errors import SettingsFileError
 from edge.plans.locate import LineIndex, Path, field_name
 from edge.plans.model import Parameter, Plan, ResourceRef, Step
 from edge.plans.steptypes import DEFAULT_REGISTRY, Registry, StepType, derive_limits, describe_value
@@ -44,7 +45,7 @@ _PARAMETER_KEYS = {"value", "units", "tolerance", "description"}
 _TOML_POSITION = re.compile(r"\s*\(at line (\d+), column (\d+)\)$")
 
 
-class PlanError(ValueError):
+class PlanError(SettingsFileError):
     """A plan (or fixture) file is wrong at ``path``:``line`` in ``field``."""
 
     def __init__(self, path: str, line: int, field: str, message: str) -> None:

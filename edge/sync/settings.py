@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from edge.errors import SettingsFileError
 from edge.store.recorder import DEFAULT_TARGET
 from edge.sync.backoff import Backoff
 
@@ -28,7 +29,7 @@ STOCK_STATUS = {
 }
 
 
-class SyncSettingsError(ValueError):
+class SyncSettingsError(SettingsFileError):
     """A [sync] setting that cannot be used; the message names the key."""
 
 
