@@ -68,26 +68,13 @@ class ScanInbox:
         return None if item is self._EOF else item
 
 
-def _start_scanner(config: StationConfig, inbox: ScanInbox, out: TextIO, lang: str):
-    """The serial-port scanner, if one is configured. Its state changes (unplugged, back) are
-    printed as they happen; reading never stops the station."""
-    if not config.scanner_url:
-        return None
-    from drivers.scanner.serial_scanner import SerialScanner
-
-    def status(st) -> None:
-        print(f"\n[scanner] {st.message(lang)}", file=out, flush=True)
-
-    scanner = SerialScanner(config.scanner_url, baudrate=config.scanner_baudrate,
-                            on_scan=inbox.put_scan, on_status=status)
-    scanner.start()
-    return scanner
-
-
 def run_station(config: StationConfig, *, lang: str, out: TextIO, console: bool,
                 product: str | None = None, stdin: TextIO | None = None) -> int:
-    from drivers.scanner.serials import SerialRejected
+    from edge.api.hosting import hosted
+    from edge.api.settings import api_settings
     from edge.station import Station
+
+    api = api_settings(config)  # a bad [api] table stops the station before it opens anything
 
     stop = threading.Event()
     inboxes: list[ScanInbox] = []
@@ -106,34 +93,45 @@ def run_station(config: StationConfig, *, lang: str, out: TextIO, console: bool,
             print(f"  {t('recovered', lang)}: {run_id}", file=out)
         if station.start_sync():
             print(f"  inventory sync: {config.sync.backend} {config.sync.url}", file=out)
-        if not console:
-            stop.wait()
-            return 0
-        inbox = ScanInbox(stdin or sys.stdin)
-        inboxes.append(inbox)
-        scanner = _start_scanner(config, inbox, out, lang)
+        with hosted(station, api, out) as service:
+            if not console:
+                stop.wait()
+                if service.running():  # stopping the service aborts the board under test
+                    service.station.abort("station stopping (SIGTERM)")
+                return 0
+            inbox = ScanInbox(stdin or sys.stdin)
+            inboxes.append(inbox)
+            # The station's serial-port scanner belongs to the service; its reads and its state
+            # changes (unplugged, back) come here too.
+            service.add_scan_listener(inbox.put_scan)
+            service.add_scanner_status_listener(
+                lambda st: print(f"\n[scanner] {st.message(lang)}", file=out, flush=True))
+            return _console(service, inbox, out, lang, product, stop)
 
-        def read(prompt: str) -> str | None:
+
+def _console(service, inbox: ScanInbox, out: TextIO, lang: str, product: str | None,
+             stop: threading.Event) -> int:
+    from drivers.scanner.serials import SerialRejected
+
+    def read(prompt: str) -> str | None:
+        item = inbox.read(out, prompt)
+        while isinstance(item, SerialRejected):  # garbled on the serial line itself
+            print(f"{t('rejected', lang)}: {item.message(lang)}", file=out)
             item = inbox.read(out, prompt)
-            while isinstance(item, SerialRejected):  # garbled on the serial line itself
-                print(f"{t('rejected', lang)}: {item.message(lang)}", file=out)
-                item = inbox.read(out, prompt)
-            return item
+        return item
 
-        try:
-            return _console_loop(station, read, out, lang, product, stop)
-        finally:
-            if scanner is not None:
-                scanner.stop()
+    return _console_loop(service, read, out, lang, product, stop)
 
 
-def _console_loop(station, read, out: TextIO, lang: str, product: str | None,
+def _console_loop(service, read, out: TextIO, lang: str, product: str | None,
                   stop: threading.Event) -> int:
-    """Pick the product once, then one board after another until 'q' or end of input."""
+    """Pick the product once, then one board after another until 'q' or end of input. Runs go
+    through the station service like any other client's; this thread prints them."""
     from drivers.scanner.serials import SerialRejected
     from edge.engine import InvalidSerial, StationError
+    from edge.service import ServiceError
 
-    products = station.products()
+    products = service.station.products()
     if product not in {p.product for p in products}:
         product = _choose_product(products, lang, out, read)
     printer = LivePrinter(out, lang)
@@ -146,27 +144,44 @@ def _console_loop(station, read, out: TextIO, lang: str, product: str | None,
             continue
         if not line.strip():
             continue
-        holder: dict = {}
-
-        def ready(holder=holder) -> None:
-            for event in holder["sub"].drain():
-                printer(event)
-
-        holder["sub"] = station.events.subscribe(on_ready=ready)
         try:
-            record = station.run(product, line)
+            record = _run_and_print(service, product, line, printer)
         except SerialRejected as exc:
             print(f"{t('rejected', lang)}: {exc.message(lang)}", file=out)
             continue
         except InvalidSerial as exc:
             print(f"{t('rejected', lang)}: {exc}", file=out)
             continue
-        except StationError as exc:  # no bus, no GPIO, fixture busy: nothing was tested
+        except (StationError, ServiceError) as exc:  # no bus, no GPIO, busy: nothing tested
             print(f"{t('ERROR', lang)}: {exc}", file=out)
             continue
-        finally:
-            holder["sub"].close()
         print(banner(record, lang), file=out)
-        station.wake_sync()
         print(f"{t('next_board', lang)}.", file=out)
     return 0
+
+
+def _run_and_print(service, product: str, serial: str, printer: LivePrinter):
+    """Start the run through the service and print its events from this thread (a stuck or
+    closed terminal never holds up the engine); the record once the verdict is stored."""
+    from edge.engine import RunFinished, StationError
+
+    sub = service.bus.subscribe()
+    try:
+        run_id = service.start_run(product, serial)["run_id"]
+        while True:
+            event = sub.get(timeout=0.5)
+            if event is None:
+                if not service.running():
+                    break
+                continue
+            if event.run_id == run_id:
+                printer(event)
+                if isinstance(event, RunFinished):
+                    break
+    finally:
+        sub.close()
+    record = service.wait_run()
+    if record is None:
+        error = service.last_error
+        raise StationError(str(error) if error else "the run ended without a verdict")
+    return record

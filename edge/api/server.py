@@ -356,13 +356,15 @@ class _Handler(BaseHTTPRequestHandler):
 class ApiServer:
     """The API on its own threads: ``start()`` binds and serves, ``stop()`` ends it."""
 
-    def __init__(self, service: StationService, settings: ApiSettings) -> None:
+    def __init__(self, service: StationService, settings: ApiSettings, *,
+                 poll_interval: float = 0.5) -> None:
         if not settings.enabled:
             raise ValueError("the API is off ([api] listen = 'off')")
         self.service = service
         self.settings = settings
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
+        self._poll_interval = poll_interval  # how soon stop() is noticed; wake-ups when idle
 
     @property
     def url(self) -> str:
@@ -378,7 +380,7 @@ class ApiServer:
         self._server = _Server((self.settings.host, self.settings.port), self.service,
                                self.settings)
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={
-            "poll_interval": 0.5}, name="pibench-api", daemon=True)
+            "poll_interval": self._poll_interval}, name="pibench-api", daemon=True)
         self._thread.start()
         return self.url
 
