@@ -132,6 +132,10 @@ class _Handler(BaseHTTPRequestHandler):
         JSON like every other answer. An unknown method is 405 here, not 501."""
         if code == HTTPStatus.NOT_IMPLEMENTED:
             code = HTTPStatus.METHOD_NOT_ALLOWED
+        elif code == HTTPStatus.HTTP_VERSION_NOT_SUPPORTED:  # the client's fault: a 4xx
+            code, message = HTTPStatus.BAD_REQUEST, f"unsupported HTTP version: {message}"
+        if not str(getattr(self, "request_version", "")).startswith("HTTP/1."):
+            self.request_version = "HTTP/1.0"  # answer with a status line and headers
         phrase = HTTPStatus(code).phrase if code in HTTPStatus._value2member_map_ else "Error"
         word = phrase.lower().replace(" ", "_").replace("-", "_")
         self.close_connection = True
