@@ -167,7 +167,14 @@ class _Handler(BaseHTTPRequestHandler):
                              "message": "internal error; the station's log has the details"},
                        close=True)
 
-    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _dispatch
+    do_GET = do_POST = do_OPTIONS = _dispatch
+
+    def __getattr__(self, name: str) -> Any:
+        # Any other method (PUT, TRACE, BREW...) is routed too, so it gets a 405 with the
+        # path's Allow header rather than http.server's bare 501.
+        if name.startswith("do_"):
+            return self._dispatch
+        raise AttributeError(name)
 
     # -- the request ----------------------------------------------------------------------------
     def _answer(self) -> None:

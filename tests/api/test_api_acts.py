@@ -110,7 +110,8 @@ def test_bodies_are_checked_field_by_field(api):
         ({"product": "PowerBank-Foolish", "serial": "PBF-000001", "power": "on"}, 422,
          "unknown_field"),
         ({"product": "Nope", "serial": "PBF-000001"}, 404, "unknown_product"),
-        ({"product": "PowerBank-Foolish", "serial": "   "}, 422, "bad_field"),
+        ({"product": "PowerBank-Foolish", "serial": ""}, 422, "bad_field"),
+        ({"product": "PowerBank-Foolish", "serial": "   "}, 422, "serial_rejected"),
     ]
     for body, status, code in cases:
         got, err = api.client.post("/runs", body)
