@@ -31,7 +31,7 @@ def make_plans(tmp: Path) -> tuple[Path, Path]:
     """A plans directory with the gated product (its gate in ``tmp``); returns (plans dir,
     gate dir). List it with :data:`STEPS_DIR` in ``plans_dirs``."""
     plans, gate = tmp / "plans", tmp / "gate"
-    plans.mkdir(exist_ok=True)
+    plans.mkdir(parents=True, exist_ok=True)
     gate.mkdir(exist_ok=True)
     text = (STEPS_DIR / "gated-board.toml.in").read_text()
     (plans / "gated-board.toml").write_text(text.replace("@GATE@", str(gate)))
