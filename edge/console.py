@@ -3,6 +3,7 @@ verdict large enough to read from across the bench."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
@@ -106,11 +107,10 @@ class GuardedOutput:
         _log.warning("standard output failed (%s: %s); the run goes on, its result is stored",
                      type(exc).__name__, exc)
         err = self._err if self._err is not None else sys.stderr
-        try:
+        # stderr gone too: the log line above is all we can do
+        with contextlib.suppress(Exception):
             print(f"pibench: output stopped ({type(exc).__name__}: {exc}); the run goes on and "
                   "its result is stored", file=err, flush=True)
-        except Exception:  # stderr gone too: the log line above is all we can do
-            pass
         try:
             fd = self._out.fileno()
             devnull = os.open(os.devnull, os.O_WRONLY)
