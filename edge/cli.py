@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -143,10 +144,13 @@ def cmd_products(args: argparse.Namespace, out: TextIO) -> int:
 def _open_existing_store(args: argparse.Namespace):
     """A reader's connection. No owner lock: reading beside a running station is fine (WAL)."""
     from edge.store import open_store
+    from edge.store.db import open_store_read_only
 
     config = _config(args)
     if not config.database.exists():
         raise ConfigError(f"no result database at {config.database} yet: nothing was tested")
+    if os.statvfs(config.database).f_flag & os.ST_RDONLY:  # nobody can be writing it
+        return open_store_read_only(config.database)
     return open_store(config.database)
 
 

@@ -104,8 +104,8 @@ class GuardedOutput:
             if self.failure is not None:
                 return
             self.failure = exc
-        _log.warning("standard output failed (%s: %s); the run goes on, its result is stored",
-                     type(exc).__name__, exc)
+        _log.info("standard output failed (%s: %s); the run goes on, its result is stored",
+                  type(exc).__name__, exc)
         err = self._err if self._err is not None else sys.stderr
         # stderr gone too: the log line above is all we can do
         with contextlib.suppress(Exception):

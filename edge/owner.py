@@ -117,8 +117,7 @@ class OwnerLock:
             self.data_dir.mkdir(parents=True, exist_ok=True, mode=0o750)
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o640)
         except OSError as exc:
-            raise OwnerLockError(exc.errno, f"cannot create the station's lock file "
-                                 f"{self.path}: {exc.strerror}", str(self.path)) from exc
+            raise OwnerLockError(exc.errno, exc.strerror, str(self.path)) from exc
         for _attempt in range(3):
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

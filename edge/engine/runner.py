@@ -378,7 +378,8 @@ class Runner:
         except Exception as exc:
             message = (f"result store failed, the verdict ({outcome.value}) of run {run_id} "
                        f"was NOT saved: {type(exc).__name__}: {exc}")
-            _log.error(message, exc_info=True)
+            _log.error(message)
+            _log.debug("finish_run failed", exc_info=True)
             self.events.emit(Log, run_id, level=logging.ERROR, message=message)
             raise StationError(message) from exc
         self.events.emit(RunFinished, run_id, record=record)
@@ -388,7 +389,10 @@ class Runner:
         try:
             self.recorder.record_step(run_id, result)
         except Exception as exc:
-            _log.error("record_step failed for run %s", run_id, exc_info=True)
+            # A described store fault (disk full, locked) is the news; its traceback is for a
+            # developer who asks (debug), not for the bench.
+            _log.error("record_step failed for run %s: %s", run_id, exc)
+            _log.debug("record_step failed", exc_info=True)
             raise _StoreFailed(f"result store failed at step '{result.name}', later steps not "
                                f"run: {type(exc).__name__}: {exc}") from exc
         self.events.emit(StepFinished, run_id, result=result)

@@ -145,9 +145,13 @@ def classify_sqlite_error(exc: sqlite3.Error, path: Path, what: str) -> StoreErr
 
 def os_error_to_store_error(exc: OSError, path: Path, what: str) -> StoreError:
     """A filesystem error on the way to the store, as the store error that names it."""
-    if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
-        return StoreReadOnlyError(f"{path}: cannot {what}: {exc.strerror} (the filesystem is "
-                                  "read-only or not writable by this user)")
+    if exc.errno == errno.EROFS:
+        return StoreReadOnlyError(f"{path}: cannot {what}: the filesystem holding the "
+                                  "station's data is mounted read-only; remount it read-write "
+                                  "(results already stored are intact)")
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return StoreReadOnlyError(f"{path}: cannot {what}: {exc.strerror} (the station's data "
+                                  "directory is not writable by this user)")
     if exc.errno in (errno.ENOSPC, errno.EDQUOT):
         return StoreFullError(f"{path}: cannot {what}: {exc.strerror}; free space")
     return StoreWriteError(f"{path}: cannot {what}: {exc.strerror or exc}",
@@ -294,6 +298,24 @@ def open_store(
         if type(error) is StoreWriteError:  # nothing more specific: the file is the problem
             error = NotAResultStoreError(f"{db_path}: cannot use this database ({exc})")
         raise error from exc
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def open_store_read_only(path: str | os.PathLike[str]) -> sqlite3.Connection:
+    """Read a result database that sits on a read-only filesystem (history and export from a
+    card mounted read-only). ``immutable=1`` tells SQLite nothing can change the file, which
+    is true there, so it needs neither the -shm file nor a lock it could not create."""
+    db_path = Path(path)
+    try:
+        conn = sqlite3.connect(f"{db_path.resolve().as_uri()}?immutable=1", uri=True,
+                               isolation_level=None, check_same_thread=False)
+    except sqlite3.Error as exc:
+        raise classify_sqlite_error(exc, db_path, "open the database") from exc
+    try:
+        _check_identity(conn, db_path)
     except BaseException:
         conn.close()
         raise

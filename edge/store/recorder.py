@@ -194,6 +194,7 @@ class RunRecorder:
         # Where the cause of a run the database refused is kept until recovery can write it
         # (see edge.store.last_words); prepared now, while there is room for it.
         self._last_words: LastWordsFile | None = None
+        self._last_words_run: str | None = None  # the run whose cause the file now holds
         if self._path not in ("", ":memory:", "?"):
             self._last_words = LastWordsFile(self._path)
             self._last_words.prepare()
@@ -357,6 +358,9 @@ class RunRecorder:
         except sqlite3.Error as exc:
             error = classify_sqlite_error(exc, Path(self._path), what)
             cause = getattr(error, "cause", None)
-            if run_id is not None and self._last_words is not None:
-                self._last_words.write(run_id, f"{cause or 'store error'} ({what}: {exc})")
+            # The first refusal is the true cause; later ones (teardown, verdict) only follow.
+            if run_id is not None and self._last_words is not None and \
+                    self._last_words_run != run_id:
+                if self._last_words.write(run_id, f"{cause or 'store error'} ({what}: {exc})"):
+                    self._last_words_run = run_id
             raise error from exc
