@@ -125,9 +125,9 @@ def classify_sqlite_error(exc: sqlite3.Error, path: Path, what: str) -> StoreErr
         return StoreFullError(f"{path}: could not {what}: the disk is full ({exc}); free space "
                               "(results already stored are kept)")
     if code in (_SQLITE_BUSY, _SQLITE_LOCKED):
-        return StoreLockedError(f"{path}: could not {what}: another program kept the database "
-                                f"locked for over {BUSY_TIMEOUT_MS // 1000} s ({exc}); close it "
-                                "(an sqlite3 shell, a backup) and try again")
+        return StoreLockedError(f"{path}: could not {what}: database locked by another "
+                                f"program for over {BUSY_TIMEOUT_MS // 1000} s ({exc}); close "
+                                "it (an sqlite3 shell, a backup) and try again")
     if code in (_SQLITE_READONLY, _SQLITE_CANTOPEN, _SQLITE_IOERR) and \
             filesystem_read_only(path):
         return StoreReadOnlyError(f"{path}: could not {what}: the filesystem is read-only or "

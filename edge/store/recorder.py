@@ -359,8 +359,8 @@ class RunRecorder:
             error = classify_sqlite_error(exc, Path(self._path), what)
             cause = getattr(error, "cause", None)
             # The first refusal is the true cause; later ones (teardown, verdict) only follow.
-            if run_id is not None and self._last_words is not None and \
-                    self._last_words_run != run_id:
-                if self._last_words.write(run_id, f"{cause or 'store error'} ({what}: {exc})"):
-                    self._last_words_run = run_id
+            words = self._last_words
+            if (run_id is not None and words is not None and self._last_words_run != run_id
+                    and words.write(run_id, f"{cause or 'store error'} ({what}: {exc})")):
+                self._last_words_run = run_id
             raise error from exc

@@ -21,7 +21,7 @@ import sys
 import time
 
 import pytest
-from procs import PRODUCT, WAIT_S, Proc, dut_power_changes, pibench, run_id_of, stored_run
+from procs import PRODUCT, WAIT_S, Proc, dut_power_changes, run_id_of, stored_run
 
 from edge.console import EXIT_CODES
 from edge.owner import read_owner
