@@ -80,7 +80,7 @@ class LineIndex:
     ``key =`` at the start of a line. Unusual layouts (keys inside multi-line arrays, nested
     inline tables) degrade gracefully: :meth:`line_of` falls back to the nearest enclosing table
     that it did locate. It also works on text that is *not* valid TOML, which is how a broken
-    plan's product is found (:func:`scan_strings`).
+    plan's product is found (:func:`scan_string`).
     """
 
     def __init__(self, text: str) -> None:
@@ -142,9 +142,6 @@ class LineIndex:
                 return line
             path = path[:-1]
         return 1
-
-    def has(self, path: Path) -> bool:
-        return path in self._lines
 
 
 _SIMPLE_STRING = re.compile(r"""^\s*(?:"([^"\\\n]*)"|'([^'\n]*)')\s*(?:#.*)?$""")
