@@ -410,6 +410,19 @@ class StationService:
             worker.join(timeout)
         return self._worker_record
 
+    def run_and_wait(self, product: str, serial: str, *, operator: str = "",
+                     batch: str = "") -> RunRecord:
+        """Start a run and wait for its stored record (the terminal console's way): the same
+        refusals as :meth:`start_run`; StationError if the verdict could not be stored."""
+        self.start_run(product, serial, operator=operator, batch=batch)
+        record = self.wait_run()
+        if record is None:
+            error = self.last_error
+            if isinstance(error, StationError):
+                raise error
+            raise StationError(f"the run ended without a stored verdict: {error}")
+        return record
+
     def running(self) -> bool:
         """A run is starting or in progress in the service's worker."""
         worker = self._worker
