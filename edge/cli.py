@@ -68,12 +68,31 @@ def _busy_exit(exc, lang: str) -> int:
     return EXIT_BUSY
 
 
+def _hand_over(exc, args: argparse.Namespace, config: StationConfig, screen, lang: str,
+               handover) -> int | None:
+    """The running station tests the board (``edge/api/handover.py``); None when it cannot
+    (no API, not answering, or this command asks for simulated faults the station lacks)."""
+    from edge.api.client import ApiUnavailable
+    from edge.api.handover import run_through_station
+    from edge.api.settings import api_settings
+
+    owner = exc.owner
+    if owner is None or not owner.api or args.sim_fault or args.sim_pace:
+        return None
+    try:
+        token = api_settings(config).token
+        return run_through_station(owner.api, token, args, screen, lang, handover)
+    except (ApiUnavailable, ConnectionError):
+        return None
+
+
 def _stop_reason(signal_name: str) -> str:
     return f"{signal_name} received: the station was told to stop"
 
 
 def cmd_run(args: argparse.Namespace, out: TextIO) -> int:
     from drivers.scanner.serials import SerialRejected
+    from edge.api.handover import Handover
     from edge.engine import InvalidSerial, StationError
     from edge.owner import StationBusyError
     from edge.station import Station, StationStopping
@@ -82,12 +101,15 @@ def cmd_run(args: argparse.Namespace, out: TextIO) -> int:
 
     lang = pick_language(args.lang)
     screen = GuardedOutput(out)
-    station = Station(_config(args), command="pibench run", sim_pace=args.sim_pace)
+    config = _config(args)
+    station = Station(config, command="pibench run", sim_pace=args.sim_pace)
+    handover = Handover()  # set when the run is handed to a running station
 
     def on_stop(signal_name: str) -> None:
         print(f"pibench: {t('stopping', lang, signal=signal_name)}", file=sys.stderr,
               flush=True)
         station.stop(_stop_reason(signal_name))
+        handover.abort(_stop_reason(signal_name))
 
     # Signals are handled from before the station opens: a SIGTERM during start-up (recovery)
     # must not kill the process half-way either; it just means "do not start the run".
@@ -95,7 +117,8 @@ def cmd_run(args: argparse.Namespace, out: TextIO) -> int:
         try:
             station.open()
         except StationBusyError as exc:
-            return _busy_exit(exc, lang)
+            handed = _hand_over(exc, args, config, screen, lang, handover)
+            return handed if handed is not None else _busy_exit(exc, lang)
         except StoreError as exc:
             return _storage_exit(exc)
         try:

@@ -217,3 +217,59 @@ def test_wrong_token_and_foreign_origin_are_refused_by_the_real_station(tmp_path
         assert st.stop() == 0
     log = st.proc.args  # the command line never carries the token either
     assert TOKEN not in " ".join(log)
+
+
+def _pibench_run(cfg: Path, serial: str, product: str = "PowerBank-Foolish", lang: str = "en",
+                 **kw) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "edge.cli", "--config", str(cfg), "--lang", lang, "run",
+         "--product", product, "--serial", serial],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"}, **kw)
+
+
+def test_pibench_run_beside_a_running_station_hands_its_run_to_the_station(tmp_path):
+    cfg = write_config(tmp_path)
+    st = Station(cfg)
+    try:
+        run = _pibench_run(cfg, "PBF-000005")
+        out, err = run.communicate(timeout=60)
+        assert run.returncode == 0, err
+        assert "handed to it" in err and "Traceback" not in err
+        # The same live output as an in-process run: steps, values against limits, banner.
+        assert "-> pulse timing" in out and "ok period" in out and "PASS  /  CONFORME" in out
+        history = st.client().get("/runs?serial=PBF-000005")[1]["runs"]
+        assert [r["outcome"] for r in history] == ["PASS"]
+        # Refusals keep their exit codes: a bad serial (65, reason in the operator's language)
+        bad = _pibench_run(cfg, "PBF-12", lang="fr")
+        out, err = bad.communicate(timeout=60)
+        assert bad.returncode == 65 and "trop court" in err
+        # ...and a station busy with another board (75).
+        api = st.client()
+        assert api.post("/runs", {"product": "Gated-Board", "serial": "GTB-0100"})[0] == 202
+        busy = _pibench_run(cfg, "PBF-000006")
+        out, err = busy.communicate(timeout=60)
+        assert busy.returncode == 75 and "run is in progress" in err
+        (tmp_path / "gate" / "open").write_text("")
+        assert _wait_for(lambda: api.get("/runs/current")[1]["state"] == "idle")
+    finally:
+        assert st.stop() == 0
+
+
+def test_a_signal_to_a_handed_over_run_aborts_it_on_the_station(tmp_path):
+    cfg = write_config(tmp_path)
+    st = Station(cfg)
+    try:
+        run = _pibench_run(cfg, "GTB-0200", product="Gated-Board")
+        for line in run.stdout:
+            if "-> hold" in line:
+                break
+        run.send_signal(signal.SIGTERM)
+        _out, err = run.communicate(timeout=60)
+        assert run.returncode == 3, err  # ABORTED, as for an in-process run
+        record = st.client().get("/runs?serial=GTB-0200")[1]["runs"][0]
+        assert record["outcome"] == "ABORTED" and "SIGTERM" in record["error"]
+        full = st.client().get(f"/runs/{record['run_id']}")[1]
+        assert full["steps"][-1]["name"] == "power off" and full["steps"][-1]["outcome"] == "PASS"
+    finally:
+        assert st.stop() == 0
