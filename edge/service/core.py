@@ -16,7 +16,7 @@ console call, so there is one path into the engine, whoever asks:
 from __future__ import annotations
 
 import logging
-import secrets
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -108,7 +108,7 @@ class StationService:
         self.config = station.config
         self.settings = settings or ServiceSettings()
         self.bus = station.events
-        self.boot_id = boot_id or secrets.token_hex(4)
+        self.boot_id = boot_id or os.urandom(4).hex()  # new at every start
         self.started_utc = datetime.now(UTC).isoformat(timespec="seconds")
         self._lock = threading.RLock()  # tracker, pending start, worker, cached views
         self._db_lock = threading.Lock()  # the service's own SQLite connection
