@@ -11,14 +11,22 @@ ABORTED naming the signal. Then the command exits with its documented code.
 
 Why a thread, not the handler itself: a Python signal handler runs in the main thread between
 two bytecodes, possibly while that thread holds a lock the abort needs (the clock's condition),
-which would deadlock. Setting a :class:`threading.Event` is safe there; the thread waiting on it
-does the real work.
+which would deadlock. The helper thread does the real work.
+
+How the helper thread hears of the signal: through ``signal.set_wakeup_fd``, a pipe the C-level
+handler writes the signal number into from whichever thread the kernel delivered the signal
+to. Waiting for the Python-level handler instead is not enough: when the kernel hands the signal
+to another thread while the main thread sleeps in a timed wait (a step waiting 8 s for a
+pulse), the Python handler only runs when that wait ends, and the abort comes 8 s late (seen
+under load, with a busy test machine).
 
 A second signal while stopping changes nothing: the teardown is not abortable, by design.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
 import signal
 import threading
 from collections.abc import Callable
@@ -34,25 +42,44 @@ class StopSignals:
 
     def __init__(self, on_stop: Callable[[str], None]) -> None:
         self._on_stop = on_stop
-        self._event = threading.Event()
         self.received: str | None = None  # name of the first stop signal, once one came
         self._previous: dict[int, object] = {}
         self._thread: threading.Thread | None = None
+        self._pipe: tuple[int, int] | None = None
+        self._previous_wakeup = -1
+        self._closing = False
 
     def _handle(self, signum: int, _frame: FrameType | None) -> None:
+        # Runs in the main thread, possibly late (see the module docstring): the helper
+        # thread has usually acted already; this only makes sure the name is recorded.
         if self.received is None:
             self.received = signal.Signals(signum).name
-        self._event.set()
 
-    def _watch(self) -> None:
-        self._event.wait()
-        if self.received is not None:  # not just __exit__ waking us
-            self._on_stop(self.received)
+    def _watch(self, read_fd: int) -> None:
+        stop_numbers = {int(s) for s in STOP_SIGNALS}
+        while True:
+            try:
+                data = os.read(read_fd, 64)
+            except OSError:
+                return
+            if not data or self._closing:
+                return
+            numbers = [n for n in data if n in stop_numbers]
+            if numbers:
+                if self.received is None:
+                    self.received = signal.Signals(numbers[0]).name
+                self._on_stop(self.received)
+                return
 
     def __enter__(self) -> StopSignals:
         if threading.current_thread() is not threading.main_thread():
             return self
-        self._thread = threading.Thread(target=self._watch, name="pibench-stop", daemon=True)
+        read_fd, write_fd = os.pipe()
+        os.set_blocking(write_fd, False)  # the C handler must never block on it
+        self._pipe = (read_fd, write_fd)
+        self._previous_wakeup = signal.set_wakeup_fd(write_fd, warn_on_full_buffer=False)
+        self._thread = threading.Thread(target=self._watch, args=(read_fd,),
+                                        name="pibench-stop", daemon=True)
         self._thread.start()
         for signum in STOP_SIGNALS:
             self._previous[signum] = signal.signal(signum, self._handle)
@@ -62,10 +89,19 @@ class StopSignals:
         for signum, previous in self._previous.items():
             signal.signal(signum, previous)  # type: ignore[arg-type]
         self._previous.clear()
+        if self._pipe is None:
+            return
+        signal.set_wakeup_fd(self._previous_wakeup)
+        self._closing = True
+        read_fd, write_fd = self._pipe
+        with contextlib.suppress(OSError):  # a full pipe already wakes the helper thread
+            os.write(write_fd, b"\0")
         if self._thread is not None:
-            self._event.set()
             self._thread.join(timeout=5)
             self._thread = None
+        os.close(read_fd)
+        os.close(write_fd)
+        self._pipe = None
 
 
 __all__ = ["STOP_SIGNALS", "StopSignals"]
