@@ -120,16 +120,19 @@ def test_cli_status_retry_parked_and_now(generic, db, workdir):
     assert out.getvalue().startswith("1 parked result(s) queued again")
     out = io.StringIO()
     assert sync_now(args, out) == 0
-    assert out.getvalue().startswith("all results delivered")
+    lines = out.getvalue().splitlines()
+    assert lines[0].startswith("tried every waiting result: 1 delivered, 0 failed")
+    assert lines[1] == "all results delivered"
 
 
-def test_cli_reports_config_problems_clearly(workdir, db):
+def test_cli_reports_config_problems_clearly(workdir, db, capsys):
     bad = workdir / "station.toml"
     bad.write_text('[sync]\nbackend = "generic"\nurl = "https://x/y"\nretry_forever = true\n')
     out = io.StringIO()
     args = argparse.Namespace(config=str(bad), database=str(db), json=False, parked=False)
-    assert sync_status(args, out) == 2
-    assert "unknown key(s)" in out.getvalue() and "retry_forever" in out.getvalue()
+    assert sync_status(args, out) == 78  # EX_CONFIG, like every configuration error
+    err = capsys.readouterr().err
+    assert f"{bad}: [sync] unknown key(s)" in err and "retry_forever" in err
 
 
 def test_add_arguments_builds_the_sync_subcommands():

@@ -61,6 +61,10 @@ class _Stop(Exception):
         self.outcome = outcome
 
 
+class InvenTreeRefusal(_Stop):
+    """What `pibench sync setup` could not do, with the server's (redacted) reason."""
+
+
 def _client_failure(exc: BaseException, what: str, sent_body: bool) -> Outcome:
     """The client's exceptions as outcomes, without its token-laden text.
 
@@ -532,6 +536,37 @@ class InvenTreeBackend:
         failure = classify_status(response, now, what, sent_body=True)
         if failure is not None:
             raise _Stop(failure)
+
+    # ---- for `pibench sync setup` ---------------------------------------------------------------
+
+    def find_part(self, product: str, now: float) -> int:
+        """The product's part pk; raises :class:`InvenTreeRefusal` with the reason."""
+        try:
+            self._ensure_ready(now)
+            return self._part_pk(product)
+        except _Stop as stop:
+            raise InvenTreeRefusal(stop.outcome) from None
+
+    def list_templates(self, part_pk: int) -> list[dict[str, Any]]:
+        try:
+            return self.template_rows(part_pk)
+        except _Stop as stop:
+            raise InvenTreeRefusal(stop.outcome) from None
+
+    def create_template(self, part_pk: int, test_name: str, description: str,
+                        required: bool, now: float) -> dict[str, Any]:
+        what = f"create test template {test_name!r}"
+        try:
+            response = self.session.post(self._url("part/test-template/"), json={
+                "part": part_pk, "test_name": test_name, "description": description,
+                "required": required, "requires_value": True, "enabled": True},
+                timeout=self.settings.timeout, allow_redirects=False)
+        except requests.RequestException as exc:
+            raise InvenTreeRefusal(classify_exception(exc, what, sent_body=True)) from None
+        failure = classify_status(response, now, what, sent_body=True)
+        if failure is not None:
+            raise InvenTreeRefusal(failure)
+        return response.json()
 
     def forget_cache(self) -> None:
         self._parts.clear()
