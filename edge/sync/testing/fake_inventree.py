@@ -40,10 +40,10 @@ CREATE TABLE IF NOT EXISTS parts (pk INTEGER PRIMARY KEY, name TEXT, ipn TEXT,
 CREATE TABLE IF NOT EXISTS templates (pk INTEGER PRIMARY KEY, part INTEGER, test_name TEXT,
     key TEXT, description TEXT, required INTEGER, requires_value INTEGER, choices TEXT,
     enabled INTEGER, requires_attachment INTEGER NOT NULL DEFAULT 0);
-CREATE TABLE IF NOT EXISTS stock (pk INTEGER PRIMARY KEY, part INTEGER, serial TEXT,
-    quantity REAL, status INTEGER, location INTEGER);
-CREATE TABLE IF NOT EXISTS results (pk INTEGER PRIMARY KEY, batch INTEGER, stock_item INTEGER,
-    template INTEGER, result INTEGER, value TEXT, notes TEXT, test_station TEXT,
+CREATE TABLE IF NOT EXISTS stock (pk INTEGER PRIMARY KEY AUTOINCREMENT, part INTEGER,
+    serial TEXT, quantity REAL, status INTEGER, location INTEGER);
+CREATE TABLE IF NOT EXISTS results (pk INTEGER PRIMARY KEY AUTOINCREMENT, batch INTEGER,
+    stock_item INTEGER, template INTEGER, result INTEGER, value TEXT, notes TEXT, test_station TEXT,
     started TEXT, finished TEXT, date TEXT);
 CREATE INDEX IF NOT EXISTS results_by_item ON results (stock_item);
 CREATE TABLE IF NOT EXISTS batches (id INTEGER PRIMARY KEY, received TEXT);
