@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 
 AUTH_PAUSE_TEXT = "inventory login expired"
 FORBIDDEN_PAUSE_TEXT = "inventory account not allowed"
-TOKEN_PAUSE_TEXT = "inventory token unusable"
+TOKEN_PAUSE_TEXT = "inventory token not usable"  # (a word of 6+ after "token" is redacted)
 # Watched runs are looked at with growing gaps (the age of the delivery), at most this far apart.
 AUDIT_GAP_MAX_S = 6 * 3600.0
 
