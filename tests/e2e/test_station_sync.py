@@ -106,6 +106,6 @@ def test_a_real_run_reaches_inventree_one_result_per_measurement(tmp_path):
         assert "operator amelie" in r["notes"] and "batch B-12" in r["notes"]
         assert "plan PowerBank-Foolish keep-alive v1.0" in r["notes"]
         assert r["test_station"] == "bench-e2e"
-    # Once per worker: probe, part, templates. Per run: create the board, look it up, one bulk
-    # POST, the status PATCH: the 4 a run cost before one result per measurement.
-    assert requests == 3 + 4, requests
+    # Once per worker: probe, part, templates. Per run: create the board (with its stock
+    # status), look it up (a racing station's item), one bulk POST: 3, where a run cost 4.
+    assert requests == 3 + 3, requests

@@ -108,6 +108,8 @@ class InvenTreeBackend:
         self._templates: dict[int, dict[str, int]] = {}  # part pk -> key -> template pk
         self._items: OrderedDict[tuple[int, str], int] = OrderedDict()  # (part, serial) -> pk
         self._hidden: dict[tuple[str, str], frozenset[str]] = {}  # plan's unposted steps
+        self._status_for_new: int | None = None  # stock status a board made now is created with
+        self._created_with_status: int | None = None  # pk of the item made so in this delivery
 
     # ---- plumbing ------------------------------------------------------------------------------
 
@@ -330,14 +332,19 @@ class InvenTreeBackend:
         body: dict[str, Any] = {"part": part_pk, "quantity": 1, "serial_numbers": serial}
         if self.opts.location is not None:
             body["location"] = self.opts.location
+        if self._status_for_new is not None:
+            # A new board gets the run's stock status as it is made: one request less per run.
+            body["status"] = self._status_for_new
         try:
-            self._client_call(f"create stock item {serial!r}",
-                              lambda: StockItem.create(api, body), sent_body=True)
+            made = self._client_call(f"create stock item {serial!r}",
+                                     lambda: StockItem.create(api, body), sent_body=True)
         except _Stop as stop:
             out = stop.outcome
             if out.cls is OutcomeClass.PERMANENT and "already exist" in out.reason:
                 return False
             raise
+        if made and self._status_for_new is not None:
+            self._created_with_status = int(made[0].pk)
         return True
 
     # ---- delivery ------------------------------------------------------------------------------
@@ -381,14 +388,17 @@ class InvenTreeBackend:
             created, list) else []
         return outcomes.delivered(remote_ref=",".join(map(str, pks))), None
 
-    def _set_status(self, item_pk: int, record: Mapping[str, Any]) -> None:
+    def _status_for(self, record: Mapping[str, Any]) -> int | None:
         run_outcome = str(record.get("outcome", ""))
-        status = None
         if run_outcome == RunOutcome.FAIL:
-            status = self.opts.fail_status
-        elif run_outcome in (RunOutcome.PASS, RunOutcome.MARGINAL):
-            status = self.opts.pass_status
-        if status is None:  # ERROR and ABORTED never change the board's status
+            return self.opts.fail_status
+        if run_outcome in (RunOutcome.PASS, RunOutcome.MARGINAL):
+            return self.opts.pass_status
+        return None  # ERROR and ABORTED never change the board's status
+
+    def _set_status(self, item_pk: int, record: Mapping[str, Any]) -> None:
+        status = self._status_for(record)
+        if status is None or item_pk == self._created_with_status:
             return
         api = self._client_api()
         self._client_call(f"set status {status} on stock item {item_pk}",
@@ -446,6 +456,8 @@ class InvenTreeBackend:
                                             part_pk)
                 except MappingError as exc:
                     return outcomes.permanent(str(exc))
+            self._status_for_new = self._status_for(record)
+            self._created_with_status = None
             item_pk, duplicate = self._stock_item(part_pk, item.serial,
                                                   new_board=not record.get("retest"))
             if item_pk is None:
