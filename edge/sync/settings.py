@@ -30,8 +30,12 @@ STOCK_STATUS = {
 
 
 class SyncSettingsError(SettingsFileError):
-    """A [sync] setting that cannot be used; the message names the key (and, once
-    :func:`from_station_config` adds it, the file)."""
+    """A [sync] setting that cannot be used; the message names the key, and ``key`` is its path
+    under [sync] (e.g. ``("parts", "PBF")``) so edge.config can add the file and line."""
+
+    def __init__(self, message: str, key: str | tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.key = (key,) if isinstance(key, str) else tuple(key)
 
 
 @dataclass(frozen=True)
@@ -142,11 +146,21 @@ def _positive(options: Mapping[str, Any], key: str, default: float) -> float:
         number = float(value)
     except (TypeError, ValueError):
         raise SyncSettingsError(
-            f"[sync] {key} must be a number of seconds, not {value!r}"
+            f"[sync] {key} must be a number of seconds, not {value!r}", key
         ) from None
     if not number > 0:
-        raise SyncSettingsError(f"[sync] {key} must be positive, not {value!r}")
+        raise SyncSettingsError(f"[sync] {key} must be positive, not {value!r}", key)
     return number
+
+
+def _typed(options: Mapping[str, Any], key: str, kind: type, default: Any, what: str) -> Any:
+    """``options[key]`` if given and of TOML type ``kind`` (true/false is not a number)."""
+    if key not in options:
+        return default
+    value = options[key]
+    if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
+        raise SyncSettingsError(f"[sync] {key} must be {what}, not {value!r}", key)
+    return value
 
 
 def _status(options: Mapping[str, Any], key: str) -> int | None:
@@ -158,36 +172,40 @@ def _status(options: Mapping[str, Any], key: str) -> int | None:
     if isinstance(value, str) and value.upper() in STOCK_STATUS:
         return STOCK_STATUS[value.upper()]
     names = ", ".join(STOCK_STATUS)
-    raise SyncSettingsError(f"[sync] {key} must be a status code or one of {names}, not {value!r}")
+    raise SyncSettingsError(f"[sync] {key} must be a status code or one of {names}, not {value!r}",
+                            key)
 
 
 def _names(product: str, key: str, value: Any) -> frozenset[str]:
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise SyncSettingsError(
             f'[sync.products."{product}"] {key} must be a list of step or "step/measurement" '
-            f"names, not {value!r}")
+            f"names, not {value!r}", ("products", product, key))
     return frozenset(value)
 
 
 def _products(raw: Any) -> dict[str, ProductResults]:
     if not isinstance(raw, Mapping):
-        raise SyncSettingsError("[sync.products] must be a table of products")
+        raise SyncSettingsError("[sync.products] must be a table of products", "products")
     out = {}
     for product, table in raw.items():
         where = f'[sync.products."{product}"]'
         if not isinstance(table, Mapping):
-            raise SyncSettingsError(f"{where} must be a table")
+            raise SyncSettingsError(f"{where} must be a table", ("products", product))
         unknown = sorted(set(table) - _PRODUCT_KEYS)
         if unknown:
             raise SyncSettingsError(f"{where} unknown key(s): {', '.join(unknown)} (known: "
-                                    f"{', '.join(sorted(_PRODUCT_KEYS))})")
+                                    f"{', '.join(sorted(_PRODUCT_KEYS))})",
+                                    ("products", product, unknown[0]))
         part = table.get("part")
         if part is not None and (not isinstance(part, int | str) or isinstance(part, bool)):
-            raise SyncSettingsError(f"{where} part must be a part pk (number) or an IPN (text)")
+            raise SyncSettingsError(f"{where} part must be a part pk (number) or an IPN (text)",
+                                    ("products", product, "part"))
         keys = table.get("keys", {})
         if not isinstance(keys, Mapping) or not all(
                 isinstance(v, str) and v for v in keys.values()):
-            raise SyncSettingsError(f'{where} keys must map names to template keys (text)')
+            raise SyncSettingsError(f"{where} keys must map names to template keys (text)",
+                                    ("products", product, "keys"))
         out[str(product)] = ProductResults(
             part=part,
             post_steps=_names(product, "post_steps", table.get("post_steps", [])),
@@ -212,56 +230,48 @@ def from_options(
     if unknown:
         raise SyncSettingsError(
             f"[sync] unknown key(s) for backend {backend!r}: {', '.join(unknown)}"
-            f" (known: {', '.join(sorted(allowed))})"
+            f" (known: {', '.join(sorted(allowed))})", unknown[0]
         )
     if backend != "none" and not url.startswith(("http://", "https://")):
-        raise SyncSettingsError(f"[sync] url must start with http:// or https://, not {url!r}")
+        raise SyncSettingsError(f"[sync] url must start with http:// or https://, not {url!r}",
+                                "url")
     base = _positive(options, "backoff_base_s", 3.0)
     cap = _positive(options, "backoff_cap_s", 900.0)
     if cap < base:
-        raise SyncSettingsError("[sync] backoff_cap_s must be at least backoff_base_s")
+        raise SyncSettingsError("[sync] backoff_cap_s must be at least backoff_base_s",
+                                "backoff_cap_s")
     inv = InvenTreeSettings()
     if backend == "inventree":
-        parts = dict(options.get("parts", {}))
+        parts = dict(_typed(options, "parts", dict, {}, "a table ([sync.parts])"))
         for product, ref in parts.items():
             if not isinstance(ref, int | str) or isinstance(ref, bool):
                 raise SyncSettingsError(
-                    f"[sync.parts] {product!r} must be a part pk (number) or an IPN (text)"
+                    f"[sync.parts] {product!r} must be a part pk (number) or an IPN (text)",
+                    ("parts", product),
                 )
-        create_items = options.get("create_items", True)
-        if not isinstance(create_items, bool):
-            raise SyncSettingsError(
-                f"[sync] create_items must be true or false, not {create_items!r}")
-        location = options.get("location")
-        if location is not None and (not isinstance(location, int) or isinstance(location, bool)):
-            raise SyncSettingsError(f"[sync] location must be a stock location pk (number), "
-                                    f"not {location!r}")
-        run_template = options.get("run_template") or None
-        if run_template is not None and not isinstance(run_template, str):
-            raise SyncSettingsError(f"[sync] run_template must be a template key (text), not "
-                                    f"{run_template!r}")
+        templates = _typed(options, "templates", dict, {}, "a table ([sync.templates])")
         inv = InvenTreeSettings(
             parts=parts,
-            templates={str(k): str(v) for k, v in dict(options.get("templates", {})).items()},
-            run_template=run_template,
+            templates={str(k): str(v) for k, v in templates.items()},
+            run_template=_typed(options, "run_template", str, None, "a template key") or None,
             fail_status=_status(options, "fail_status"),
             pass_status=_status(options, "pass_status"),
-            create_items=create_items,
-            location=location,
-            min_api_version=int(options.get("min_api_version", 382)),
+            create_items=_typed(options, "create_items", bool, True, "true or false"),
+            location=_typed(options, "location", int, None, "a location pk (a number)"),
+            min_api_version=_typed(options, "min_api_version", int, 382, "an API version number"),
             products=_products(options.get("products", {})),
         )
     gen = GenericSettings()
     if backend == "generic":
         gen = GenericSettings(
-            auth_header=str(options.get("auth_header", "Authorization")),
-            auth_scheme=str(options.get("auth_scheme", "Bearer")),
-            probe_url=str(options.get("probe_url", "")),
+            auth_header=_typed(options, "auth_header", str, "Authorization", "a header name"),
+            auth_scheme=_typed(options, "auth_scheme", str, "Bearer", "a string"),
+            probe_url=_typed(options, "probe_url", str, "", "a URL"),
         )
     return SyncSettings(
         backend=backend,
         url=url,
-        target=str(options.get("target", DEFAULT_TARGET)),
+        target=_typed(options, "target", str, DEFAULT_TARGET, "a name"),
         token_file=token_file,
         token_env=token_env,
         connect_timeout_s=_positive(options, "connect_timeout_s", 4.0),
@@ -287,6 +297,6 @@ def from_station_config(config: Any) -> SyncSettings:
     except SyncSettingsError as exc:
         if source is None or str(exc).startswith(f"{source}:"):
             raise
-        raise SyncSettingsError(f"{source}: {exc}") from None
+        raise SyncSettingsError(f"{source}: {exc}", exc.key) from None
     return replace(settings, plans_dirs=tuple(getattr(config, "plans_dirs", ()) or ()),
                    source=source)

@@ -132,7 +132,7 @@ def test_cli_reports_config_problems_clearly(workdir, db, capsys):
     args = argparse.Namespace(config=str(bad), database=str(db), json=False, parked=False)
     assert sync_status(args, out) == 78  # EX_CONFIG, like every configuration error
     err = capsys.readouterr().err
-    assert f"{bad}: [sync] unknown key(s)" in err and "retry_forever" in err
+    assert f"{bad}:4: sync.retry_forever: [sync] unknown key(s)" in err  # file:line:key
 
 
 def test_add_arguments_builds_the_sync_subcommands():
