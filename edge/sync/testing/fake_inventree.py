@@ -62,7 +62,7 @@ def server_key(name: str) -> str:
 
 
 def _minute(ts: str | None) -> str | None:
-    """InvenTree returns datetimes as ``YYYY-MM-DD HH:MM`` in UTC, no offset (§1.7)."""
+    """InvenTree returns datetimes as ``YYYY-MM-DD HH:MM`` in UTC, no offset."""
     if not ts:
         return None
     parsed = datetime.fromisoformat(ts)
