@@ -118,7 +118,7 @@ def sync_retry_parked(args: argparse.Namespace, out: TextIO) -> int:
     try:
         outbox = Outbox(conn, settings.target)
         count = outbox.retry_parked(time.time(), getattr(args, "run_id", None))
-        outbox.wake(time.time())
+        outbox.wake(time.time(), settings.waits_before_reconcile)
     finally:
         conn.close()
     print(f"{count} parked result(s) queued again", file=out)
@@ -146,7 +146,7 @@ def sync_now(args: argparse.Namespace, out: TextIO) -> int:
         return EXIT_USAGE
     conn = open_store(database)
     try:
-        Outbox(conn, settings.target).wake(time.time())
+        Outbox(conn, settings.target).wake(time.time(), settings.waits_before_reconcile)
     finally:
         conn.close()
     worker = SyncWorker(database, settings)

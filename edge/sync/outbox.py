@@ -268,13 +268,14 @@ class Outbox:
                     (now, self.target, run_id, run_id))
             return cur.rowcount
 
-    def wake(self, now: float) -> None:
-        """``sync now``: forget the backoff of the target and of its next run."""
+    def wake(self, now: float, keep_settling: bool = True) -> None:
+        """``sync now``: forget the backoff of the target and of its waiting runs (but, with
+        ``keep_settling``, not the wait before looking for an uncertain InvenTree run)."""
         with self._tx() as c:
             self._save_state(c, replace(self.target_state(), next_probe_at=now))
             # Forget the backoff, not the wait for a server that may still be storing an earlier
             # request (needs_reconcile): looking too early is what posts a run twice.
             c.execute(
                 "UPDATE outbox SET next_attempt_at = ? WHERE target = ? AND state = 'pending'"
-                " AND needs_reconcile = 0 AND next_attempt_at > ?",
-                (now, self.target, now))
+                " AND (needs_reconcile = 0 OR ?) AND next_attempt_at > ?",
+                (now, self.target, 0 if keep_settling else 1, now))

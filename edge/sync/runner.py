@@ -359,7 +359,8 @@ class TargetRunner:
                 (outbox_id,)).fetchone()
             if head is None:
                 continue
-            settling = item.needs_reconcile and head[0] > now
+            settling = (item.needs_reconcile and self.settings.waits_before_reconcile
+                        and head[0] > now)
             if item.serial in blocked or settling:
                 blocked.add(item.serial)
                 report.waiting += 1

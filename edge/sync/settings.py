@@ -118,6 +118,13 @@ class SyncSettings:
         return self.backend != "none"
 
     @property
+    def waits_before_reconcile(self) -> bool:
+        """InvenTree has no idempotency key: a run whose earlier request may still be at work on
+        the server must not be looked for (or re-sent) before ``reconcile_after_s``. A generic
+        endpoint de-duplicates on the key, so a retry is always safe at once."""
+        return self.backend == "inventree"
+
+    @property
     def timeout(self) -> tuple[float, float]:
         """(connect, read) for requests: never a single number, never a string."""
         return (self.connect_timeout_s, self.read_timeout_s)

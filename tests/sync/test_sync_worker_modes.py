@@ -155,3 +155,21 @@ def test_env_token_for_development(generic, db, workdir, monkeypatch):
     SyncWorker(db, settings).run(until_idle=True)
     assert delivered(db) == 1
     assert os.environ["PIBENCH_INVENTORY_TOKEN"] == GENERIC_TOKEN
+
+
+def test_sync_now_retries_an_uncertain_generic_delivery_at_once(generic, db, workdir):
+    """The generic endpoint de-duplicates on the key: no settle wait, `sync now` sends again."""
+    token_file = write_token(workdir / "tok", GENERIC_TOKEN)
+    config = station_toml(workdir, generic.base_url, token_file)
+    recorder = recorder_at(db)
+    write_run(recorder, "PB-00001")
+    recorder.close()
+    generic.script({"action": "status", "status": 504, "method": "POST"})
+    settings = from_options("generic", generic.base_url + "/pibench/results", token_file, None,
+                            {"backoff_base_s": 600, "backoff_cap_s": 900})
+    SyncWorker(db, settings).run(until_idle=True)
+    assert delivered(db) == 0
+    out = io.StringIO()
+    assert sync_now(argparse.Namespace(config=str(config), database=str(db)), out) == 0, (
+        out.getvalue())
+    assert delivered(db) == 1
