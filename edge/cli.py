@@ -30,6 +30,7 @@ from edge.console import (
     LiveOutput,
     banner,
 )
+from edge.errors import SettingsFileError
 from edge.i18n import pick_language, t
 from edge.records import Outcome
 
@@ -133,12 +134,18 @@ def cmd_run(args: argparse.Namespace, out: TextIO) -> int:
 
 # -- products, history, export -----------------------------------------------------------------
 def cmd_products(args: argparse.Namespace, out: TextIO) -> int:
-    from edge.products.catalog import list_products
+    """The products, then every plan file that does not load: exit 78 if there is one, since
+    the products it could define cannot be tested until it is fixed."""
+    from edge.products.catalog import list_products, read_catalog
 
-    for p in list_products(_config(args).plans_dirs):
+    catalog = read_catalog(_config(args).plans_dirs)
+    for p in list_products(catalog):
+        blocked = f"  NOT TESTABLE: {p.blocked_by} is broken" if p.blocked_by else ""
         print(f"{p.product:<22} rev {p.revision:<4} serial like {p.example_serial:<16} "
-              f"{p.plan_path}", file=out)
-    return 0
+              f"{p.plan_path}{blocked}", file=out)
+    for broken in catalog.broken:
+        print(f"BROKEN PLAN {broken.error}\n  -> {broken.could_define()}", file=out)
+    return EXIT_CONFIG if catalog.broken else 0
 
 
 def _open_existing_store(args: argparse.Namespace):
@@ -340,8 +347,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
     from edge.engine import StationError
-    from edge.fixtures.sim_faults import UnknownFaultError
-    from edge.plans.loader import PlanError
     from edge.products.catalog import UnknownProduct
 
     args = build_parser().parse_args(argv)
@@ -361,7 +366,7 @@ def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
     except StationError as exc:  # the station could not even start the run: its own fault
         print(f"pibench: {exc}", file=sys.stderr)
         return EXIT_CODES[Outcome.ERROR]
-    except (ConfigError, PlanError, UnknownFaultError) as exc:
+    except SettingsFileError as exc:  # config, plan, fixture, sync settings: a person must fix it
         print(f"pibench: {exc}", file=sys.stderr)
         return EXIT_CONFIG
     except KeyboardInterrupt:
