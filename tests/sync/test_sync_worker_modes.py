@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from sync_helpers import GENERIC_TOKEN, recorder_at, write_run, write_token
 
-from edge.sync.cli import add_arguments, sync_now, sync_retry_parked, sync_status
+from edge.sync.cli import add_arguments, sync_now, sync_retry_parked, sync_setup, sync_status
 from edge.sync.settings import from_options
 from edge.sync.worker import SyncBusyError, SyncWorker
 
@@ -143,6 +143,8 @@ def test_add_arguments_builds_the_sync_subcommands():
     args = parser.parse_args(["sync", "retry-parked", "--run-id", "abc"])
     assert args.func is sync_retry_parked and args.run_id == "abc"
     assert parser.parse_args(["sync", "now"]).func is sync_now
+    args = parser.parse_args(["sync", "setup", "--dry-run"])
+    assert args.func is sync_setup and args.dry_run
 
 
 def test_env_token_for_development(generic, db, workdir, monkeypatch):
