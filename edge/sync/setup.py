@@ -75,8 +75,16 @@ def run_setup(backend: InvenTreeBackend, settings: SyncSettings, now: float,
         except (UnknownProduct, PlanError) as exc:
             report.problem(f"{product}: no usable plan on this station ({exc})")
             continue
-        specs = template_specs(plan, settings.inventree.product(product),
-                               settings.inventree.run_template)
+        product_cfg = settings.inventree.product(product)
+        known = {st.name for st in plan.all_steps}
+        known |= {f"{st.name}/{m}" for st in plan.all_steps for m in st.measurements}
+        named = set(product_cfg.skip) | set(product_cfg.post_steps) | set(product_cfg.optional)
+        own = settings.inventree.products.get(product)
+        named |= set(own.keys) if own is not None else set()  # [sync.templates] spans products
+        for name in sorted(named - known - {"run"}):
+            report.problem(f"{product}: '{name}' in [sync.products.\"{product}\"] is "
+                           f"not a step or \"step/measurement\" of plan '{plan.name}'")
+        specs = template_specs(plan, product_cfg, settings.inventree.run_template)
         try:
             part_pk = backend.find_part(product, now)
             existing = {str(t.get("key")): t for t in backend.list_templates(part_pk)}

@@ -81,3 +81,12 @@ def test_setup_says_what_it_cannot_do(inventree, workdir):
     code, out = setup(config(workdir, inventree.base_url), dry_run=True)  # no such part
     assert code == 1 and "no InvenTree part with IPN 'PBF-B'" in out
     assert TOKEN not in out
+
+
+def test_setup_names_configured_steps_the_plan_does_not_have(inventree, workdir):
+    inventree.control("seed", {"parts": [{"name": "PowerBank", "ipn": "PBF-B"}]})
+    cfg = config(workdir, inventree.base_url,
+                 f'[sync.products."{PRODUCT}"]\nskip = ["pulse timing/dutty"]\n')
+    code, out = setup(cfg, dry_run=True)
+    assert code == 1
+    assert "'pulse timing/dutty' in [sync.products." in out and "not a step" in out
