@@ -11,23 +11,19 @@ ABORTED naming the signal. Then the command exits with its documented code.
 
 Why a thread, not the handler itself: a Python signal handler runs in the main thread between
 two bytecodes, possibly while that thread holds a lock the abort needs (the clock's condition),
-which would deadlock. The helper thread does the real work.
-
-How the helper thread hears of the signal: through ``signal.set_wakeup_fd``, a pipe the C-level
-handler writes the signal number into from whichever thread the kernel delivered the signal
-to. Waiting for the Python-level handler instead is not enough: when the kernel hands the signal
-to another thread while the main thread sleeps in a timed wait (a step waiting 8 s for a
-pulse), the Python handler only runs when that wait ends, and the abort comes 8 s late (seen
-under load, with a busy test machine).
+which would deadlock. And it may run late: the kernel delivers a process signal to any thread,
+and when that is not the main thread, the Python handler waits until the main thread next runs
+bytecode, which for a step waiting on the clock can be many seconds. So the signal also goes
+through :func:`signal.set_wakeup_fd`: CPython's C-level handler writes the signal number to a
+socket at once, whichever thread the kernel picked, and the helper thread reads it there.
 
 A second signal while stopping changes nothing: the teardown is not abortable, by design.
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
 import signal
+import socket
 import threading
 from collections.abc import Callable
 from types import FrameType
@@ -37,71 +33,72 @@ STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 
 class StopSignals:
     """``with StopSignals(on_stop): ...``: while inside, a stop signal calls ``on_stop(name)``
-    (once, from a helper thread). Outside the main thread it installs nothing (signals are
-    only delivered to the main thread's handlers anyway)."""
+    (once, from a helper thread). Outside the main thread it installs nothing (signal
+    handlers can only be set there)."""
 
     def __init__(self, on_stop: Callable[[str], None]) -> None:
         self._on_stop = on_stop
         self.received: str | None = None  # name of the first stop signal, once one came
+        self._stopped = False  # on_stop called (only the helper thread reads and writes it)
         self._previous: dict[int, object] = {}
-        self._thread: threading.Thread | None = None
-        self._pipe: tuple[int, int] | None = None
         self._previous_wakeup = -1
-        self._closing = False
+        self._thread: threading.Thread | None = None
+        self._reader: socket.socket | None = None
+        self._writer: socket.socket | None = None
 
     def _handle(self, signum: int, _frame: FrameType | None) -> None:
-        # Runs in the main thread, possibly late (see the module docstring): the helper
-        # thread has usually acted already; this only makes sure the name is recorded.
+        # The wakeup socket has already told the helper thread; this runs (maybe later) in
+        # the main thread and only makes sure the default action (death) never happens.
+        self._note(signum)
+
+    def _note(self, signum: int) -> None:
+        """Record the first stop signal (the handler and the helper thread both call this).
+        No lock: the handler may interrupt anything in the main thread, even itself."""
         if self.received is None:
             self.received = signal.Signals(signum).name
 
-    def _watch(self, read_fd: int) -> None:
-        stop_numbers = {int(s) for s in STOP_SIGNALS}
+    def _watch(self, reader: socket.socket) -> None:
         while True:
             try:
-                data = os.read(read_fd, 64)
+                data = reader.recv(64)
             except OSError:
                 return
-            if not data or self._closing:
+            if not data:  # __exit__ closed the writer
                 return
-            numbers = [n for n in data if n in stop_numbers]
-            if numbers:
-                if self.received is None:
-                    self.received = signal.Signals(numbers[0]).name
-                self._on_stop(self.received)
-                return
+            for signum in data:
+                if signum in STOP_SIGNALS and not self._stopped:
+                    self._stopped = True  # once: a second signal changes nothing
+                    self._note(signum)
+                    self._on_stop(signal.Signals(signum).name)
 
     def __enter__(self) -> StopSignals:
         if threading.current_thread() is not threading.main_thread():
             return self
-        read_fd, write_fd = os.pipe()
-        os.set_blocking(write_fd, False)  # the C handler must never block on it
-        self._pipe = (read_fd, write_fd)
-        self._previous_wakeup = signal.set_wakeup_fd(write_fd, warn_on_full_buffer=False)
-        self._thread = threading.Thread(target=self._watch, args=(read_fd,),
+        self._reader, self._writer = socket.socketpair()
+        self._writer.setblocking(False)
+        self._thread = threading.Thread(target=self._watch, args=(self._reader,),
                                         name="pibench-stop", daemon=True)
         self._thread.start()
         for signum in STOP_SIGNALS:
             self._previous[signum] = signal.signal(signum, self._handle)
+        self._previous_wakeup = signal.set_wakeup_fd(self._writer.fileno(),
+                                                     warn_on_full_buffer=False)
         return self
 
     def __exit__(self, *exc: object) -> None:
+        if self._writer is None:
+            return
+        signal.set_wakeup_fd(self._previous_wakeup)
         for signum, previous in self._previous.items():
             signal.signal(signum, previous)  # type: ignore[arg-type]
         self._previous.clear()
-        if self._pipe is None:
-            return
-        signal.set_wakeup_fd(self._previous_wakeup)
-        self._closing = True
-        read_fd, write_fd = self._pipe
-        with contextlib.suppress(OSError):  # a full pipe already wakes the helper thread
-            os.write(write_fd, b"\0")
+        self._writer.close()  # the helper thread sees end of stream and returns
         if self._thread is not None:
             self._thread.join(timeout=5)
             self._thread = None
-        os.close(read_fd)
-        os.close(write_fd)
-        self._pipe = None
+        if self._reader is not None:
+            self._reader.close()
+        self._writer = self._reader = None
 
 
 __all__ = ["STOP_SIGNALS", "StopSignals"]
