@@ -396,6 +396,10 @@ class StationService:
             with self._lock:
                 if pending.run_id is None:
                     pending.error = self._worker_error or StartFailed("the run did not start")
+                elif record is None:
+                    # Started but no stored verdict (the store failed at the end): the run must
+                    # not stay on every screen as if it were still going.
+                    self._tracker.abandon(pending.run_id)
                 if self._pending is pending:
                     self._pending = None
             pending.done.set()
