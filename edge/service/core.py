@@ -142,6 +142,8 @@ class StationService:
         from edge.store import open_store
 
         self._conn = open_store(self.config.database, migrate=False)
+        # Reads of history and status: a small page cache is plenty, and memory is tight.
+        self._conn.execute("PRAGMA cache_size = -512")
         self._sub = self.bus.subscribe(maxlen=4096, on_ready=self._on_bus_ready)
         self._start_scanner()
         self.refresh_health()
