@@ -1,0 +1,34 @@
+"""What every operator screen shares: the status line at the bottom, and a ``show`` the app
+calls with the state and what changed. Screens never fetch anything themselves."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from textual.screen import Screen
+
+from hmi.state import StationState
+from hmi.widgets.status_bar import StatusBar
+
+if TYPE_CHECKING:
+    from hmi.app import PibenchHMI
+
+
+class StationScreen(Screen):
+    @property
+    def hmi(self) -> PibenchHMI:
+        return self.app  # type: ignore[return-value]
+
+    @property
+    def lang(self) -> str:
+        return self.hmi.lang
+
+    def status_bar(self) -> StatusBar:
+        return StatusBar(id="status")
+
+    def on_screen_resume(self) -> None:
+        self.show(self.hmi.state, "all")
+
+    def show(self, state: StationState, change: str) -> None:
+        for bar in self.query(StatusBar):
+            bar.show(state, self.lang)
