@@ -52,6 +52,7 @@ class StationConfig:
     scanner_baudrate: int = 9600
     sim_faults: tuple[str, ...] = ()  # simulated station only: "wrong-resistor", …
     sync: SyncConfig = field(default_factory=SyncConfig)
+    api: dict = field(default_factory=dict)  # the raw [api] table: edge/api/settings.py checks it
     source: Path | None = None  # the file this came from, for messages
 
     @property
@@ -68,6 +69,7 @@ _KNOWN = {
     "hardware": {"i2c_bus", "expander_backend"},
     "scanner": {"url", "baudrate"},
     "sync": None,  # backend-specific keys pass through
+    "api": None,  # checked by edge/api/settings.py
 }
 
 
@@ -125,5 +127,6 @@ def load_config(path: Path | None) -> StationConfig:
             token_env=str(sync.pop("token_env", "PIBENCH_INVENTORY_TOKEN")),
             options=sync,
         ),
+        api=dict(raw.get("api", {})),
         source=path,
     )
