@@ -177,7 +177,7 @@ class StationClient:
     async def submit_scan(self, raw: str, product: str | None) -> dict:
         """A keyboard-wedge scan: the station validates it, publishes it to every client and,
         if it is configured to, starts the run."""
-        body: dict[str, Any] = {"raw": raw, "source": "keyboard"}
+        body: dict[str, Any] = {"serial": raw}
         if product:
             body["product"] = product
         return await self._request("POST", PATHS["scan"], json=body)

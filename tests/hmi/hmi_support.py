@@ -1,0 +1,92 @@
+"""Helpers of the HMI tests: the real station service in a subprocess (simulated hardware), and
+waiting for what the screen shows (never a fixed sleep, never a timing assert)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from screen_text import screen_text
+
+from hmi.app import PibenchHMI
+from hmi.client import StationClient
+
+HERE = Path(__file__).parent
+STATION = HERE / "station_proc.py"
+ROOT = HERE.parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class StationProcess:
+    """``pibench``'s station service and API in a subprocess; start, kill, restart."""
+
+    def __init__(self, data_dir: Path, *, pace: float = 0.0, start_on_scan: bool = False,
+                 token_file: Path | None = None) -> None:
+        self.data_dir = data_dir
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.pace = pace
+        self.start_on_scan = start_on_scan
+        self.token_file = token_file
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> StationProcess:
+        cmd = [sys.executable, str(STATION), "--data-dir", str(self.data_dir),
+               "--port", str(self.port), "--pace", str(self.pace)]
+        if self.start_on_scan:
+            cmd.append("--start-on-scan")
+        if self.token_file:
+            cmd += ["--token-file", str(self.token_file)]
+        env = dict(os.environ, PYTHONPATH=str(ROOT))
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     text=True, env=env, cwd=ROOT)
+        line = self.proc.stdout.readline()  # blocks until serving (or the process died)
+        if not line.startswith("api: "):
+            self.proc.kill()
+            raise RuntimeError(f"station did not start: {line}{self.proc.stderr.read()}")
+        return self
+
+    def kill(self, sig: int = signal.SIGKILL) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            self.proc.wait(30)
+
+    def stop(self) -> None:
+        self.kill(signal.SIGTERM)
+
+
+def make_app(url: str, lang: str = "fr", **kwargs) -> PibenchHMI:
+    return PibenchHMI(StationClient(url), lang=lang, **kwargs)
+
+
+async def wait_for(pilot, predicate: Callable[[], bool], what: str,
+                   timeout: float = 20.0) -> None:
+    """Let the app run until ``predicate()`` holds; fail with the screen when it never does."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}; screen:\n"
+                                 f"{screen_text(pilot.app)}")
+        await pilot.pause(0.02)
+
+
+async def wait_text(pilot, text: str, timeout: float = 20.0) -> None:
+    await wait_for(pilot, lambda: text in screen_text(pilot.app), repr(text), timeout)
+
+
+async def type_scan(pilot, serial: str) -> None:
+    """A keyboard-wedge scanner: the characters, then Enter."""
+    await pilot.press(*serial, "enter")
+
+
