@@ -292,7 +292,7 @@ class ScanView:
 
     @classmethod
     def from_wire(cls, data: dict) -> ScanView:
-        reason = data.get("message") or data.get("reason") or {}
+        reason = data.get("messages") or data.get("message") or data.get("reason") or {}
         if isinstance(reason, str):
             reason = {"en": reason}
         return cls(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from textual.css.query import NoMatches
 from textual.screen import Screen
 
 from hmi.state import StationState
@@ -30,5 +31,14 @@ class StationScreen(Screen):
         self.show(self.hmi.state, "all")
 
     def show(self, state: StationState, change: str) -> None:
-        for bar in self.query(StatusBar):
-            bar.show(state, self.lang)
+        """Repaint what ``change`` touched. A screen switched to but not composed yet is
+        skipped: its on_screen_resume paints it whole a moment later."""
+        try:
+            for bar in self.query(StatusBar):
+                bar.show(state, self.lang)
+            self.paint(state, change)
+        except NoMatches:
+            return
+
+    def paint(self, state: StationState, change: str) -> None:
+        """The screen's own widgets (the status line is done)."""

@@ -19,8 +19,7 @@ class LinkScreen(StationScreen):
         yield Static(id="link-message")
         yield self.status_bar()
 
-    def show(self, state: StationState, change: str) -> None:
-        super().show(state, change)
+    def paint(self, state: StationState, change: str) -> None:
         if state.link == "down":
             words = t("link_down", self.lang, since=_since(state.down_since))
         else:

@@ -30,8 +30,7 @@ class ReadyScreen(StationScreen):
             yield Static(id="start-hint")
         yield self.status_bar()
 
-    def show(self, state: StationState, change: str) -> None:
-        super().show(state, change)
+    def paint(self, state: StationState, change: str) -> None:
         lang = self.lang
         self.query_one("#station-name", Static).update(
             Text.assemble((f"{t('station', lang)} ", "dim"), (state.station_id or "…", "bold"),

@@ -36,8 +36,7 @@ class RunningScreen(StationScreen):
             self.query_one("#elapsed", Static).update(
                 f"{t('elapsed', self.lang)} {int(seconds) // 60:d}:{seconds % 60:04.1f}")
 
-    def show(self, state: StationState, change: str) -> None:
-        super().show(state, change)
+    def paint(self, state: StationState, change: str) -> None:
         run = state.run
         if run is None:
             return

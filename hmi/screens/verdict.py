@@ -50,8 +50,7 @@ class VerdictScreen(StationScreen):
             yield BigButton("", id="today", classes="side")
         yield self.status_bar()
 
-    def show(self, state: StationState, change: str) -> None:
-        super().show(state, change)
+    def paint(self, state: StationState, change: str) -> None:
         run = state.run
         lang = self.lang
         if run is None:

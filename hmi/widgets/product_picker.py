@@ -3,6 +3,7 @@ the scanned serial says which product it is, the station picks it and this only 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from textual.app import ComposeResult
@@ -11,6 +12,11 @@ from textual.message import Message
 
 from hmi.state import ProductView
 from hmi.widgets.big_button import BigButton
+
+
+def button_id(product: str) -> str:
+    """A widget id for a product's button (ids allow letters, digits, '-' and '_')."""
+    return "product-" + re.sub(r"[^A-Za-z0-9_-]", "_", product)
 
 
 class ProductPicker(Horizontal):
@@ -30,15 +36,15 @@ class ProductPicker(Horizontal):
         if names != self._names:
             self._names = names
             self.remove_children()
-            self.mount_all(BigButton(f"{p.name} {p.revision}", id=f"product-{i}",
+            self.mount_all(BigButton(f"{p.name} {p.revision}", id=button_id(p.name),
                                      classes="product")
-                           for i, p in enumerate(products))
-        for i, name in enumerate(names):
-            for button in self.query(f"#product-{i}"):
+                           for p in products)
+        for name in names:
+            for button in self.query(f"#{button_id(name)}"):
                 button.set_class(name == chosen, "-chosen")
 
     def on_button_pressed(self, event: BigButton.Pressed) -> None:
         event.stop()
-        index = int((event.button.id or "product-0").rpartition("-")[2])
-        if 0 <= index < len(self._names):
-            self.post_message(self.Chosen(self._names[index]))
+        for name in self._names:
+            if event.button.id == button_id(name):
+                self.post_message(self.Chosen(name))

@@ -90,3 +90,16 @@ async def type_scan(pilot, serial: str) -> None:
     await pilot.press(*serial, "enter")
 
 
+
+
+async def tap(pilot, selector: str, timeout: float = 20.0) -> None:
+    """Tap a control once it is on the current screen and laid out (a screen just switched to
+    has no regions yet, and a tap there would land on whatever was before)."""
+
+    def ready() -> bool:
+        found = pilot.app.screen.query(selector)
+        return bool(found) and found.first().region.area > 0 and \
+            not found.first().disabled
+
+    await wait_for(pilot, ready, f"{selector} on screen", timeout)
+    await pilot.click(selector)
