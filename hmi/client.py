@@ -85,7 +85,8 @@ def _reason(response: httpx.Response) -> tuple[dict[str, str] | str, str]:
     except ValueError:
         return response.text[:200] or response.reason_phrase, ""
     if isinstance(body, dict):
-        detail = body.get("messages") or body.get("message") or body.get("reason") or body.get("detail") or body
+        detail = (body.get("messages") or body.get("message") or body.get("reason")
+                  or body.get("detail") or body)
         if isinstance(detail, dict) and not all(isinstance(v, str) for v in detail.values()):
             detail = json.dumps(detail)[:200]
         return detail, str(body.get("code", body.get("error", "")) or "")
