@@ -56,10 +56,11 @@ class VerdictScreen(StationScreen):
         if run is None:
             return
         self.query_one(VerdictBanner).show(run.outcome, lang)
-        away = "" if run.seen_finish else f"   ({t('finished_while_away', lang)})"
+        away = "" if run.seen_finish else f"\n({t('finished_while_away', lang)})"
+        duration = "" if run.duration_s is None else f"{run.duration_s:.1f} s"
         self.query_one("#verdict-board", Static).update(Text.assemble(
-            (run.serial, "bold"), f"   {run.product} {run.revision}   ",
-            (f"{run.elapsed():.1f} s", "dim"), away))
+            (run.serial, "bold"), f"   {run.product} {run.revision}   ", (duration, "dim"),
+            (away, "bold")))
         self.query_one("#failure-list", Static).update(failures_table(state, lang))
         self.query_one("#failures").display = bool(run.failing() or run.marginal() or run.error)
         self.query_one("#todo", Static).update(t(f"todo_{run.outcome}", lang))
