@@ -12,7 +12,7 @@ keyboard-wedge scan lands wherever the last tap was and its Enter can never pres
 
 from __future__ import annotations
 
-import time
+import os
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -66,6 +66,10 @@ class PibenchHMI(App, inherit_bindings=False):
         self._request_id: str | None = None  # one start per scan, however often it is sent
         self._watching: str | None = None  # run id that was running when the link dropped
         self.on_render = on_render  # bench hook: called after each event has been painted
+        trace = os.environ.get("PIBENCH_HMI_TRACE_SCREEN")
+        if trace and on_render is None:
+            # Field diagnostics (and the browser test): the screen as text, after each change.
+            self.on_render = lambda change: write_screen_text(self, Path(trace))
 
     # -- life cycle ---------------------------------------------------------------------------
     def on_mount(self) -> None:
@@ -307,5 +311,13 @@ class PibenchHMI(App, inherit_bindings=False):
             return
 
 
-def now_text() -> str:
-    return time.strftime("%H:%M:%S")
+def screen_lines(app: App) -> str:
+    """The current screen as plain text (what a technician would read on it)."""
+    strips = app.screen._compositor.render_strips()
+    return "\n".join(strip.text.rstrip() for strip in strips)
+
+
+def write_screen_text(app: App, path: Path) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(screen_lines(app), encoding="utf-8")
+    tmp.replace(path)

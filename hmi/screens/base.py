@@ -29,6 +29,8 @@ class StationScreen(Screen):
 
     def on_screen_resume(self) -> None:
         self.show(self.hmi.state, "all")
+        if self.hmi.on_render is not None:
+            self.call_after_refresh(self.hmi.on_render, "screen")
 
     def show(self, state: StationState, change: str) -> None:
         """Repaint what ``change`` touched. A screen switched to but not composed yet is
