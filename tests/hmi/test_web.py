@@ -51,7 +51,8 @@ def web(station_factory, token_file, tmp_path):
         except httpx.TransportError:
             if time.monotonic() > deadline or proc.poll() is not None:
                 proc.kill()
-                raise RuntimeError("hmi --web did not start: " + proc.stderr.read().decode())
+                raise RuntimeError("hmi --web did not start: "
+                                   + proc.stderr.read().decode()) from None
             time.sleep(0.1)
     yield base, station, trace
     proc.terminate()
