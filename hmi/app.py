@@ -54,7 +54,7 @@ class PibenchHMI(App, inherit_bindings=False):
                         priority=True)]
 
     def __init__(self, client: StationClient, *, lang: str | None = None,
-                 on_render=None) -> None:
+                 on_render=None, connect: bool = True) -> None:
         super().__init__()
         self.client = client
         self.lang = pick_language(lang)
@@ -66,6 +66,7 @@ class PibenchHMI(App, inherit_bindings=False):
         self._request_id: str | None = None  # one start per scan, however often it is sent
         self._watching: str | None = None  # run id that was running when the link dropped
         self.on_render = on_render  # bench hook: called after each event has been painted
+        self._connect = connect  # False: messages come from the caller (screenshot replays)
         trace = os.environ.get("PIBENCH_HMI_TRACE_SCREEN")
         if trace and on_render is None:
             # Field diagnostics (and the browser test): the screen as text, after each change.
@@ -78,7 +79,8 @@ class PibenchHMI(App, inherit_bindings=False):
             self.install_screen(screen, name)
         self._phase = Phase.LINK
         self.push_screen("link")
-        self.follow()
+        if self._connect:
+            self.follow()
 
     @work(exclusive=True, group="link", exit_on_error=False, description="station link")
     async def follow(self) -> None:

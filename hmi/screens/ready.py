@@ -13,6 +13,7 @@ from hmi.i18n import t
 from hmi.screens.base import StationScreen
 from hmi.state import StationState
 from hmi.widgets.big_button import BigButton
+from hmi.widgets.big_text import render
 from hmi.widgets.product_picker import ProductPicker
 from hmi.widgets.scan_field import ScanField
 
@@ -54,7 +55,9 @@ class ReadyScreen(StationScreen):
         else:
             refusal.display = False
         start = self.query_one("#start", BigButton)
-        start.label = t("starting", lang) if state.starting else t("start", lang)
+        word = t("starting", lang) if state.starting else t("start", lang)
+        big = render(word, start.size.width - 4) if start.size.height >= 5 else None
+        start.label = big or word
         start.disabled = not state.can_start()
         start.display = not state.start_on_scan
         hint = self.query_one("#start-hint", Static)
@@ -66,6 +69,9 @@ class ReadyScreen(StationScreen):
             hint.update(t("press_start", lang))
         else:
             hint.update(t("scan_here", lang))
+
+    def on_resize(self) -> None:
+        self.call_after_refresh(self.show, self.hmi.state, "all")  # START's label fits its size
 
     def on_button_pressed(self, event: BigButton.Pressed) -> None:
         event.stop()

@@ -3,6 +3,7 @@ measurement against its limits, and what to do. The next scan is the next board:
 
 from __future__ import annotations
 
+from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
@@ -17,25 +18,27 @@ from hmi.widgets.scan_field import ScanField
 from hmi.widgets.verdict_banner import VerdictBanner
 
 
-def failures_table(state: StationState, lang: str) -> Table | Text:
+def failures_table(state: StationState, lang: str) -> Group | Text:
     run = state.run
     if run is None:
         return Text("")
     grid = Table.grid(expand=True, padding=(0, 1))
-    grid.add_column(ratio=3, no_wrap=True, overflow="ellipsis")
-    grid.add_column(ratio=2, justify="right", no_wrap=True)
-    grid.add_column(ratio=3, no_wrap=True, overflow="ellipsis")
+    grid.add_column(ratio=3, overflow="fold")
+    grid.add_column(ratio=3, justify="right", overflow="fold")
+    grid.add_column(ratio=2, overflow="fold")
+    lines: list[Text] = []  # a step that failed without a measurement: its reason, full width
     rows = run.failing() if run.outcome not in ("PASS", "PASS-MARGINAL") else run.marginal()
     for step, m in rows:
         if m is None:
-            grid.add_row(Text(step.name, style="bold"), "", Text(step.error or t(step.state, lang)))
+            lines.append(Text.assemble((step.name + " : ", "bold"),
+                                       step.error or t(step.state, lang)))
         else:
             grid.add_row(Text(f"{step.name} · {m.name}", style="bold"),
                          Text(m.value_text(), style="bold"),
                          Text(f"{m.limits_text()}  {m.marginal_text()}".strip()))
-    if run.error and run.outcome in ("ERROR", "ABORTED", "FAIL"):
-        grid.add_row(Text(run.error), "", "")
-    return grid
+    if run.error and run.outcome in ("ERROR", "ABORTED") and not lines:
+        lines.append(Text(run.error))
+    return Group(*lines, grid) if grid.row_count else Group(*lines)
 
 
 class VerdictScreen(StationScreen):

@@ -32,13 +32,14 @@ class StationProcess:
     """``pibench``'s station service and API in a subprocess; start, kill, restart."""
 
     def __init__(self, data_dir: Path, *, pace: float = 0.0, start_on_scan: bool = False,
-                 token_file: Path | None = None) -> None:
+                 token_file: Path | None = None, sim_faults: list[str] = ()) -> None:
         self.data_dir = data_dir
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.pace = pace
         self.start_on_scan = start_on_scan
         self.token_file = token_file
+        self.sim_faults = list(sim_faults)
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> StationProcess:
@@ -48,6 +49,8 @@ class StationProcess:
             cmd.append("--start-on-scan")
         if self.token_file:
             cmd += ["--token-file", str(self.token_file)]
+        for fault in self.sim_faults:
+            cmd += ["--sim-fault", fault]
         env = dict(os.environ, PYTHONPATH=str(ROOT))
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                      text=True, env=env, cwd=ROOT)
@@ -103,3 +106,12 @@ async def tap(pilot, selector: str, timeout: float = 20.0) -> None:
 
     await wait_for(pilot, ready, f"{selector} on screen", timeout)
     await pilot.click(selector)
+
+
+async def wait_ready(pilot, timeout: float = 20.0) -> None:
+    """The ready screen, connected to the station and painted."""
+    from hmi.state import Phase
+
+    await wait_for(pilot, lambda: pilot.app.state.phase is Phase.READY
+                   and pilot.app.screen.id is None and "│" in screen_text(pilot.app)
+                   and bool(pilot.app.screen.query("#start")), "the ready screen", timeout)

@@ -63,6 +63,7 @@ def main() -> int:
     p.add_argument("--start-on-scan", action="store_true")
     p.add_argument("--station-id", default="banc-essai")
     p.add_argument("--token-file", default=None)
+    p.add_argument("--sim-fault", action="append", default=[])
     args = p.parse_args()
     if args.pace > 0:
         install_pacing(args.pace)
@@ -74,7 +75,8 @@ def main() -> int:
     from edge.station import Station
 
     token = Path(args.token_file).read_text().strip() if args.token_file else None
-    config = StationConfig(station_id=args.station_id, data_dir=Path(args.data_dir))
+    config = StationConfig(station_id=args.station_id, data_dir=Path(args.data_dir),
+                           sim_faults=tuple(args.sim_fault))
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())

@@ -4,7 +4,7 @@ verdict on screen as if current, and resumes from the station's state."""
 from __future__ import annotations
 
 import pytest
-from hmi_support import make_app, screen_text, tap, type_scan, wait_for, wait_text
+from hmi_support import make_app, wait_ready, screen_text, tap, type_scan, wait_for, wait_text
 
 from hmi.state import Phase
 
@@ -15,7 +15,7 @@ async def test_station_killed_mid_run_and_restarted(station_factory):
     station = station_factory(pace=0.2)
     app = make_app(station.url)
     async with app.run_test(size=(80, 24)) as pilot:
-        await wait_text(pilot, "DÉMARRER")
+        await wait_ready(pilot)
         await type_scan(pilot, "PBF-000010")
         await wait_for(pilot, lambda: app.state.can_start(), "startable")
         await tap(pilot, "#start")
@@ -49,7 +49,7 @@ async def test_station_not_there_at_start_then_comes(station_factory, tmp_path):
         await wait_text(pilot, "BANC INJOIGNABLE")
         station.start()
         try:
-            await wait_text(pilot, "DÉMARRER")
+            await wait_ready(pilot)
             assert "banc connecté" in screen_text(app)
         finally:
             station.kill()

@@ -63,10 +63,12 @@ class Tmux:
 
 
 def find(screen: str, label: str) -> tuple[int, int]:
-    """The 1-based (col, row) of the middle of a line that is exactly ``label`` (a button)."""
+    """The 1-based (col, row) of the middle of a button's label: a line that is exactly
+    ``label``, or for START its block letters (the first line of them)."""
     for row, line in enumerate(screen.splitlines(), 1):
-        if line.strip() == label:
-            col = line.index(label) + len(label) // 2 + 1
+        if line.strip() == label or (label == "START" and "████" in line):
+            text = line.strip()
+            col = line.index(text) + len(text) // 2 + 1
             return col, row
     raise AssertionError(f"no button {label!r} on:\n{screen}")
 
@@ -88,10 +90,10 @@ def hmi_in_tmux(station_factory):
 def test_taps_through_the_real_terminal_driver(station_factory, hmi_in_tmux):
     station = station_factory()
     term = hmi_in_tmux(station)
-    screen = term.wait("DÉMARRER")
+    screen = term.wait("banc connecté")
     term.keys("PBF-000031", "Enter")  # the keyboard-wedge scanner
     screen = term.wait("Appuyez sur DÉMARRER")
-    col, row = find(screen, "DÉMARRER")
+    col, row = find(screen, "START")
     # A finger that slides off START before lifting cancels the tap: no run.
     term.press(col, row)
     term.keys("-l", f"\x1b[<32;{col};2M")
@@ -106,10 +108,10 @@ def test_taps_through_the_real_terminal_driver(station_factory, hmi_in_tmux):
 def test_hmi_killed_mid_run_the_run_finishes_and_is_stored(station_factory, hmi_in_tmux):
     station = station_factory(pace=0.1)  # about 3 s of wall time for the PowerBank run
     term = hmi_in_tmux(station)
-    term.wait("DÉMARRER")
+    term.wait("banc connecté")
     term.keys("PBF-000032", "Enter")
     screen = term.wait("Appuyez sur DÉMARRER")
-    term.tap(*find(screen, "DÉMARRER"))
+    term.tap(*find(screen, "START"))
     term.wait("ARRÊTER")
     os.kill(term.pid(), signal.SIGKILL)  # the HMI crashes mid-run
     deadline = time.monotonic() + 60

@@ -113,7 +113,7 @@ def test_a_run_in_chromium(web):
         try:
             page = browser.new_page(viewport={"width": 800, "height": 480})
             page.goto(base + "/?token=" + TOKEN)
-            wait_screen("DÉMARRER")
+            wait_screen("banc connecté")
             terminal = page.locator("#terminal")
             terminal.click(position={"x": 10, "y": 10})  # the station name: nothing to press
             page.keyboard.type("PBF-000021")
