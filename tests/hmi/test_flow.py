@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hmi_support import make_app, wait_ready, screen_text, tap, type_scan, wait_for, wait_text
+from hmi_support import make_app, screen_text, tap, type_scan, wait_for, wait_ready, wait_text
 
 from hmi.screens.confirm_abort import ConfirmAbort
 from hmi.state import Phase

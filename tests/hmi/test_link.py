@@ -4,7 +4,7 @@ verdict on screen as if current, and resumes from the station's state."""
 from __future__ import annotations
 
 import pytest
-from hmi_support import make_app, wait_ready, screen_text, tap, type_scan, wait_for, wait_text
+from hmi_support import make_app, screen_text, tap, type_scan, wait_for, wait_ready, wait_text
 
 from hmi.state import Phase
 
