@@ -102,16 +102,16 @@ def _query_text(req: Request, name: str) -> str | None:
 
 
 def _field(req: Request, name: str, *, required: bool = False, default: str = "") -> str:
-    value = req.body.get(name)
-    if value is None:
+    if name not in req.body:
         if required:
             raise HttpError(422, "missing_field", f"'{name}' is required")
         return default
+    value = req.body[name]
     if not isinstance(value, str):
         raise HttpError(422, "bad_field", f"'{name}' must be a string")
     if len(value) > MAX_TEXT:
         raise HttpError(422, "bad_field", f"'{name}' is longer than {MAX_TEXT} characters")
-    if required and not value.strip():
+    if required and not value:
         raise HttpError(422, "bad_field", f"'{name}' must not be empty")
     return value
 
@@ -225,7 +225,7 @@ def post_scan(service: StationService, req: Request) -> tuple[int, Any]:
 
 def post_retry_parked(service: StationService, req: Request) -> tuple[int, Any]:
     _no_unknown_fields(req, ("run_id",))
-    run_id = _field(req, "run_id") or None
+    run_id = _field(req, "run_id") if "run_id" in req.body else None
     if run_id is not None and not _RUN_ID.match(run_id):
         raise HttpError(422, "bad_field", "'run_id' is not a run id")
     return 200, service.retry_parked(run_id)

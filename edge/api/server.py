@@ -132,6 +132,10 @@ class _Handler(BaseHTTPRequestHandler):
         JSON like every other answer. An unknown method is 405 here, not 501."""
         if code == HTTPStatus.NOT_IMPLEMENTED:
             code = HTTPStatus.METHOD_NOT_ALLOWED
+        elif code == HTTPStatus.HTTP_VERSION_NOT_SUPPORTED:  # the client's fault: a 4xx
+            code, message = HTTPStatus.BAD_REQUEST, f"unsupported HTTP version: {message}"
+        if not str(getattr(self, "request_version", "")).startswith("HTTP/1."):
+            self.request_version = "HTTP/1.0"  # answer with a status line and headers
         phrase = HTTPStatus(code).phrase if code in HTTPStatus._value2member_map_ else "Error"
         word = phrase.lower().replace(" ", "_").replace("-", "_")
         self.close_connection = True
@@ -163,7 +167,14 @@ class _Handler(BaseHTTPRequestHandler):
                              "message": "internal error; the station's log has the details"},
                        close=True)
 
-    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _dispatch
+    do_GET = do_POST = do_OPTIONS = _dispatch
+
+    def __getattr__(self, name: str) -> Any:
+        # Any other method (PUT, TRACE, BREW...) is routed too, so it gets a 405 with the
+        # path's Allow header rather than http.server's bare 501.
+        if name.startswith("do_"):
+            return self._dispatch
+        raise AttributeError(name)
 
     # -- the request ----------------------------------------------------------------------------
     def _answer(self) -> None:
@@ -356,13 +367,15 @@ class _Handler(BaseHTTPRequestHandler):
 class ApiServer:
     """The API on its own threads: ``start()`` binds and serves, ``stop()`` ends it."""
 
-    def __init__(self, service: StationService, settings: ApiSettings) -> None:
+    def __init__(self, service: StationService, settings: ApiSettings, *,
+                 poll_interval: float = 0.5) -> None:
         if not settings.enabled:
             raise ValueError("the API is off ([api] listen = 'off')")
         self.service = service
         self.settings = settings
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
+        self._poll_interval = poll_interval  # how soon stop() is noticed; wake-ups when idle
 
     @property
     def url(self) -> str:
@@ -378,7 +391,7 @@ class ApiServer:
         self._server = _Server((self.settings.host, self.settings.port), self.service,
                                self.settings)
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={
-            "poll_interval": 0.5}, name="pibench-api", daemon=True)
+            "poll_interval": self._poll_interval}, name="pibench-api", daemon=True)
         self._thread.start()
         return self.url
 

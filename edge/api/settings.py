@@ -102,8 +102,10 @@ def _read_token(config: Any, path: Path) -> str:
     return token
 
 
-def api_settings(config: Any) -> ApiSettings:
-    """Validate ``config.api`` (the raw [api] table); :class:`ConfigError` names file:line:key."""
+def api_settings(config: Any, *, read_token: bool = True) -> ApiSettings:
+    """Validate ``config.api`` (the raw [api] table); :class:`ConfigError` names file:line:key.
+    ``read_token=False`` checks everything but the token file's contents and mode (for
+    commands that only read the configuration)."""
     raw = dict(getattr(config, "api", None) or {})
     for key in raw:
         if key not in _KEYS:
@@ -130,7 +132,13 @@ def api_settings(config: Any) -> ApiSettings:
         path = Path(token_file).expanduser()
         if not path.is_absolute() and getattr(config, "source", None) is not None:
             path = Path(config.source).resolve().parent / path
-        token = _read_token(config, path)
+        if read_token:
+            token = _read_token(config, path)
+            from edge.sync.secrets import REDACTOR
+
+            REDACTOR.add_secret(token)  # whatever logs it by mistake shows it redacted
+        else:
+            token = "(not read)"
     if listen.strip().lower() == "off":
         return ApiSettings(None, start_on_scan=start_on_scan)
     host, sep, port_text = listen.rpartition(":")

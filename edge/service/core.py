@@ -16,7 +16,7 @@ console call, so there is one path into the engine, whoever asks:
 from __future__ import annotations
 
 import logging
-import secrets
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -108,7 +108,7 @@ class StationService:
         self.config = station.config
         self.settings = settings or ServiceSettings()
         self.bus = station.events
-        self.boot_id = boot_id or secrets.token_hex(4)
+        self.boot_id = boot_id or os.urandom(4).hex()  # new at every start
         self.started_utc = datetime.now(UTC).isoformat(timespec="seconds")
         self._lock = threading.RLock()  # tracker, pending start, worker, cached views
         self._db_lock = threading.Lock()  # the service's own SQLite connection
@@ -134,7 +134,8 @@ class StationService:
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._monitor: threading.Thread | None = None
-        self._scan_listeners: list[Callable[[ScanRead], None]] = []
+        self._scan_listeners: list[Callable[[str | SerialRejected], None]] = []
+        self._status_listeners: list[Callable[[Any], None]] = []
 
     # -- life cycle ------------------------------------------------------------------------------
     def start(self) -> StationService:
@@ -409,6 +410,24 @@ class StationService:
             worker.join(timeout)
         return self._worker_record
 
+    def run_and_wait(self, product: str, serial: str, *, operator: str = "",
+                     batch: str = "") -> RunRecord:
+        """Start a run and wait for its stored record (the terminal console's way): the same
+        refusals as :meth:`start_run`; StationError if the verdict could not be stored."""
+        self.start_run(product, serial, operator=operator, batch=batch)
+        record = self.wait_run()
+        if record is None:
+            error = self.last_error
+            if isinstance(error, StationError):
+                raise error
+            raise StationError(f"the run ended without a stored verdict: {error}")
+        return record
+
+    def running(self) -> bool:
+        """A run is starting or in progress in the service's worker."""
+        worker = self._worker
+        return worker is not None and worker.is_alive()
+
     @property
     def last_error(self) -> BaseException | None:
         return self._worker_error
@@ -422,14 +441,21 @@ class StationService:
             return {"run_id": run["run_id"], "reason": reason}
 
     # -- scans -----------------------------------------------------------------------------------
-    def add_scan_listener(self, listener: Callable[[ScanRead], None]) -> None:
+    def add_scan_listener(self, listener: Callable[[str | SerialRejected], None]) -> None:
+        """Also hand each read of the station's serial-port scanner, as read (text, or the
+        rejection of a garbled line), to ``listener``: the terminal console's prompt."""
         self._scan_listeners.append(listener)
+
+    def add_scanner_status_listener(self, listener: Callable[[Any], None]) -> None:
+        self._status_listeners.append(listener)
 
     def submit_scan(self, raw: str | SerialRejected, *, product: str | None = None,
                     source: str = "client") -> dict[str, Any]:
         """Check a scan and publish it. With ``start_on_scan``, a valid scan while the station
         is idle starts the run at once. The product is the one given, else the one the serial
         identifies, else the last product chosen on this station."""
+        from edge.engine import InvalidSerial
+
         if product is not None:
             self._require_product(product)
         if isinstance(raw, SerialRejected):  # garbled on the serial line itself
@@ -464,19 +490,14 @@ class StationService:
                 except RunInProgress as exc:
                     answer.update(reason="run_in_progress", messages={
                         "fr": "Un test est en cours : attendez son verdict.", "en": str(exc)})
-                except (ServiceError, StationError) as exc:
+                except (ServiceError, StationError, SerialRejected, InvalidSerial) as exc:
                     answer.update(reason="station_cannot_start",
                                   messages={"fr": str(exc), "en": str(exc)})
-        event = self._emit(ScanRead, answer["run_id"] or "", source=source, raw=text[:256],
+        self._emit(ScanRead, answer["run_id"] or "", source=source, raw=text[:256],
                            serial=cleaned, product=product, valid=answer["valid"],
                            reason=answer["reason"],
                            message_fr=(answer["messages"] or {}).get("fr"),
                            message_en=(answer["messages"] or {}).get("en"))
-        for listener in list(self._scan_listeners):
-            try:
-                listener(event)  # type: ignore[arg-type]
-            except Exception:
-                _log.exception("scan listener failed")
         return answer
 
     def _start_scanner(self) -> None:
@@ -486,6 +507,11 @@ class StationService:
         from drivers.scanner.serial_scanner import SerialScanner
 
         def on_status(status) -> None:
+            for listener in list(self._status_listeners):
+                try:
+                    listener(status)
+                except Exception:
+                    _log.exception("scanner status listener failed")
             with self._lock:
                 self._scanner_status = {
                     "state": str(status.state), "port": status.port,
@@ -493,6 +519,11 @@ class StationService:
             self._wake.set()
 
         def on_scan(read) -> None:
+            for listener in list(self._scan_listeners):
+                try:
+                    listener(read)
+                except Exception:
+                    _log.exception("scan listener failed")
             self.submit_scan(read, source="scanner")
 
         self._scanner = SerialScanner(url, baudrate=self.config.scanner_baudrate,
