@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -42,22 +43,35 @@ class StationProcess:
         self.sim_faults = list(sim_faults)
         self.proc: subprocess.Popen | None = None
 
+    def config(self) -> Path:
+        """The station.toml of this test station (simulated hardware)."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        path = self.data_dir / "station.toml"
+        faults = ", ".join(f'"{f}"' for f in self.sim_faults)
+        token = f'token_file = "{self.token_file}"\n' if self.token_file else ""
+        path.write_text(
+            f'[station]\nid = "banc-essai"\ndata_dir = "{self.data_dir / "data"}"\n'
+            f"sim_faults = [{faults}]\n\n"
+            f'[api]\nlisten = "127.0.0.1:{self.port}"\n{token}'
+            f"start_on_scan = {'true' if self.start_on_scan else 'false'}\n")
+        return path
+
     def start(self) -> StationProcess:
-        cmd = [sys.executable, str(STATION), "--data-dir", str(self.data_dir),
-               "--port", str(self.port), "--pace", str(self.pace)]
-        if self.start_on_scan:
-            cmd.append("--start-on-scan")
-        if self.token_file:
-            cmd += ["--token-file", str(self.token_file)]
-        for fault in self.sim_faults:
-            cmd += ["--sim-fault", fault]
+        cmd = [sys.executable, str(STATION), "--pace", str(self.pace), "--",
+               "station", "--no-console", "--config", str(self.config())]
         env = dict(os.environ, PYTHONPATH=str(ROOT))
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                      text=True, env=env, cwd=ROOT)
-        line = self.proc.stdout.readline()  # blocks until serving (or the process died)
-        if not line.startswith("api: "):
-            self.proc.kill()
-            raise RuntimeError(f"station did not start: {line}{self.proc.stderr.read()}")
+        out = ""
+        while "api: " not in out:  # blocks until serving (or the process died)
+            line = self.proc.stdout.readline()
+            if not line:
+                self.proc.kill()
+                raise RuntimeError(f"station did not start: {out}{self.proc.stderr.read()}")
+            out += line
+        # Keep reading what it prints, so a full pipe can never stall the station.
+        threading.Thread(target=self.proc.stdout.read, daemon=True).start()
+        threading.Thread(target=self.proc.stderr.read, daemon=True).start()
         return self
 
     def kill(self, sig: int = signal.SIGKILL) -> None:

@@ -1,23 +1,16 @@
-"""The station for the HMI's end-to-end tests: the real station service and its HTTP API in this
-process, on simulated hardware, with one test-only change: simulated time is *paced*
-(``--pace S``: each simulated second takes S real seconds), so a run lasts long enough for a
-test to act in the middle of it (abort, kill the HMI, kill the station). Nothing else is
-replaced, and the tests never sleep for simulated time: they wait for what the screen shows.
+"""The station for the HMI's end-to-end tests: ``pibench station`` itself (its service and HTTP
+API, on simulated hardware), with one test-only change: simulated time is *paced* (``--pace S``:
+each simulated second takes S real seconds), so a run lasts long enough for a test to act in the
+middle of it (abort, kill the HMI, kill the station). Nothing else is replaced, and the tests
+never sleep for simulated time: they wait for what the screen shows.
 
-    python tests/hmi/station_proc.py --data-dir D [--pace 0.05] [--start-on-scan] [--port N]
-
-Prints ``api: <url>`` once serving; stops on SIGTERM (a run in progress is left to finish
-first, as the service does).
+    python tests/hmi/station_proc.py [--pace 0.05] -- station --no-console --config F
 """
 
 from __future__ import annotations
 
-import argparse
-import signal
 import sys
-import threading
 import time
-from pathlib import Path
 
 
 def install_pacing(pace: float) -> None:
@@ -56,42 +49,19 @@ def install_pacing(pace: float) -> None:
 
 
 def main() -> int:
-    p = argparse.ArgumentParser()
-    p.add_argument("--data-dir", required=True)
-    p.add_argument("--port", type=int, default=0)
-    p.add_argument("--pace", type=float, default=0.0)
-    p.add_argument("--start-on-scan", action="store_true")
-    p.add_argument("--station-id", default="banc-essai")
-    p.add_argument("--token-file", default=None)
-    p.add_argument("--sim-fault", action="append", default=[])
-    args = p.parse_args()
-    if args.pace > 0:
-        install_pacing(args.pace)
+    """``station_proc.py [--pace S] -- <pibench arguments>``: pibench's own command line, with
+    simulated time paced when asked."""
+    argv = sys.argv[1:]
+    pace = 0.0
+    if argv[:1] == ["--pace"]:
+        pace, argv = float(argv[1]), argv[2:]
+    if argv[:1] == ["--"]:
+        argv = argv[1:]
+    if pace > 0:
+        install_pacing(pace)
+    from edge.cli import main as pibench
 
-    from edge.api.server import ApiServer
-    from edge.api.settings import ApiSettings
-    from edge.config import StationConfig
-    from edge.service import ServiceSettings, StationService
-    from edge.station import Station
-
-    token = Path(args.token_file).read_text().strip() if args.token_file else None
-    config = StationConfig(station_id=args.station_id, data_dir=Path(args.data_dir),
-                           sim_faults=tuple(args.sim_fault))
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
-    with Station(config) as station:
-        service = StationService(station, ServiceSettings(start_on_scan=args.start_on_scan))
-        service.start()
-        server = ApiServer(service, ApiSettings("127.0.0.1", args.port, token=token,
-                                                start_on_scan=args.start_on_scan))
-        try:
-            print(f"api: {server.start()}", flush=True)
-            stop.wait()
-        finally:
-            server.stop()
-            service.close(run_timeout=60)
-    return 0
+    return pibench(argv)
 
 
 if __name__ == "__main__":
