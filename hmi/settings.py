@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import stat
+import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,10 +45,14 @@ def read_token(path: Path) -> str:
 
 
 def _from_station_config(path: Path) -> tuple[str | None, Path | None]:
-    from edge.config import load_config
-
-    config = load_config(path)
-    api = dict(getattr(config, "api", None) or {})
+    """[api] listen and token_file of the station's station.toml. Read here with tomllib, not
+    through edge.config: that module builds the whole station (sync, fixtures), and the HMI is
+    only a client. The station itself checks the file; the HMI only needs these two keys."""
+    try:
+        with open(path, "rb") as f:
+            api = dict(tomllib.load(f).get("api") or {})
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise HmiSettingsError(f"{path}: {exc}") from None
     url = None
     listen = api.get("listen")
     if isinstance(listen, str) and listen.strip().lower() != "off":
