@@ -1,5 +1,6 @@
-"""Helpers of the HMI tests: the real station service in a subprocess (simulated hardware), and
-waiting for what the screen shows (never a fixed sleep, never a timing assert)."""
+"""Helpers of the HMI tests: ``pibench station`` in a subprocess (simulated hardware; with
+``--sim-pace`` when a test must act in the middle of a run), and waiting for what the screen
+shows (never a fixed sleep, never a timing assert)."""
 
 from __future__ import annotations
 
@@ -19,7 +20,6 @@ from hmi.app import PibenchHMI
 from hmi.client import StationClient
 
 HERE = Path(__file__).parent
-STATION = HERE / "station_proc.py"
 ROOT = HERE.parent.parent
 
 
@@ -57,8 +57,10 @@ class StationProcess:
         return path
 
     def start(self) -> StationProcess:
-        cmd = [sys.executable, str(STATION), "--pace", str(self.pace), "--",
-               "station", "--no-console", "--config", str(self.config())]
+        cmd = [sys.executable, "-m", "edge.cli", "station", "--no-console",
+               "--config", str(self.config())]
+        if self.pace:
+            cmd += ["--sim-pace", str(self.pace)]
         env = dict(os.environ, PYTHONPATH=str(ROOT))
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                      text=True, env=env, cwd=ROOT)
