@@ -65,12 +65,16 @@ class PibenchHMI(App, inherit_bindings=False):
         self._phase: Phase | None = None
         self._request_id: str | None = None  # one start per scan, however often it is sent
         self._watching: str | None = None  # run id that was running when the link dropped
+        self._dirty: list[tuple[str, int | None]] = []  # applied, not yet painted
+        self._flush_pending = False
+        self._switching = False
+        self._unstamped: list[tuple[str, int | None]] = []
         self.on_render = on_render  # bench hook: called after each event has been painted
         self._connect = connect  # False: messages come from the caller (screenshot replays)
         trace = os.environ.get("PIBENCH_HMI_TRACE_SCREEN")
         if trace and on_render is None:
             # Field diagnostics (and the browser test): the screen as text, after each change.
-            self.on_render = lambda change: write_screen_text(self, Path(trace))
+            self.on_render = lambda change, seq=None: write_screen_text(self, Path(trace))
 
     # -- life cycle ---------------------------------------------------------------------------
     def on_mount(self) -> None:
@@ -93,10 +97,11 @@ class PibenchHMI(App, inherit_bindings=False):
         self.exit()
 
     # -- routing ------------------------------------------------------------------------------
-    def _route(self, change: str) -> None:
+    def _route(self, change: str, seq: int | None = None) -> None:
         phase = self.state.phase
         if phase is not self._phase:
             self._phase = phase
+            self._switching = True  # painted when the new screen resumes
             self._close_overlays()
             self.switch_screen(phase.value)  # its on_screen_resume repaints it whole
         else:
@@ -106,8 +111,8 @@ class PibenchHMI(App, inherit_bindings=False):
             screen.show(self.state, change)  # type: ignore[attr-defined]
             if self.screen is not screen:
                 self.screen.show(self.state, change) if hasattr(self.screen, "show") else None
-        if self.on_render is not None:
-            self.call_after_refresh(self.on_render, change)
+        if self.on_render is not None and seq is None and change != "typing":
+            self.call_after_refresh(self.on_render, change, seq)
 
     def _close_overlays(self) -> None:
         while len(self.screen_stack) > 2:
@@ -144,7 +149,34 @@ class PibenchHMI(App, inherit_bindings=False):
         if change == "scan":
             self.command_error = ""
         if change != "none":
-            self._route(change)
+            # Paint once for every event already queued: a burst of steps (the I/O board sends
+            # dozens within a millisecond) costs one repaint, not one each.
+            self._dirty.append((change, message.seq))
+            if not self._flush_pending:
+                self._flush_pending = True
+                self.call_later(self._flush)
+
+    def _flush(self) -> None:
+        self._flush_pending = False
+        dirty, self._dirty = self._dirty, []
+        changes = list(dict.fromkeys(change for change, _ in dirty))
+        if "run" in changes:
+            changes = ["run"]  # a whole repaint covers every step
+        self._switching = False
+        with self.batch_update():
+            for change in changes:
+                self._route(change)
+        if self.on_render is not None:
+            self._unstamped.extend(dirty)
+            if not self._switching:  # else the new screen stamps them once it has painted
+                self.call_after_refresh(self.stamp_rendered)
+
+    def stamp_rendered(self) -> None:
+        """Tell ``on_render`` that these events are on screen now (bench, screen trace)."""
+        stamped, self._unstamped = self._unstamped, []
+        if self.on_render is not None:
+            for change, seq in stamped:
+                self.on_render(change, seq)
 
     def on_run_loaded(self, message: RunLoaded) -> None:
         if message.while_away:

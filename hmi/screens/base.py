@@ -15,6 +15,10 @@ if TYPE_CHECKING:
     from hmi.app import PibenchHMI
 
 
+# What the status line shows changes only with these (not with every step of a run).
+STATUS_CHANGES = {"all", "health", "sync", "link", "screen", "command"}
+
+
 class StationScreen(Screen):
     @property
     def hmi(self) -> PibenchHMI:
@@ -30,14 +34,16 @@ class StationScreen(Screen):
     def on_screen_resume(self) -> None:
         self.show(self.hmi.state, "all")
         if self.hmi.on_render is not None:
-            self.call_after_refresh(self.hmi.on_render, "screen")
+            self.call_after_refresh(self.hmi.on_render, "screen", None)
+            self.call_after_refresh(self.hmi.stamp_rendered)
 
     def show(self, state: StationState, change: str) -> None:
         """Repaint what ``change`` touched. A screen switched to but not composed yet is
         skipped: its on_screen_resume paints it whole a moment later."""
         try:
-            for bar in self.query(StatusBar):
-                bar.show(state, self.lang)
+            if change in STATUS_CHANGES:
+                for bar in self.query(StatusBar):
+                    bar.show(state, self.lang)
             self.paint(state, change)
         except NoMatches:
             return

@@ -34,7 +34,8 @@ class RunningScreen(StationScreen):
         if run is not None and self.is_current:
             seconds = run.elapsed()
             self.query_one("#elapsed", Static).update(
-                f"{t('elapsed', self.lang)} {int(seconds) // 60:d}:{seconds % 60:04.1f}")
+                f"{t('elapsed', self.lang)} {int(seconds) // 60:d}:{seconds % 60:04.1f}",
+                layout=False)
 
     def paint(self, state: StationState, change: str) -> None:
         run = state.run
@@ -49,10 +50,13 @@ class RunningScreen(StationScreen):
             retest = f"  ({t('retest', lang)})" if run.retest else ""
             self.query_one("#run-title", Static).update(Text.assemble(
                 (run.serial, "bold"), f"   {run.product} {run.revision}{retest}"))
-        self.query_one("#abort", BigButton).label = t("abort", lang)
-        note = self.query_one("#run-note", Static)
-        note.update(self.hmi.command_error or (t("aborting", lang) if self.hmi.aborting else ""))
-        self._tick()
+        if change in ("run", "all"):
+            self.query_one("#abort", BigButton).label = t("abort", lang)
+        if change in ("run", "all", "command"):
+            note = self.query_one("#run-note", Static)
+            note.update(self.hmi.command_error
+                        or (t("aborting", lang) if self.hmi.aborting else ""))
+            self._tick()
 
     def on_button_pressed(self, event: BigButton.Pressed) -> None:
         event.stop()

@@ -19,6 +19,13 @@ STYLE = {"PASS": "green", "PASS-MARGINAL": "yellow", "FAIL": "bold red", "ERROR"
          "ABORTED": "bold", "RUNNING": "bold cyan", "PENDING": "dim", "SKIPPED": "dim"}
 
 
+def row_count(step: StepView) -> int:
+    """Lines :func:`render_step` draws: known in advance, so a row that only changes its
+    words is repainted without a layout pass (the costly part on a Pi)."""
+    error = bool(step.error and step.state not in ("PASS", "PASS-MARGINAL"))
+    return 1 + len(step.measurements) + error
+
+
 def render_step(step: StepView, lang: str) -> Table:
     grid = Table.grid(expand=True, padding=(0, 1))
     grid.add_column(width=2)
@@ -49,9 +56,16 @@ class StepRow(Static):
     def __init__(self, step: StepView, lang: str) -> None:
         super().__init__(render_step(step, lang), classes="step")
         self.step_index = step.index
+        self._lines = row_count(step)
+        self.styles.height = self._lines
 
     def show(self, step: StepView, lang: str) -> None:
-        self.update(render_step(step, lang))
+        lines = row_count(step)
+        grew = lines != self._lines
+        if grew:
+            self._lines = lines
+            self.styles.height = lines
+        self.update(render_step(step, lang), layout=grew)
         self.set_class(step.state == "RUNNING", "-running")
 
 
@@ -85,4 +99,4 @@ class StepList(VerticalScroll):
             return
         row.show(step, lang)
         if step.state == "RUNNING" or step.measurements:
-            self.scroll_to_widget(row, animate=False, immediate=True)
+            self.scroll_to_widget(row, animate=False)
