@@ -33,14 +33,16 @@ from hmi.messages import (
     RunLoaded,
     StationEvent,
     TodayLoaded,
+    TodayPlot,
 )
 from hmi.screens.confirm_abort import ConfirmAbort
 from hmi.screens.link import LinkScreen
 from hmi.screens.ready import ReadyScreen
 from hmi.screens.running import RunningScreen
 from hmi.screens.verdict import VerdictScreen
-from hmi.state import Phase, StationState
+from hmi.state import Phase, RunView, StationState
 
+PLOTTED = ("PowerBank-Foolish", "period")  # today's view: this product's period, as points
 SCAN_MAX = 64  # longer than any serial: a stuck key or a pasted page is cut, not stored
 
 
@@ -196,6 +198,13 @@ class PibenchHMI(App, inherit_bindings=False):
             self.aborting = False
         self._route("command")
 
+    def on_today_plot(self, message: TodayPlot) -> None:
+        from hmi.screens.today import TodayScreen
+
+        if isinstance(self.screen, TodayScreen):
+            title = t("plot_title", self.lang, name=message.name)
+            self.screen.show_plot(title, message.values, message.limits)
+
     def on_today_loaded(self, message: TodayLoaded) -> None:
         from hmi.screens.today import TodayScreen
 
@@ -251,9 +260,8 @@ class PibenchHMI(App, inherit_bindings=False):
 
     @work(group="commands", exit_on_error=False, description="scan")
     async def _send_scan(self, raw: str) -> None:
-        product = self.state.product or None
         try:
-            result = await self.client.submit_scan(raw, product)
+            result = await self.client.submit_scan(raw, self.state.scan_product())
         except StationRefused as exc:
             self.post_message(StationEvent("scan", {"raw": raw, "ok": False,
                                                     "reason": exc.reason}))
@@ -327,6 +335,26 @@ class PibenchHMI(App, inherit_bindings=False):
         if isinstance(yields, dict):
             yields = yields.get("products", yields.get("items", list(yields.values())))
         self.post_message(TodayLoaded(list(items), list(yields)))
+        await self._plot_today(list(items))
+
+    async def _plot_today(self, runs: list[dict]) -> None:
+        """The period of today's PowerBank boards against its limits (their last 30)."""
+        import asyncio
+
+        ids = [r["run_id"] for r in runs if r.get("product") == PLOTTED[0]][:30]
+        try:
+            records = await asyncio.gather(*(self.client.run(i) for i in ids[::-1]))
+        except (StationRefused, StationUnreachable):
+            return
+        values, limits = [], None
+        for record in records:
+            for step in RunView.from_record(record).steps:
+                for m in step.measurements:
+                    if m.name == PLOTTED[1] and isinstance(m.value, int | float):
+                        values.append(float(m.value))
+                        limits = m
+        if values:
+            self.post_message(TodayPlot(PLOTTED[1], values, limits))
 
     @work(group="runs", exit_on_error=False, description="run by id")
     async def fetch_run(self, run_id: str, while_away: bool = False) -> None:

@@ -55,3 +55,12 @@ class TodayLoaded(Message):
 
     runs: list[dict]
     yields: list[dict]
+
+
+@dataclass
+class TodayPlot(Message):
+    """One measurement over today's boards, and the limits to draw it against."""
+
+    name: str
+    values: list[float]
+    limits: object  # hmi.state.MeasurementView (its limits and marginal band)

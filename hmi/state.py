@@ -316,6 +316,7 @@ class StationState:
     software_version: str = ""
     products: list[ProductView] = field(default_factory=list)
     product: str = ""  # the product the next run is for
+    product_tapped: bool = False  # chosen by a tap: scans are checked against it, not guessed
     start_on_scan: bool = False
     health: HealthView = field(default_factory=HealthView)
     sync: SyncView = field(default_factory=SyncView)
@@ -466,6 +467,11 @@ class StationState:
             self.product = scan.product
         return "scan"
 
+    def scan_product(self) -> str | None:
+        """The product a scan is checked against: the one the operator tapped, else none (the
+        station tells the product from the serial's pattern)."""
+        return self.product if self.product_tapped and self.product else None
+
     def _on_health(self, data: dict) -> str:
         self.health = HealthView.from_wire(data.get("health", data))
         return "health"
@@ -481,6 +487,7 @@ class StationState:
     # -- local actions ------------------------------------------------------------------------
     def choose_product(self, name: str) -> None:
         self.product = name
+        self.product_tapped = True
         if self.scan is not None and self.scan.product and self.scan.product != name:
             self.scan = None  # a serial read for another product is not for this one
 

@@ -146,3 +146,32 @@ async def test_english_and_french(station):
             for text in words:
                 await wait_text(pilot, text)
             assert str(app.screen.query_one("#start").label).count("█") > 20  # block letters
+
+
+async def test_today_view_and_a_runs_detail_on_tap(station_factory):
+    station = station_factory(sim_faults=["stuck-output:LED3"])
+    app = make_app(station.url)
+    async with app.run_test(size=(80, 30)) as pilot:
+        await wait_ready(pilot)
+        for serial in ("PBF-000201", "HIO-000202"):
+            await type_scan(pilot, serial)
+            await wait_for(pilot, lambda: app.state.can_start(), "startable")
+            await tap(pilot, "#start")
+            await wait_for(pilot, lambda: app.state.phase is Phase.VERDICT, "verdict")
+        await tap(pilot, "#today")
+        await wait_text(pilot, "Cartes testées : 2")
+        await wait_text(pilot, "HIO-000202")
+        assert "Bon du premier coup" in screen_text(app)
+        await wait_text(pilot, "period des cartes du jour")  # the PowerBank's plot
+        await tap(pilot, "#run-0")  # the newest: the I/O board that failed
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "RunDetail", "the detail")
+        await wait_text(pilot, "GPA")
+        text = screen_text(app)
+        assert "HIO-000202" in text and "NON CONFORME" in text and "✘" in text
+        await tap(pilot, "#close")
+        await wait_text(pilot, "Cartes testées : 2")
+        # a scan from the today view goes straight back to work
+        await type_scan(pilot, "PBF-000203")
+        await wait_for(pilot, lambda: app.state.scan is not None and
+                       app.state.scan.serial == "PBF-000203", "the scan")
+        await wait_ready(pilot)
