@@ -185,3 +185,4 @@ async def test_today():
         app.post_message(TodayLoaded(runs[::-1], yields))
         await pilot.pause()
         compare(app, "today-80x24")
+
