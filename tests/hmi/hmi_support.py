@@ -33,7 +33,8 @@ class StationProcess:
     """``pibench``'s station service and API in a subprocess; start, kill, restart."""
 
     def __init__(self, data_dir: Path, *, pace: float = 0.0, start_on_scan: bool = False,
-                 token_file: Path | None = None, sim_faults: list[str] = ()) -> None:
+                 token_file: Path | None = None, sim_faults: list[str] = (),
+                 scanner: str = "") -> None:
         self.data_dir = data_dir
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -41,6 +42,7 @@ class StationProcess:
         self.start_on_scan = start_on_scan
         self.token_file = token_file
         self.sim_faults = list(sim_faults)
+        self.scanner = scanner  # a serial port the station reads scans from
         self.proc: subprocess.Popen | None = None
 
     def config(self) -> Path:
@@ -53,7 +55,8 @@ class StationProcess:
             f'[station]\nid = "banc-essai"\ndata_dir = "{self.data_dir / "data"}"\n'
             f"sim_faults = [{faults}]\n\n"
             f'[api]\nlisten = "127.0.0.1:{self.port}"\n{token}'
-            f"start_on_scan = {'true' if self.start_on_scan else 'false'}\n")
+            f"start_on_scan = {'true' if self.start_on_scan else 'false'}\n"
+            + (f'\n[scanner]\nurl = "{self.scanner}"\n' if self.scanner else ""))
         return path
 
     def start(self) -> StationProcess:

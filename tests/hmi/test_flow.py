@@ -145,7 +145,8 @@ async def test_english_and_french(station):
             await wait_ready(pilot)
             for text in words:
                 await wait_text(pilot, text)
-            assert str(app.screen.query_one("#start").label).count("█") > 20  # block letters
+            await wait_for(pilot, lambda: str(app.screen.query_one("#start").label).count("█")
+                           > 20, "START in block letters")
 
 
 async def test_today_view_and_a_runs_detail_on_tap(station_factory):
@@ -175,3 +176,30 @@ async def test_today_view_and_a_runs_detail_on_tap(station_factory):
         await wait_for(pilot, lambda: app.state.scan is not None and
                        app.state.scan.serial == "PBF-000203", "the scan")
         await wait_ready(pilot)
+
+
+async def test_a_scan_from_the_stations_serial_port_scanner_shows_the_same(station_factory):
+    """The station owns the serial-port scanner (here a pseudo-terminal standing for it); its
+    reads reach the screen as the station's scan events, good or refused."""
+    import os
+    import pty
+    import tty
+
+    master, slave = pty.openpty()
+    tty.setraw(slave)
+    try:
+        station = station_factory(scanner=os.ttyname(slave))
+        app = make_app(station.url)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await wait_ready(pilot)
+            await wait_text(pilot, "lecteur OK")
+            os.write(master, b"PBF-0001\r\n")  # too short: refused, with the reason
+            await wait_text(pilot, "LECTURE REFUSÉE")
+            os.write(master, b"PBF-000401\r\n")
+            await wait_for(pilot, lambda: app.state.scan is not None and app.state.scan.ok
+                           and app.state.scan.serial == "PBF-000401", "the scanner's read")
+            await wait_text(pilot, "PBF-000401")
+            assert app.state.scan.source == "scanner"
+    finally:
+        os.close(master)
+        os.close(slave)
