@@ -145,8 +145,8 @@ async def test_english_and_french(station):
             await wait_ready(pilot)
             for text in words:
                 await wait_text(pilot, text)
-            await wait_for(pilot, lambda: str(app.screen.query_one("#start").label).count("█")
-                           > 20, "START in block letters")
+            await wait_for(pilot, lambda a=app: str(a.screen.query_one("#start").label)
+                           .count("█") > 20, "START in block letters")
 
 
 async def test_today_view_and_a_runs_detail_on_tap(station_factory):
