@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import sys
@@ -106,10 +107,11 @@ def cmd_run(args: argparse.Namespace, out: TextIO) -> int:
     handover = Handover()  # set when the run is handed to a running station
 
     def on_stop(signal_name: str) -> None:
-        print(f"pibench: {t('stopping', lang, signal=signal_name)}", file=sys.stderr,
-              flush=True)
-        station.stop(_stop_reason(signal_name))
+        station.stop(_stop_reason(signal_name))  # first: nothing may stand in its way
         handover.abort(_stop_reason(signal_name))
+        with contextlib.suppress(Exception):  # a closed stderr (SIGHUP: the terminal is gone)
+            print(f"pibench: {t('stopping', lang, signal=signal_name)}", file=sys.stderr,
+                  flush=True)
 
     # Signals are handled from before the station opens: a SIGTERM during start-up (recovery)
     # must not kill the process half-way either; it just means "do not start the run".
