@@ -8,7 +8,7 @@ from hmi_support import make_app, screen_text, tap, type_scan, wait_for, wait_re
 from hmi.screens.confirm_abort import ConfirmAbort
 from hmi.state import Phase
 
-pytestmark = pytest.mark.asyncio
+pytestmark = [pytest.mark.asyncio, pytest.mark.slow]
 
 
 async def test_scan_start_live_steps_verdict_next_scan(station):
