@@ -85,6 +85,7 @@ class PibenchHMI(App, inherit_bindings=False):
             self.install_screen(screen, name)
         self._phase = Phase.LINK
         self.push_screen("link")
+
         if self._connect:
             self.follow()
 

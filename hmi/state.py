@@ -127,6 +127,7 @@ class StepView:
     measurements: list[MeasurementView] = field(default_factory=list)
     error: str | None = None
     duration_s: float | None = None
+    planned: int = 0  # measurements the plan declares for this step (rows reserved on screen)
 
 
 @dataclass(slots=True)
@@ -219,6 +220,7 @@ class ProductView:
     revision: str = ""
     example_serial: str = ""
     steps: list[str] = field(default_factory=list)
+    measurements: dict[str, int] = field(default_factory=dict)  # step name -> how many
 
 
 @dataclass(slots=True)
@@ -355,7 +357,9 @@ class StationState:
                 ProductView(str(p.get("product", p.get("name", ""))), str(p.get("revision", "")),
                             str(p.get("example_serial", "")),
                             [str(s.get("name", s)) if isinstance(s, dict) else str(s)
-                             for s in p.get("steps") or ()])
+                             for s in p.get("steps") or ()],
+                            {str(s.get("name")): len(s.get("measurements") or ())
+                             for s in p.get("steps") or () if isinstance(s, dict)})
                 for p in snap["products"]
             ]
         if snap.get("product"):
@@ -395,8 +399,9 @@ class StationState:
         teardown = list(data.get("teardown") or ())
         names = list(data.get("steps") or ())
         n_main = len(names) - len(teardown) if names[-len(teardown):] == teardown else len(names)
+        plan = next((p.measurements for p in self.products if p.name == run.product), {})
         for i, name in enumerate(names):
-            run.step(i, str(name), teardown=i >= n_main)
+            run.step(i, str(name), teardown=i >= n_main).planned = plan.get(str(name), 0)
         self.run = run
         self.scan = None
         self.starting = False

@@ -23,7 +23,7 @@ def row_count(step: StepView) -> int:
     """Lines :func:`render_step` draws: known in advance, so a row that only changes its
     words is repainted without a layout pass (the costly part on a Pi)."""
     error = bool(step.error and step.state not in ("PASS", "PASS-MARGINAL"))
-    return 1 + len(step.measurements) + error
+    return 1 + max(len(step.measurements), step.planned) + error
 
 
 def render_step(step: StepView, lang: str) -> Table:
@@ -39,7 +39,8 @@ def render_step(step: StepView, lang: str) -> Table:
     state_word = t("step_pending", lang) if step.state == "PENDING" else t(step.state, lang)
     grid.add_row(Text(STATE_MARK.get(step.state, "?"), style=style), Text(name, style=style),
                  "", Text(state_word, style=style))
-    for m in step.measurements:
+    measurements = step.measurements
+    for m in measurements:
         mstyle = STYLE.get(m.outcome, "")
         limits = m.limits_text()
         band = m.marginal_text()
@@ -49,6 +50,8 @@ def render_step(step: StepView, lang: str) -> Table:
                      Text(f"{limits}  {band}".strip(), style="dim" if m.passed else mstyle))
     if step.error and step.state not in ("PASS", "PASS-MARGINAL"):
         grid.add_row("", Text("   " + step.error, style=style), "", "")
+    for _ in range(step.planned - len(measurements)):
+        grid.add_row("", "", "", "")  # rows the plan's measurements will fill
     return grid
 
 
