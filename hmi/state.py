@@ -459,6 +459,11 @@ class StationState:
             return "run"
         finished = RunView.from_record(record)
         finished.started_mono = run.started_mono
+        live = {step.index: step for step in run.steps}
+        for step in finished.steps:  # a stored record does not say which steps were teardown
+            if step.index in live:
+                step.teardown = live[step.index].teardown
+                step.planned = live[step.index].planned
         self.run = finished
         return "run"
 

@@ -129,3 +129,13 @@ def test_a_run_in_chromium(web):
     runs = httpx.get(station.url + "/api/v1/runs", params={"serial": "PBF-000021"},
                      headers={"Authorization": f"Bearer {TOKEN}"}).json()["runs"]
     assert [r["outcome"] for r in runs] == ["PASS"]
+
+
+def test_a_network_address_without_the_token_is_refused():
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    env.pop("PIBENCH_API_TOKEN_FILE", None)
+    done = subprocess.run([sys.executable, "-m", "hmi", "--web", "--host", "0.0.0.0",
+                           "--url", "http://127.0.0.1:9"], env=env, cwd=ROOT,
+                          capture_output=True, text=True, timeout=30)
+    assert done.returncode == 78
+    assert "needs the station's API token" in done.stderr
