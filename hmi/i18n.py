@@ -108,8 +108,8 @@ def t(key: str, lang: str, **fields: object) -> str:
     return text.format(**fields) if fields else text
 
 
-def keys() -> list[str]:
+def text_keys() -> list[str]:
     return list(_TEXT)
 
 
-__all__ = ["LANGUAGES", "keys", "pick_language", "t"]
+__all__ = ["LANGUAGES", "pick_language", "t", "text_keys"]

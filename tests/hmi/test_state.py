@@ -120,7 +120,7 @@ def test_status_line_words():
 
 
 def test_every_operator_text_exists_in_french_and_english():
-    for key in i18n.keys():
+    for key in i18n.text_keys():
         fr, en = i18n.t(key, "fr"), i18n.t(key, "en")
         assert fr and en, key
     for outcome in ("PASS", "PASS-MARGINAL", "FAIL", "ERROR", "ABORTED"):
