@@ -81,13 +81,28 @@ class StepList(VerticalScroll):
         self._rows: dict[int, StepRow] = {}
 
     def show_run(self, run: RunView, lang: str) -> None:
-        """Rebuild every row (a new run, or a snapshot)."""
+        """Show every row of a new run (or of a snapshot). The rows already mounted are reused
+        for the new run's steps (mounting widgets is the costly part of a new board); only the
+        difference in step count is mounted or removed."""
         self._run_id = run.run_id
-        self.remove_children()
-        self._rows = {s.index: StepRow(s, lang) for s in run.steps}
-        self.mount_all(self._rows.values())
-        for step in run.steps:
-            self._rows[step.index].show(step, lang)
+        old = list(self._rows.values())
+        steps = run.steps
+        surplus = old[len(steps):]
+        if surplus:
+            self.remove_children(surplus)
+        rows: dict[int, StepRow] = {}
+        for row, step in zip(old, steps, strict=False):
+            row.step_index = step.index
+            row.show(step, lang)
+            rows[step.index] = row
+        new = [StepRow(step, lang) for step in steps[len(old):]]
+        for row, step in zip(new, steps[len(old):], strict=True):
+            rows[step.index] = row
+            row.show(step, lang)
+        if new:
+            self.mount_all(new)
+        self._rows = rows
+        self.scroll_home(animate=False)
 
     def show_step(self, run: RunView, index: int, lang: str) -> None:
         if run.run_id != self._run_id:
