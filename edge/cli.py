@@ -108,7 +108,7 @@ def cmd_run(args: argparse.Namespace, out: TextIO) -> int:
 
     def on_stop(signal_name: str) -> None:
         station.stop(_stop_reason(signal_name))  # first: nothing may stand in its way
-        handover.abort(_stop_reason(signal_name))
+        handover.abort(_stop_reason(signal_name))  # a run handed to a running station
         with contextlib.suppress(Exception):  # a closed stderr (SIGHUP: the terminal is gone)
             print(f"pibench: {t('stopping', lang, signal=signal_name)}", file=sys.stderr,
                   flush=True)
