@@ -253,6 +253,7 @@ class PibenchHMI(App, inherit_bindings=False):
             self._repaint_scan()
             return
         if self.state.phase is Phase.LINK:
+            self.notify(t("scan_not_sent", self.lang), severity="error", timeout=4)
             self._repaint_scan()
             return
         self.command_error = ""

@@ -25,6 +25,8 @@ _TEXT: dict[str, dict[str, str]] = {
     "start_refused": {"fr": "Démarrage refusé", "en": "Start refused"},
     "run_in_progress": {"fr": "Un test est en cours : scan ignoré",
                         "en": "A test is running: scan ignored"},
+    "scan_not_sent": {"fr": "Banc injoignable : scan non transmis, rescannez quand il revient",
+                      "en": "Station unreachable: scan not sent, scan again when it is back"},
     "today": {"fr": "AUJOURD'HUI", "en": "TODAY"},
     "back": {"fr": "RETOUR", "en": "BACK"},
     "close": {"fr": "FERMER", "en": "CLOSE"},
