@@ -12,7 +12,7 @@ from textual.widgets import Static
 from hmi.i18n import t
 from hmi.state import RunView
 from hmi.widgets.big_button import BigButton
-from hmi.widgets.plots import failing_pins, pin_map
+from hmi.widgets.pin_map import failing_pins, pin_map
 from hmi.widgets.step_list import StepList
 from hmi.widgets.verdict_banner import MARK
 

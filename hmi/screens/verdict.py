@@ -14,6 +14,7 @@ from hmi.i18n import t
 from hmi.screens.base import StationScreen
 from hmi.state import StationState
 from hmi.widgets.big_button import BigButton
+from hmi.widgets.pin_map import failing_pins, pin_map
 from hmi.widgets.scan_field import ScanField
 from hmi.widgets.verdict_banner import VerdictBanner
 
@@ -47,6 +48,7 @@ class VerdictScreen(StationScreen):
         yield Static(id="verdict-board", classes="title")
         with VerticalScroll(id="failures"):
             yield Static(id="failure-list")
+        yield Static(id="verdict-pins")
         yield Static(id="todo")
         with Horizontal(id="verdict-actions"):
             yield ScanField(id="next-scan")
@@ -66,6 +68,12 @@ class VerdictScreen(StationScreen):
             (away, "bold")))
         self.query_one("#failure-list", Static).update(failures_table(state, lang))
         self.query_one("#failures").display = bool(run.failing() or run.marginal() or run.error)
+        pins = self.query_one("#verdict-pins", Static)
+        # The I/O board's pin map, where the screen has room for it (not at 80x24).
+        show_pins = bool(failing_pins(run)) and self.app.size.height >= 30
+        pins.display = show_pins
+        if show_pins:
+            pins.update(pin_map(run, t("pin_map", lang)))
         self.query_one("#todo", Static).update(t(f"todo_{run.outcome}", lang))
         self.query_one("#todo").set_class(run.outcome == "ERROR", "-error")
         field = self.query_one(ScanField)
