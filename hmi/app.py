@@ -42,7 +42,8 @@ from hmi.screens.running import RunningScreen
 from hmi.screens.verdict import VerdictScreen
 from hmi.state import Phase, RunView, StationState
 
-PLOTTED = ("PowerBank-Foolish", "period")  # today's view: this product's period, as points
+# Today's view plots these measurements of this product over the day's boards.
+PLOTTED = ("PowerBank-Foolish", ("period", "duty"))
 SCAN_MAX = 64  # longer than any serial: a stuck key or a pasted page is cut, not stored
 
 
@@ -203,8 +204,8 @@ class PibenchHMI(App, inherit_bindings=False):
         from hmi.screens.today import TodayScreen
 
         if isinstance(self.screen, TodayScreen):
-            title = t("plot_title", self.lang, name=message.name)
-            self.screen.show_plot(title, message.values, message.limits)
+            self.screen.show_plot([(t("plot_title", self.lang, name=name), values, limits)
+                                   for name, values, limits in message.series])
 
     def on_today_loaded(self, message: TodayLoaded) -> None:
         from hmi.screens.today import TodayScreen
@@ -343,20 +344,23 @@ class PibenchHMI(App, inherit_bindings=False):
         """The period of today's PowerBank boards against its limits (their last 30)."""
         import asyncio
 
-        ids = [r["run_id"] for r in runs if r.get("product") == PLOTTED[0]][:30]
+        product, names = PLOTTED
+        ids = [r["run_id"] for r in runs if r.get("product") == product][:30]
         try:
             records = await asyncio.gather(*(self.client.run(i) for i in ids[::-1]))
         except (StationRefused, StationUnreachable):
             return
-        values, limits = [], None
+        values: dict[str, list[float]] = {name: [] for name in names}
+        limits: dict[str, object] = {}
         for record in records:
             for step in RunView.from_record(record).steps:
                 for m in step.measurements:
-                    if m.name == PLOTTED[1] and isinstance(m.value, int | float):
-                        values.append(float(m.value))
-                        limits = m
-        if values:
-            self.post_message(TodayPlot(PLOTTED[1], values, limits))
+                    if m.name in values and isinstance(m.value, int | float):
+                        values[m.name].append(float(m.value))
+                        limits[m.name] = m
+        if any(values.values()):
+            self.post_message(TodayPlot([(name, values[name], limits.get(name))
+                                         for name in names]))
 
     @work(group="runs", exit_on_error=False, description="run by id")
     async def fetch_run(self, run_id: str, while_away: bool = False) -> None:

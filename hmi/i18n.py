@@ -96,7 +96,7 @@ _TEXT: dict[str, dict[str, str]] = {
     "run_detail": {"fr": "Détail de l'essai", "en": "Run detail"},
     "limits": {"fr": "limites", "en": "limits"},
     "marginal_band": {"fr": "zone limite", "en": "marginal band"},
-    "plot_title": {"fr": "{name} des cartes du jour", "en": "{name} of today's boards"},
+    "plot_title": {"fr": "{name} (cartes du jour)", "en": "{name} (today's boards)"},
     "pin_map": {"fr": "Broches de l'extenseur", "en": "Expander pins"},
 }
 

@@ -59,8 +59,7 @@ class TodayLoaded(Message):
 
 @dataclass
 class TodayPlot(Message):
-    """One measurement over today's boards, and the limits to draw it against."""
+    """Measurements over today's boards: (name, values, the limits to draw them against: a
+    hmi.state.MeasurementView) per measurement."""
 
-    name: str
-    values: list[float]
-    limits: object  # hmi.state.MeasurementView (its limits and marginal band)
+    series: list[tuple[str, list[float], object]]

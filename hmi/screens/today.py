@@ -38,7 +38,9 @@ class TodayScreen(Screen):
         with Vertical(id="today-body"):
             yield Static(id="yields")
             yield Vertical(id="today-runs")
-            yield LimitsPlot(id="today-plot")
+            with Horizontal(id="today-plot"):
+                yield LimitsPlot(id="plot-0")
+                yield LimitsPlot(id="plot-1")
         with Horizontal(id="today-pages"):
             yield BigButton(t("prev", self.lang), id="prev")
             yield BigButton(t("next", self.lang), id="next")
@@ -73,11 +75,15 @@ class TodayScreen(Screen):
         self.query_one("#prev", BigButton).disabled = self.page == 0
         self.query_one("#next", BigButton).disabled = (self.page + 1) * PAGE >= len(self.runs)
 
-    def show_plot(self, title: str, values: list[float], m: MeasurementView | None) -> None:
-        plot = self.query_one(LimitsPlot)
-        plot.set_class(bool(values), "-shown")
-        if values:
-            plot.show_values(title, values, m)
+    def show_plot(self, series: list[tuple[str, list[float], MeasurementView | None]]) -> None:
+        """One panel per measurement (two at most), side by side."""
+        box = self.query_one("#today-plot")
+        shown = any(values for _, values, _ in series)
+        box.set_class(shown, "-shown")
+        for i, plot in enumerate(self.query(LimitsPlot)):
+            plot.display = i < len(series)
+            if i < len(series):
+                plot.show_values(*series[i])
 
     def on_button_pressed(self, event: BigButton.Pressed) -> None:
         event.stop()

@@ -163,7 +163,8 @@ async def test_today_view_and_a_runs_detail_on_tap(station_factory):
         await wait_text(pilot, "Cartes testées : 2")
         await wait_text(pilot, "HIO-000202")
         assert "Bon du premier coup" in screen_text(app)
-        await wait_text(pilot, "period des cartes du jour")  # the PowerBank's plot
+        await wait_text(pilot, "period (cartes du jour)")  # the PowerBank's plots
+        await wait_text(pilot, "duty (cartes du jour)")
         await tap(pilot, "#run-0")  # the newest: the I/O board that failed
         await wait_for(pilot, lambda: type(app.screen).__name__ == "RunDetail", "the detail")
         await wait_text(pilot, "GPA")
