@@ -309,6 +309,14 @@ SIM_PACE_HELP = ("simulated station only: let simulated time pass in real time t
                  "seconds per simulated second (1: as long as on the bench; default: instant)")
 
 
+def cmd_hmi(args: argparse.Namespace, out: TextIO) -> int:
+    """``pibench hmi ...`` is ``pibench-hmi ...``: a separate process, a client of this API."""
+    import os
+
+    os.execv(sys.executable, [sys.executable, "-m", "hmi", *args.hmi_args])
+    return 0  # not reached
+
+
 def build_parser() -> argparse.ArgumentParser:
     # The options are accepted before or after the sub-command. Sub-parsers use SUPPRESS as
     # their default, or argparse would overwrite a value given before the sub-command.
@@ -367,6 +375,11 @@ def build_parser() -> argparse.ArgumentParser:
     from edge.sync.cli import add_arguments as add_sync
 
     add_sync(sub, parents=(common,))
+    # The operator screen is its own program (edge never imports hmi): hand it every argument.
+    p = sub.add_parser("hmi", help="the operator screen (pibench-hmi --help)", add_help=False,
+                       prefix_chars="\x00")
+    p.add_argument("hmi_args", nargs=argparse.REMAINDER)
+    p.set_defaults(func=cmd_hmi)
     return parser
 
 
