@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -105,6 +106,10 @@ def _open_existing_store(args: argparse.Namespace):
     config = _config(args)
     if not config.database.exists():
         raise ConfigError(f"no result database at {config.database} yet: nothing was tested")
+    if not os.access(config.database, os.W_OK):  # a technician, reading via the pibench group
+        from edge.store.readonly import open_readonly
+
+        return open_readonly(config.database)
     return open_store(config.database)
 
 
@@ -244,6 +249,9 @@ def build_parser() -> argparse.ArgumentParser:
     from edge.sync.cli import add_arguments as add_sync
 
     add_sync(sub, parents=(common,))
+    from edge.appliance_cli import add_arguments as add_appliance  # doctor, backup, retention
+
+    add_appliance(sub, parents=(common,))
     return parser
 
 

@@ -25,6 +25,7 @@ from edge.config import StationConfig
 from edge.engine import EventBus, Runner, StationError, StationInfo
 from edge.records import RunRecord
 from edge.store import RunRecorder, open_store, recover_interrupted
+from edge.store.integrity import verify_at_startup
 
 _log = logging.getLogger("edge.station")
 
@@ -54,6 +55,7 @@ class Station:
     # -- life cycle ------------------------------------------------------------------------
     def open(self) -> Station:
         self.config.data_dir.mkdir(parents=True, exist_ok=True, mode=0o750)
+        verify_at_startup(self.config.database)  # a damaged file: say so before writing to it
         conn = open_store(self.config.database)
         self.recovered = recover_interrupted(conn, datetime.now(UTC))
         for run_id in self.recovered:
