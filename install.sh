@@ -66,6 +66,7 @@ ROOT=${PIBENCH_ROOT:-}
 PREFIX=/opt/pibench
 RELEASES=$PREFIX/releases
 CONF=/etc/pibench
+KIOSK_CONF=/etc/pibench-kiosk
 STATE=/var/lib/pibench
 UNITDIR=/etc/systemd/system
 WRAPPER=/usr/local/bin/pibench
@@ -153,6 +154,9 @@ check_system() {
     fi
     # lgpio (the only GPIO library that works on a Pi 5): the system package where the system
     # has one, else the PyPI wheel where one exists for this Python, else stop here.
+    # The package lists must be current to know whether python3-lgpio exists (a fresh image may
+    # have none); refreshing them installs nothing.
+    if [ "$dry" = 0 ]; then act apt-get update -q; fi
     if [ "$arch" != arm64 ]; then
         pkg_lgpio=none # not a Pi (test chroot): pibench does not use lgpio off ARM
     elif apt-cache show python3-lgpio >/dev/null 2>&1; then
@@ -185,7 +189,6 @@ apt_packages() {
     local pkgs="python3 python3-venv i2c-tools"
     [ "$pkg_lgpio" = deb ] && pkgs="$pkgs python3-lgpio"
     say "== system packages ($os_name, Python $py, lgpio from: $pkg_lgpio)"
-    [ "$dry" = 1 ] || act apt-get update -q
     # shellcheck disable=SC2086 # word splitting of the package list is intended
     act env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $pkgs
 }
@@ -382,9 +385,10 @@ system_files() { # sets: units_changed
     for u in $UNITS; do
         if install_file "$SRC/systemd/$u" "$UNITDIR/$u" 0644; then units_changed=1; fi
     done
-    [ -d "$ROOT$CONF/labwc" ] || act install -d -m 0755 "$ROOT$CONF/labwc"
-    install_file "$SRC/systemd/kiosk/rc.xml" "$CONF/labwc/rc.xml" 0644 || true
-    install_file "$SRC/systemd/kiosk/foot.ini" "$CONF/labwc/foot.ini" 0644 || true
+    # Outside /etc/pibench (group pibench only): the kiosk's user must read it.
+    [ -d "$ROOT$KIOSK_CONF" ] || act install -d -m 0755 "$ROOT$KIOSK_CONF"
+    install_file "$SRC/systemd/kiosk/rc.xml" "$KIOSK_CONF/rc.xml" 0644 || true
+    install_file "$SRC/systemd/kiosk/foot.ini" "$KIOSK_CONF/foot.ini" 0644 || true
     # Technicians' command: always the station's configuration (so the station's database),
     # unless PIBENCH_CONFIG says otherwise.
     [ -d "$ROOT$(dirname "$WRAPPER")" ] || act install -d -m 0755 "$ROOT$(dirname "$WRAPPER")"
@@ -491,7 +495,7 @@ do_uninstall() {
     say "== removing the software"
     [ -e "$ROOT$PREFIX" ] && act rm -rf "$ROOT$PREFIX"
     [ -e "$ROOT$WRAPPER" ] && act rm -f "$ROOT$WRAPPER"
-    [ -e "$ROOT$CONF/labwc" ] && act rm -rf "$ROOT$CONF/labwc"
+    [ -e "$ROOT$KIOSK_CONF" ] && act rm -rf "$ROOT$KIOSK_CONF"
     if [ "$purge" = 1 ]; then
         say "== --purge: deleting configuration, results and users"
         [ -e "$ROOT$CONF" ] && act rm -rf "$ROOT$CONF"

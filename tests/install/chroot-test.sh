@@ -27,6 +27,7 @@ keep=0
 command -v debootstrap >/dev/null || { echo "apt-get install debootstrap" >&2; exit 69; }
 
 root=$(mktemp -d /var/tmp/pibench-chroot.XXXXXX)
+chmod 755 "$root" # mktemp makes it private: the chroot's users must traverse /
 step() { printf '\n=== %s\n' "$*"; }
 in_root() { chroot "$root" /usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 "$@"; }
 cleanup() {
