@@ -27,7 +27,6 @@ keep=0
 command -v debootstrap >/dev/null || { echo "apt-get install debootstrap" >&2; exit 69; }
 
 root=$(mktemp -d /var/tmp/pibench-chroot.XXXXXX)
-chmod 755 "$root" # mktemp makes it private: the chroot's users must traverse /
 step() { printf '\n=== %s\n' "$*"; }
 in_root() { chroot "$root" /usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 "$@"; }
 cleanup() {
@@ -47,6 +46,7 @@ if [ ! -f "$tarball" ]; then
 else
     tar -C "$root" -xf "$tarball"
 fi
+chmod 755 "$root" # mktemp made it private: the chroot's users must traverse /
 cp /etc/resolv.conf "$root/etc/resolv.conf"
 mount -t proc proc "$root/proc"
 mount --rbind /dev "$root/dev"
