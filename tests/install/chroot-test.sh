@@ -48,6 +48,13 @@ else
 fi
 chmod 755 "$root" # mktemp made it private: the chroot's users must traverse /
 cp /etc/resolv.conf "$root/etc/resolv.conf"
+# A network behind a TLS-inspecting proxy: trust in the chroot what the host trusts (a station
+# on such a network needs the same), so pip reaches PyPI as on the host.
+if compgen -G "/usr/local/share/ca-certificates/*.crt" >/dev/null; then
+    cp /usr/local/share/ca-certificates/*.crt "$root/usr/local/share/ca-certificates/"
+    chroot "$root" update-ca-certificates >/dev/null
+fi
+[ -f /etc/pip.conf ] && cp /etc/pip.conf "$root/etc/pip.conf"
 mount -t proc proc "$root/proc"
 mount --rbind /dev "$root/dev"
 mount -t sysfs sys "$root/sys"
