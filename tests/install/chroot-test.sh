@@ -105,10 +105,12 @@ wait "$station" && code=0 || code=$?
 echo "station stopped by SIGTERM, exit $code"; cat "$root/tmp/station.log"
 
 step "5. a board on simulated hardware, then read back by a technician"
+service_bin=${exec_start%% *} # the unit's own pibench, with the unit's configuration
 in_root setpriv --reuid=pibench --regid=pibench --init-groups env -i PATH=/usr/bin:/bin \
-    "${environment[@]}" sh -c "cd $workdir && pibench run --product PowerBank-Foolish --serial PBF-000042 | tail -3"
+    "${environment[@]}" sh -c "cd $workdir && $service_bin --config /etc/pibench/station.toml run --product PowerBank-Foolish --serial PBF-000042 | tail -3"
 in_root usermod -aG pibench tech
-in_root su tech -c 'pibench history --serial PBF-000042'
+in_root su tech -c 'pibench history --serial PBF-000042' | tee "$root/tmp/history.txt"
+grep -q PBF-000042 "$root/tmp/history.txt" || { echo "tech does not see the run"; exit 1; }
 in_root su tech -c 'cat /etc/pibench/inventory.token' && { echo "token readable by tech!"; exit 1; } ||
     echo "tech cannot read the token: ok"
 in_root su tech -c 'pibench doctor' || true
@@ -119,7 +121,8 @@ in_root sh -c "cd /home/tech/pibench && $allow ./install.sh --no-start" | tail -
 second=$(readlink "$root/opt/pibench/current")
 test -e "$root/opt/pibench/$second/src/docs/adding-a-product.md" && { echo "removed file kept!"; exit 1; }
 echo "upgraded: $first -> $second; removed file gone; previous: $(readlink "$root/opt/pibench/previous")"
-in_root su tech -c 'pibench history --serial PBF-000042 | head -1'
+in_root su tech -c 'pibench history --serial PBF-000042' | grep PBF-000042 ||
+    { echo "results lost in the upgrade"; exit 1; }
 in_root sh -c "cd /home/tech/pibench && ./install.sh --rollback --no-start" | tail -2
 echo "after rollback: current $(readlink "$root/opt/pibench/current")"
 [ "$(readlink "$root/opt/pibench/current")" = "$first" ] || { echo "rollback did not return"; exit 1; }
