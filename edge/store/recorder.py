@@ -37,11 +37,13 @@ from edge.store.db import (
     StoreFullError,
     StoreWriteError,
     UnknownRunError,
+    classify_sqlite_error,
     database_path,
     open_store,
     write_transaction,
 )
 from edge.store.history import load_run
+from edge.store.last_words import LastWordsFile
 from edge.store.payload import payload_text
 
 DEFAULT_TARGET = "inventory"
@@ -189,6 +191,13 @@ class RunRecorder:
         self._path = database_path(conn)
         self._lock = threading.Lock()
         self._owns_conn = False
+        # Where the cause of a run the database refused is kept until recovery can write it
+        # (see edge.store.last_words); prepared now, while there is room for it.
+        self._last_words: LastWordsFile | None = None
+        self._last_words_run: str | None = None  # the run whose cause the file now holds
+        if self._path not in ("", ":memory:", "?"):
+            self._last_words = LastWordsFile(self._path)
+            self._last_words.prepare()
 
     @classmethod
     def open(cls, path: str | os.PathLike[str], **kwargs: Any) -> RunRecorder:
@@ -201,6 +210,8 @@ class RunRecorder:
         return self._conn
 
     def close(self) -> None:
+        if self._last_words is not None:
+            self._last_words.close()
         if self._owns_conn:
             with self._lock:
                 self._conn.close()
@@ -256,7 +267,8 @@ class RunRecorder:
         or a step index already recorded, :class:`StoreWriteError` if SQLite refuses the write.
         """
         step_row, attempt_rows, measurement_rows = _step_rows(run_id, step)
-        with self._lock, self._writing(f"record step {step.index} of run {run_id}"):
+        with self._lock, self._writing(f"record step {step.index} ({step.name!r}) of run {run_id}",
+                                       run_id):
             # No look-before-you-leap SELECTs: the schema already refuses an unknown run (foreign
             # key), a finished run (trigger) and a second copy of a step (primary key). Asking
             # first would cost two queries on every step to explain a refusal that almost never
@@ -290,7 +302,7 @@ class RunRecorder:
         if outcome is Outcome.RUNNING:
             raise ValueError("a run cannot finish with outcome RUNNING")
         utc_epoch(ended_utc)  # malformed timestamps fail here, before anything is written
-        with self._lock, self._writing(f"finish run {run_id}"):
+        with self._lock, self._writing(f"finish run {run_id} ({outcome})", run_id):
             return close_run(
                 self._conn, run_id, outcome, ended_utc, duration_s, error, self._utc_now()
             )
@@ -333,12 +345,22 @@ class RunRecorder:
             )
 
     @contextlib.contextmanager
-    def _writing(self, what: str) -> Iterator[None]:
+    def _writing(self, what: str, run_id: str | None = None) -> Iterator[None]:
         """One write transaction; SQLite's own errors (disk full, I/O, locked too long) become a
-        :class:`StoreWriteError` naming the file and the operation. Nothing was half-written:
-        the transaction rolled back."""
+        :class:`StoreWriteError` (or its specific subclass) naming the file, the operation and
+        the cause. Nothing was half-written: the transaction rolled back.
+
+        For a write of a run already on record, the cause is also kept in the last-words file
+        before the error goes up: the engine may never get to write it into the database."""
         try:
             with write_transaction(self._conn):
                 yield
         except sqlite3.Error as exc:
-            raise StoreWriteError(f"{self._path}: could not {what}: {exc}") from exc
+            error = classify_sqlite_error(exc, Path(self._path), what)
+            cause = getattr(error, "cause", None)
+            # The first refusal is the true cause; later ones (teardown, verdict) only follow.
+            words = self._last_words
+            if (run_id is not None and words is not None and self._last_words_run != run_id
+                    and words.write(run_id, f"{cause or 'store error'} ({what}: {exc})")):
+                self._last_words_run = run_id
+            raise error from exc

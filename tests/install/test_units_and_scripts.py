@@ -90,7 +90,7 @@ def unit_settings(unit: str) -> dict[str, list[str]]:
 def test_station_unit_policy() -> None:
     s = unit_settings("pibench-edge.service")
     assert s["Restart"] == ["on-failure"]
-    assert set(s["RestartPreventExitStatus"][0].split()) == {"75", "78"}
+    assert set(s["RestartPreventExitStatus"][0].split()) == {"74", "75", "78"}
     assert "network-online.target" not in " ".join(s.get("After", []) + s.get("Wants", []))
     # Groups come from the user: a group missing on this system must not stop the service.
     assert "SupplementaryGroups" not in s
