@@ -156,7 +156,7 @@ check_system() {
     # has one, else the PyPI wheel where one exists for this Python, else stop here.
     # The package lists must be current to know whether python3-lgpio exists (a fresh image may
     # have none); refreshing them installs nothing.
-    if [ "$dry" = 0 ]; then act apt-get update -q; fi
+    act apt-get update -q
     if [ "$arch" != arm64 ]; then
         pkg_lgpio=none # not a Pi (test chroot): pibench does not use lgpio off ARM
     elif apt-cache show python3-lgpio >/dev/null 2>&1; then

@@ -8,6 +8,7 @@ errors propagate to the CLI's single handler (exit 78).
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from dataclasses import replace
@@ -15,8 +16,9 @@ from pathlib import Path
 from typing import TextIO
 
 from edge.config import StationConfig, load_config
+from edge.console import EXIT_STORAGE
 
-EXIT_OK, EXIT_FAILED = 0, 1
+EXIT_OK, EXIT_FAILED, EXIT_NO_PERMISSION = 0, 1, 77
 
 
 def _config(args: argparse.Namespace) -> StationConfig:
@@ -33,6 +35,7 @@ def cmd_doctor(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_backup(args: argparse.Namespace, out: TextIO) -> int:
+    from edge.store import StoreError
     from edge.store.backup import BackupError, backup_database, usb_destination
 
     config = _config(args)
@@ -52,13 +55,16 @@ def cmd_backup(args: argparse.Namespace, out: TextIO) -> int:
     except BackupError as exc:
         print(f"pibench backup: {exc}", file=sys.stderr)
         return EXIT_FAILED
+    except (StoreError, FileNotFoundError) as exc:  # the source database cannot be read
+        print(f"pibench backup: {exc}", file=sys.stderr)
+        return EXIT_STORAGE
     print(f"{result.runs} run(s) backed up and verified: {result.path} "
           f"({result.size_bytes // 1024} KiB)", file=out)
     return EXIT_OK
 
 
 def cmd_retention(args: argparse.Namespace, out: TextIO) -> int:
-    from edge.store import open_store
+    from edge.store import StoreError, open_store
     from edge.store.retention import apply_retention
 
     if args.older_than_days is None and args.keep_last is None:
@@ -69,14 +75,22 @@ def cmd_retention(args: argparse.Namespace, out: TextIO) -> int:
     if not config.database.exists():
         print(f"pibench retention: no result database at {config.database}", file=sys.stderr)
         return EXIT_FAILED
+    if not os.access(config.database, os.W_OK):
+        print(f"pibench retention: {config.database} is the station's; run it as root "
+              "(sudo pibench retention ...)", file=sys.stderr)
+        return EXIT_NO_PERMISSION
     cutoff = (time.time() - args.older_than_days * 86400
               if args.older_than_days is not None else None)
-    conn = open_store(config.database)
     try:
-        result = apply_retention(conn, older_than_epoch=cutoff, keep_last=args.keep_last,
-                                 dry_run=not args.apply)
-    finally:
-        conn.close()
+        conn = open_store(config.database)
+        try:
+            result = apply_retention(conn, older_than_epoch=cutoff, keep_last=args.keep_last,
+                                     dry_run=not args.apply)
+        finally:
+            conn.close()
+    except StoreError as exc:
+        print(f"pibench retention: {exc}", file=sys.stderr)
+        return EXIT_STORAGE
     verb = "deleted" if args.apply else "would delete (add --apply to delete)"
     print(f"{result.count} delivered run(s) {verb}", file=out)
     if result.kept_undelivered:
