@@ -158,6 +158,7 @@ def inventree_config(tmp_path: Path, url: str, token: str = TOKEN, mode: int = 0
     return real_config(tmp_path, sync=sync)
 
 
+@pytest.mark.slow  # a fake InvenTree server in a subprocess
 def test_inventory_reachable_and_token_checked(
     tmp_path: Path, machine: FakeMachine, inventree: FakeServerProcess
 ) -> None:

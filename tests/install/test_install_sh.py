@@ -16,6 +16,9 @@ from pathlib import Path
 import pytest
 from install_stubs import Machine, make_machine
 
+# Each test runs install.sh (1-3 s each, a copy of the checkout and a real health check).
+pytestmark = pytest.mark.slow
+
 UNITS = ("pibench-edge.service", "pibench-kiosk.service", "pibench-hmi-web.service")
 
 

@@ -27,9 +27,12 @@ def need_tool(tool: str, package: str) -> str:
     path = shutil.which(tool)
     if path is None and os.geteuid() == 0 and shutil.which("apt-get"):
         env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        install = ["apt-get", "install", "-y", "-q", "--no-install-recommends", package]
+        # Two test workers may install at once: apt waits for the other's dpkg lock.
+        install = ["apt-get", "-o", "DPkg::Lock::Timeout=300", "install", "-y", "-q",
+                   "--no-install-recommends", package]
         if subprocess.run(install, env=env, capture_output=True).returncode != 0:
-            subprocess.run(["apt-get", "update", "-q"], env=env, capture_output=True)
+            subprocess.run(["apt-get", "-o", "DPkg::Lock::Timeout=300", "update", "-q"], env=env,
+                           capture_output=True)
             subprocess.run(install, env=env, capture_output=True)
         path = shutil.which(tool)
     if path is None:
