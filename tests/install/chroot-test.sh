@@ -84,8 +84,8 @@ allow=""
 in_root sh -c "cd /home/tech/pibench && $allow ./install.sh --no-start"
 first=$(readlink "$root/opt/pibench/current")
 echo "installed: $first"
-stat -c '%U:%G %a %n' "$root/opt/pibench/$first/src/edge/cli.py" "$root/etc/pibench" \
-    "$root/etc/pibench/station.toml" "$root/etc/pibench/inventory.token" "$root/var/lib/pibench"
+in_root stat -c '%U:%G %a %n' "/opt/pibench/$first/src/edge/cli.py" /etc/pibench \
+    /etc/pibench/station.toml /etc/pibench/inventory.token /var/lib/pibench
 in_root id pibench
 
 step "4. the station as the unit starts it"
@@ -93,9 +93,10 @@ unit="$root/etc/systemd/system/pibench-edge.service"
 workdir=$(sed -n 's/^WorkingDirectory=//p' "$unit")
 exec_start=$(sed -n 's/^ExecStart=//p' "$unit")
 mapfile -t environment < <(sed -n 's/^Environment=//p' "$unit")
-in_root setpriv --reuid=pibench --regid=pibench --init-groups \
+# exec all the way down, so $! is the station itself and receives the signal (as with systemd).
+(exec chroot "$root" setpriv --reuid=pibench --regid=pibench --init-groups \
     env -i PATH=/usr/bin:/bin "${environment[@]}" sh -c "cd $workdir && exec $exec_start" \
-    >"$root/tmp/station.log" 2>&1 &
+    >"$root/tmp/station.log" 2>&1) &
 station=$!
 sleep 5
 if kill -0 "$station" 2>/dev/null; then echo "station running (pid $station)"; else
