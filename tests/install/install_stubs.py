@@ -81,8 +81,9 @@ os.makedirs(f"{venv}/bin", exist_ok=True)
 with open(f"{venv}/bin/pip", "w") as f:
     f.write('#!/bin/sh\nprintf "%s\\n" "pip $*" >>"$STUB_LOG"\n')
 release = os.path.dirname(os.path.abspath(venv))
+# -P: like an installed console script, never import pibench from the current directory.
 with open(f"{venv}/bin/pibench", "w") as f:
-    f.write(f'#!/bin/sh\nPYTHONPATH="{release}/src" exec "{real}" -m edge.cli "$@"\n')
+    f.write(f'#!/bin/sh\nPYTHONPATH="{release}/src" exec "{real}" -P -m edge.cli "$@"\n')
 for name in ("pip", "pibench"):
     os.chmod(f"{venv}/bin/{name}", 0o755)
 '''

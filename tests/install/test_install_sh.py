@@ -261,3 +261,21 @@ def test_serial_scanner_on_the_header_enables_the_uart(pi: Machine) -> None:
     installed(pi)
     assert "raspi-config nonint do_serial_hw 0" in pi.calls()
     assert "raspi-config nonint do_serial_cons 1" in pi.calls()
+
+
+def test_a_version_with_the_hmi_gets_the_kiosk(pi: Machine) -> None:
+    # Stand-in for the HMI issue: a checkout whose pibench has an `hmi` command.
+    cli = pi.src / "edge/cli.py"
+    hook = "    add_appliance(sub, parents=(common,))\n"
+    assert hook in cli.read_text()
+    cli.write_text(cli.read_text().replace(hook, hook + '    sub.add_parser("hmi")\n'))
+    installed(pi)
+    calls = pi.calls()
+    assert "pibench-hmi" in pi.users()
+    assert "usermod -a -G video,render,input pibench-hmi" in calls
+    for group in ("i2c", "gpio", "dialout", "pibench"):
+        assert "pibench-hmi" not in (pi.group_members(group) or [])  # no hardware, no results
+    assert "systemctl enable pibench-kiosk.service" in calls
+    assert "raspi-config nonint do_blanking 1" in calls
+    assert "systemctl restart pibench-kiosk.service" in calls
+    assert "systemctl enable pibench-hmi-web.service" not in calls  # optional, never by default
