@@ -409,6 +409,8 @@ services() { # KIOSK(0|1) RESTART(0|1)
         act systemctl enable pibench-kiosk.service
         if is_pi_os && command -v raspi-config >/dev/null 2>&1; then
             act raspi-config nonint do_blanking 1
+            # Boot to the console, not the desktop: the kiosk alone owns the screen.
+            act raspi-config nonint do_boot_behaviour B1
         fi
     else
         say "   the touchscreen unit (pibench-kiosk) waits for the HMI: this version has no 'pibench hmi'"

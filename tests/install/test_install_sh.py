@@ -277,5 +277,6 @@ def test_a_version_with_the_hmi_gets_the_kiosk(pi: Machine) -> None:
         assert "pibench-hmi" not in (pi.group_members(group) or [])  # no hardware, no results
     assert "systemctl enable pibench-kiosk.service" in calls
     assert "raspi-config nonint do_blanking 1" in calls
+    assert "raspi-config nonint do_boot_behaviour B1" in calls  # no desktop beside the kiosk
     assert "systemctl restart pibench-kiosk.service" in calls
     assert "systemctl enable pibench-hmi-web.service" not in calls  # optional, never by default
