@@ -136,8 +136,10 @@ check_system() {
     local arch
     arch=$(dpkg --print-architecture)
     if [ "$arch" != arm64 ] && [ "${PIBENCH_ALLOW_ARCH:-}" != "$arch" ]; then
-        die 69 "unsupported architecture '$arch': pibench needs 64-bit Raspberry Pi OS (arm64)." \
-            "A 32-bit (armhf) system has no lgpio wheel and no lock file: flash the 64-bit image."
+        case "$arch" in
+            armhf|armel) die 69 "unsupported architecture '$arch': this is a 32-bit system, which has no lgpio wheel and no lock file. Flash the 64-bit Raspberry Pi OS image (nothing was changed)." ;;
+            *) die 69 "unsupported architecture '$arch': pibench installs on a Raspberry Pi 4 or 5 with 64-bit Raspberry Pi OS (arm64); for development use ./dev station (nothing was changed)." ;;
+        esac
     fi
     for tool in apt-get apt-cache systemctl useradd groupadd usermod tar sha256sum; do
         command -v "$tool" >/dev/null 2>&1 ||
