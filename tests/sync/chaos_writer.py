@@ -1,9 +1,14 @@
 """Chaos-test station side: closes runs a previous kill interrupted, then writes runs forever
-through the real store (begin, steps, finish + outbox row). Killed at random by the test."""
+through the real store (begin, steps, finish + outbox row). Killed at random by the test, and
+also kills itself now and then between a run's start and its first step: that run is closed
+ABORTED with no step, and gives InvenTree nothing (docs/sync.md), which a random kill of the
+test hits too rarely to be seen in every chaos run."""
 
 from __future__ import annotations
 
+import os
 import random
+import signal
 import sys
 import time
 from datetime import UTC, datetime
@@ -15,12 +20,22 @@ from sync_helpers import write_run
 from edge.records import Outcome
 from edge.store import RunRecorder, recover_interrupted
 
+SELF_KILL_BEFORE_FIRST_STEP = 0.03
+
 
 def main() -> None:
     db, seed = Path(sys.argv[1]), int(sys.argv[2])
     rng = random.Random(seed)
     recorder = RunRecorder.open(db)
     recover_interrupted(recorder.connection, datetime.now(UTC))
+    record_step = recorder.record_step
+
+    def maybe_die_then_record(run_id, step) -> None:
+        if step.index == 0 and rng.random() < SELF_KILL_BEFORE_FIRST_STEP:
+            os.kill(os.getpid(), signal.SIGKILL)
+        record_step(run_id, step)
+
+    recorder.record_step = maybe_die_then_record  # type: ignore[method-assign]
     while True:
         serial = f"PB-{rng.randrange(8):05d}"
         outcome = Outcome.FAIL if rng.random() < 0.25 else Outcome.PASS

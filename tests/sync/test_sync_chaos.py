@@ -118,7 +118,8 @@ def test_kill_writer_and_worker_at_random_points(inventree, db, workdir):
                                  str(next(seeds))])
 
     procs = {"writer": start_writer(), "worker": start_worker()}
-    kills = {"writer": 0, "worker": 0, "worker-self (after commit, before mark)": 0}
+    kills = {"writer": 0, "worker": 0, "worker-self (after commit, before mark)": 0,
+             "writer-self (run begun, no step)": 0}
     started = time.monotonic()
     try:
         while sum(kills.values()) < KILLS:
@@ -128,6 +129,11 @@ def test_kill_writer_and_worker_at_random_points(inventree, db, workdir):
                 assert procs["worker"].returncode == -signal.SIGKILL, "worker died on its own"
                 kills["worker-self (after commit, before mark)"] += 1
                 procs["worker"] = start_worker()
+                continue
+            if procs["writer"].poll() is not None:
+                assert procs["writer"].returncode == -signal.SIGKILL, "writer died on its own"
+                kills["writer-self (run begun, no step)"] += 1
+                procs["writer"] = start_writer()
                 continue
             victim = rng.choice(["writer", "worker"])
             procs[victim].send_signal(signal.SIGKILL)
@@ -165,6 +171,8 @@ def test_kill_writer_and_worker_at_random_points(inventree, db, workdir):
           f"{sum(1 for n in expected.values() if not n)} with nothing to post, "
           f"{removed} with late copies removed")
     assert kills["worker-self (after commit, before mark)"] >= 1
+    assert kills["writer-self (run begun, no step)"] >= 1
+    assert 0 in expected.values(), "a run with nothing to post should have been written"
     assert len(rows) > 20, "the writer should have finished many runs between kills"
 
     server = {m.rsplit(":", 1)[1]: c for m, c in inventree.control("marker-counts").items()}
