@@ -19,11 +19,11 @@ from typing import TextIO
 
 from edge.config import ConfigError, load_config
 from edge.store.db import open_store
-from edge.sync.outbox import Outbox
 from edge.sync.secrets import REDACTOR, TokenError
 from edge.sync.settings import SyncSettingsError, from_station_config
-from edge.sync.status import parked_runs, read_status
-from edge.sync.worker import SyncBusyError, SyncWorker, WorkerLock
+
+# The outbox, status and worker modules (and through them the HTTP stack) are imported by the
+# sub-commands that use them, not here: edge/cli.py builds this parser for every pibench command.
 
 EXIT_OK, EXIT_USAGE, EXIT_PENDING = 0, 2, 3
 
@@ -39,6 +39,8 @@ def _load(args: argparse.Namespace):
 
 def _guard(fn):
     def wrapper(args: argparse.Namespace, out: TextIO | None = None) -> int:
+        from edge.sync.worker import SyncBusyError
+
         out = out or sys.stdout
         try:
             return fn(args, out)
@@ -54,6 +56,9 @@ def _guard(fn):
 @_guard
 def sync_status(args: argparse.Namespace, out: TextIO) -> int:
     """Print the delivery status; exit 0 when nothing waits, 3 when results wait or are parked."""
+    from edge.sync.status import parked_runs, read_status
+    from edge.sync.worker import WorkerLock
+
     settings, database = _load(args)
     conn = open_store(database)
     try:
@@ -86,6 +91,8 @@ def sync_status(args: argparse.Namespace, out: TextIO) -> int:
 @_guard
 def sync_retry_parked(args: argparse.Namespace, out: TextIO) -> int:
     """Put parked runs back in the queue (after fixing the configuration or the inventory)."""
+    from edge.sync.outbox import Outbox
+
     settings, database = _load(args)
     conn = open_store(database)
     try:
@@ -102,6 +109,9 @@ def sync_retry_parked(args: argparse.Namespace, out: TextIO) -> int:
 def sync_now(args: argparse.Namespace, out: TextIO) -> int:
     """Forget the backoff and deliver now: in this process if no worker runs, else by the
     running worker within its next poll."""
+    from edge.sync.outbox import Outbox
+    from edge.sync.worker import SyncBusyError, SyncWorker
+
     settings, database = _load(args)
     if not settings.enabled:
         print("sync is off ([sync] backend = 'none')", file=out)
