@@ -19,7 +19,8 @@ the machine hits every configuration alike:
 * ``OpenHTF``: 50 phases, each ``@htf.plug(meter=...)`` + ``htf.Measurement(...).in_range(4.5,
   5.5).with_units(units.VOLT)``, ``test.execute(test_start=lambda: "SN-0001")``, console output
   off (OpenHTF's own ``--quiet`` switch: it skips the work rather than discarding its output, so
-  if anything it flatters OpenHTF), the usual way to write such a test in OpenHTF.
+  if anything it flatters OpenHTF): OpenHTF's usual way of running a test, without its
+  station server or web GUI.
 
 Each worker process: imports, builds the plan/test (not timed as a run), then 1 first run of 50
 steps, one untimed warm-up of the 1-step variant, then ``--warm`` rounds of (50-step run, 1-step

@@ -3,14 +3,14 @@
 Run:  .venv/bin/python bench/bench_i2c.py
 
 Every number is counted by the bus wrapper's accounting (one entry per START…STOP), with the
-bus-time model of drivers/i2c/accounting.py: bits = 9 × wire bytes + 1 per START, repeated START and
+bus-time model of docs/hardware-notes.md: bits = 9 × wire bytes + 1 per START, repeated START and
 STOP; time = bits / f_SCL. That model leaves out bus-free time and host/kernel overhead, which
 are per *transaction* on a real Pi, so the transaction column matters as much as the bytes.
 
-The minimum is not a typed-in total: every benchmarked step names the §3.4 primitives a
-driver with shadow registers and BANK=0 pair addressing needs for it, and the minimum is the
-sum of those. Each step also checks what it reads, so a driver that is cheap but wrong fails
-here instead of winning.
+The minimum is not a typed-in total: every benchmarked step names the bus-time model's
+primitives a driver with shadow registers and BANK=0 pair addressing needs for it, and the
+minimum is the sum of those. Each step also checks what it reads, so a driver that is cheap but
+wrong fails here instead of winning.
 """
 
 from __future__ import annotations
@@ -27,7 +27,8 @@ from drivers.mcp23017.registers import Port
 from drivers.sim.mcp23017 import SimMCP23017
 from drivers.sim.smbus import SimSMBus
 
-# I2C bus primitives (the accounting model): (wire bytes, START + repeated START + STOP conditions).
+# The bus-time model's primitives (docs/hardware-notes.md): (wire bytes, START + repeated
+# START + STOP conditions).
 PRIMITIVES = {
     "W8": (3, 2),  # S a+W reg d P
     "W16": (4, 2),  # S a+W reg dA dB P
@@ -367,7 +368,7 @@ def bench_walk() -> bool:
 
 def main() -> None:
     print("MCP23017 I2C cost on the simulator: ours vs. Adafruit (adafruit-circuitpython-mcp230xx")
-    print("via BlinkaI2C over the same I2CBus) vs. the minimum from the I2C bus-time model")
+    print("via BlinkaI2C over the same I2CBus) vs. the minimum computed from the bus-time model")
     print("primitives W8=3 B, W16=4 B, RD8=4 B, RD16=5 B, IRQ service=7 B (bits = 9×bytes +")
     print("START/Sr/STOP). Bus time only: no bus-free time, no host overhead.")
     print("Adafruit is driven the way its users write it: a DigitalInOut per pin for per-pin")

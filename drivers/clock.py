@@ -122,3 +122,73 @@ class SimClock:
 
     def sleep(self, seconds: float) -> None:
         self.advance(seconds)
+
+
+class PacedSimClock(SimClock):
+    """A :class:`SimClock` whose time also passes in real time, ``pace`` real seconds per
+    simulated second (1.0: a simulated run lasts as long as on the bench; 0.1: ten times
+    faster). For demonstrations and for tests with real processes that must act *during* a
+    run (signals, a second process); everything else uses the instant SimClock.
+
+    The simulated hardware still runs on virtual time (measurements are exact); waiting for
+    the next scheduled event also waits the matching real time, on a condition that
+    :meth:`notify` wakes, so an abort from another thread is seen at once."""
+
+    def __init__(self, pace: float, start: float = 1000.0) -> None:
+        if not pace > 0:
+            raise ValueError(f"pace must be > 0, not {pace!r}")
+        super().__init__(start)
+        self.pace = float(pace)
+        self._wake = threading.Condition(threading.Lock())
+        self._poked = False
+
+    def notify(self) -> None:
+        with self._wake:
+            self._poked = True
+            self._wake.notify_all()
+
+    def _pause_until(self, target: float) -> bool:
+        """Let real time catch up with virtual ``target``. False if :meth:`notify` cut the
+        wait short (virtual time then moves only as far as real time did)."""
+        start_virtual, start_real = self._now, time.monotonic()
+        end_real = start_real + (target - start_virtual) * self.pace
+        with self._wake:
+            while not self._poked:
+                remaining = end_real - time.monotonic()
+                if remaining <= 0:
+                    return True
+                self._wake.wait(remaining)
+            self._poked = False
+        elapsed = (time.monotonic() - start_real) / self.pace
+        with self._lock:
+            self._now = max(self._now, min(target, start_virtual + elapsed))
+        return False
+
+    def _next_at(self) -> float | None:
+        with self._lock:
+            return self._queue[0][0] if self._queue else None
+
+    def advance_to(self, t: float) -> None:
+        while True:
+            nxt = self._next_at()
+            target = t if nxt is None or nxt > t else nxt
+            if not self._pause_until(target):
+                continue
+            if target == t and (nxt is None or nxt > t):
+                break
+            self._run_next_before(t)
+        with self._lock:
+            self._now = max(self._now, t)
+
+    def wait_until(self, predicate: Callable[[], bool], deadline: float) -> bool:
+        while not predicate():
+            nxt = self._next_at()
+            if nxt is None or nxt > deadline:
+                if self._pause_until(deadline):
+                    with self._lock:
+                        self._now = max(self._now, deadline)
+                    return predicate()
+                continue  # woken early: look at the predicate again
+            if self._pause_until(nxt):
+                self._run_next_before(deadline)
+        return True

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -20,14 +21,17 @@ from typing import TextIO
 from edge.config import ConfigError, StationConfig, load_config
 from edge.console import (
     EXIT_BAD_INPUT,
+    EXIT_BUSY,
     EXIT_CODES,
     EXIT_CONFIG,
+    EXIT_STORAGE,
     EXIT_USAGE,
-    LivePrinter,
+    GuardedOutput,
+    LiveOutput,
     banner,
 )
 from edge.errors import SettingsFileError
-from edge.i18n import pick_language
+from edge.i18n import pick_language, t
 from edge.records import Outcome
 
 
@@ -47,68 +51,134 @@ def _config(args: argparse.Namespace) -> StationConfig:
         if not config.simulated:
             raise ConfigError("--sim-fault needs the simulated station (hardware = 'sim')")
         config = replace(config, sim_faults=tuple(faults))
+    if getattr(args, "sim_pace", None) and not config.simulated:
+        raise ConfigError("--sim-pace needs the simulated station (hardware = 'sim')")
     return config
 
 
 # -- run ------------------------------------------------------------------------------------
-def _print_live(station, out: TextIO, lang: str):
-    """Subscribe a printer to the engine's events. The engine emits in the thread that runs
-    the plan (this one), and ``on_ready`` is called there, so output is live with no thread."""
-    printer = LivePrinter(out, lang)
-    holder: dict = {}
+def _storage_exit(exc: Exception) -> int:
+    """A store or data-directory fault, said plainly: no traceback, its own exit code."""
+    print(f"pibench: {exc}", file=sys.stderr)
+    return EXIT_STORAGE
 
-    def ready() -> None:
-        for event in holder["sub"].drain():
-            printer(event)
 
-    holder["sub"] = station.events.subscribe(on_ready=ready)
-    return holder["sub"]
+def _busy_exit(exc, lang: str) -> int:
+    print(f"pibench: {exc.message(lang)}", file=sys.stderr)
+    return EXIT_BUSY
+
+
+def _stop_reason(signal_name: str) -> str:
+    return f"{signal_name} received: the station was told to stop"
 
 
 def cmd_run(args: argparse.Namespace, out: TextIO) -> int:
     from drivers.scanner.serials import SerialRejected
-    from edge.engine import InvalidSerial
-    from edge.station import Station
+    from edge.engine import InvalidSerial, StationError
+    from edge.owner import StationBusyError
+    from edge.station import Station, StationStopping
+    from edge.stop_signals import StopSignals
+    from edge.store import StoreError
 
     lang = pick_language(args.lang)
-    with Station(_config(args)) as station:
-        for run_id in station.recovered:
-            print(f"note: run {run_id} was interrupted earlier; recorded as ABORTED", file=out)
-        sub = _print_live(station, out, lang)
+    screen = GuardedOutput(out)
+    station = Station(_config(args), command="pibench run", sim_pace=args.sim_pace)
+
+    def on_stop(signal_name: str) -> None:
+        print(f"pibench: {t('stopping', lang, signal=signal_name)}", file=sys.stderr,
+              flush=True)
+        station.stop(_stop_reason(signal_name))
+
+    # Signals are handled from before the station opens: a SIGTERM during start-up (recovery)
+    # must not kill the process half-way either; it just means "do not start the run".
+    with StopSignals(on_stop) as signals:
         try:
-            record = station.run(args.product, args.serial, operator=args.operator,
-                                 batch=args.batch)
-        except SerialRejected as exc:
-            print(exc.message(lang), file=sys.stderr)
-            return EXIT_BAD_INPUT
-        except InvalidSerial as exc:
-            print(str(exc), file=sys.stderr)
-            return EXIT_BAD_INPUT
+            station.open()
+        except StationBusyError as exc:
+            return _busy_exit(exc, lang)
+        except StoreError as exc:
+            return _storage_exit(exc)
+        try:
+            for run_id in station.recovered:
+                print(f"note: run {run_id} was interrupted earlier; recorded as ABORTED",
+                      file=screen)
+            if signals.received:
+                print(f"pibench: {signals.received} received before the run started; nothing "
+                      "was tested", file=sys.stderr)
+                return EXIT_CODES[Outcome.ABORTED]
+            live = LiveOutput(station.events, screen, lang)
+            try:
+                record = station.run(args.product, args.serial, operator=args.operator,
+                                     batch=args.batch)
+            except SerialRejected as exc:
+                print(exc.message(lang), file=sys.stderr)
+                return EXIT_BAD_INPUT
+            except InvalidSerial as exc:
+                print(str(exc), file=sys.stderr)
+                return EXIT_BAD_INPUT
+            except StationStopping as exc:
+                print(f"pibench: {exc}; nothing was tested", file=sys.stderr)
+                return EXIT_CODES[Outcome.ABORTED]
+            except StationError as exc:
+                if isinstance(exc.__cause__, StoreError):  # the verdict could not be stored
+                    return _storage_exit(exc)
+                raise
+            finally:
+                live.close()
+            print(banner(record, lang), file=screen)
+            screen.flush()
+            return EXIT_CODES.get(record.outcome, EXIT_CODES[Outcome.ERROR])
         finally:
-            sub.close()
-        print(banner(record, lang), file=out)
-        return EXIT_CODES.get(record.outcome, EXIT_CODES[Outcome.ERROR])
+            station.close()
 
 
 # -- products, history, export -----------------------------------------------------------------
 def cmd_products(args: argparse.Namespace, out: TextIO) -> int:
-    from edge.products.catalog import list_products
+    """The products, then every plan file that does not load: exit 78 if there is one, since
+    the products it could define cannot be tested until it is fixed."""
+    from edge.products.catalog import list_products, read_catalog
 
-    for p in list_products(_config(args).plans_dirs):
+    catalog = read_catalog(_config(args).plans_dirs)
+    for p in list_products(catalog):
+        blocked = f"  NOT TESTABLE: {p.blocked_by} is broken" if p.blocked_by else ""
         print(f"{p.product:<22} rev {p.revision:<4} serial like {p.example_serial:<16} "
-              f"{p.plan_path}", file=out)
-    return 0
+              f"{p.plan_path}{blocked}", file=out)
+    for broken in catalog.broken:
+        print(f"BROKEN PLAN {broken.error}\n  -> {broken.could_define()}", file=out)
+    return EXIT_CONFIG if catalog.broken else 0
 
 
 def _open_existing_store(args: argparse.Namespace):
+    """A reader's connection. No owner lock: reading beside a running station is fine (WAL)."""
     from edge.store import open_store
+    from edge.store.db import open_store_read_only
 
     config = _config(args)
     if not config.database.exists():
         raise ConfigError(f"no result database at {config.database} yet: nothing was tested")
+    if os.statvfs(config.database).f_flag & os.ST_RDONLY:  # nobody can be writing it
+        return open_store_read_only(config.database)
     return open_store(config.database)
 
 
+def _reports_storage_faults(command):
+    """Store faults of a command (a damaged file, a read-only or full disk) end in a message
+    and EXIT_STORAGE, not a traceback."""
+    import functools
+
+    @functools.wraps(command)
+    def wrapper(args: argparse.Namespace, out: TextIO) -> int:
+        from edge.store import StoreError
+
+        try:
+            return command(args, out)
+        except StoreError as exc:
+            return _storage_exit(exc)
+
+    return wrapper
+
+
+@_reports_storage_faults
 def cmd_history(args: argparse.Namespace, out: TextIO) -> int:
     from edge.store import find_runs, yield_by_product
 
@@ -136,6 +206,7 @@ def cmd_history(args: argparse.Namespace, out: TextIO) -> int:
         conn.close()
 
 
+@_reports_storage_faults
 def cmd_export(args: argparse.Namespace, out: TextIO) -> int:
     from edge.store import export_csv, export_json
 
@@ -175,9 +246,27 @@ def cmd_hw_scan(args: argparse.Namespace, out: TextIO) -> int:
 # -- the station --------------------------------------------------------------------------------
 def cmd_station(args: argparse.Namespace, out: TextIO) -> int:
     from edge.operator_console import run_station
+    from edge.owner import StationBusyError
+    from edge.store import StoreError
 
-    return run_station(_config(args), lang=pick_language(args.lang), out=out,
-                       console=not args.no_console, product=args.product)
+    lang = pick_language(args.lang)
+    try:
+        return run_station(_config(args), lang=lang, out=out, console=not args.no_console,
+                           product=args.product, sim_pace=args.sim_pace)
+    except StationBusyError as exc:
+        return _busy_exit(exc, lang)
+    except StoreError as exc:
+        return _storage_exit(exc)
+
+
+def _sim_pace(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"not a positive number: {text!r}")
+    return value
 
 
 def _common_options(default: object) -> argparse.ArgumentParser:
@@ -189,6 +278,10 @@ def _common_options(default: object) -> argparse.ArgumentParser:
                         help="operator language (default: from LANG, else French)")
     common.add_argument("-v", "--verbose", action="store_true", default=default)
     return common
+
+
+SIM_PACE_HELP = ("simulated station only: let simulated time pass in real time too, FACTOR real "
+                 "seconds per simulated second (1: as long as on the bench; default: instant)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -206,6 +299,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--product", default=None, help="product to start with")
     p.add_argument("--sim-fault", action="append", default=None, metavar="FAULT",
                    help="simulated station only: carry a fault (e.g. wrong-resistor)")
+    p.add_argument("--sim-pace", type=_sim_pace, default=None, metavar="FACTOR",
+                   help=SIM_PACE_HELP)
     p.set_defaults(func=cmd_station)
 
     p = sub.add_parser("run", parents=[common], help="test one board, headless")
@@ -215,6 +310,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch", default="")
     p.add_argument("--sim-fault", action="append", default=None, metavar="FAULT",
                    help="simulated station only: carry a fault (e.g. wrong-resistor)")
+    p.add_argument("--sim-pace", type=_sim_pace, default=None, metavar="FACTOR",
+                   help=SIM_PACE_HELP)
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("products", parents=[common], help="products this station can test")
@@ -267,7 +364,7 @@ def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
     out = out or sys.stdout
     try:
         return args.func(args, out)
-    except SettingsFileError as exc:  # configuration, plan, fixture, simulated-fault errors
+    except SettingsFileError as exc:  # config, plan, fixture, sync settings: a person must fix it
         print(f"pibench: {exc}", file=sys.stderr)
         return EXIT_CONFIG
     except KeyboardInterrupt:

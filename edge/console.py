@@ -3,9 +3,15 @@ verdict large enough to read from across the bench."""
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import os
+import sys
+import threading
 from typing import TextIO
 
-from edge.engine import Log, MeasurementTaken, RunStarted, StepFinished, StepStarted
+from edge.engine import EventBus, Log, MeasurementTaken, RunStarted, StepFinished, StepStarted
+from edge.engine.events import Gap
 from edge.i18n import t
 from edge.records import Measurement, Outcome, RunRecord
 
@@ -20,6 +26,12 @@ EXIT_CODES = {
 EXIT_USAGE = 64  # bad command line (sysexits EX_USAGE)
 EXIT_BAD_INPUT = 65  # a serial or product that cannot be tested (EX_DATAERR)
 EXIT_CONFIG = 78  # a broken configuration, plan or fixture file (EX_CONFIG)
+# The result store cannot be used: read-only filesystem, disk full, database locked by another
+# program, I/O error, or a file that is not (or no longer) a pibench database (EX_IOERR).
+EXIT_STORAGE = 74
+# Another process already owns this station (`pibench station` or `pibench run` on the same
+# data directory); nothing was touched. Try again once it has finished (EX_TEMPFAIL).
+EXIT_BUSY = 75
 
 _MARK = {
     Outcome.PASS: "ok ",
@@ -54,8 +66,100 @@ def format_limits(m: Measurement) -> str:
     return lim.describe()
 
 
+_log = logging.getLogger("edge.console")
+
+
+class GuardedOutput:
+    """A terminal stream whose failure is its own business.
+
+    Standard output may be a pipe to ``head`` that closes after two lines, a terminal that went
+    away, or a reader that stopped reading. Writing there must never decide a run: the first
+    error is reported once on standard error (and in the log), the stream's file descriptor is
+    pointed at /dev/null so the interpreter's final flush cannot fail either, and every later
+    write is dropped."""
+
+    def __init__(self, out: TextIO, err: TextIO | None = None) -> None:
+        self._out = out
+        self._err = err
+        self.failure: BaseException | None = None
+        self._lock = threading.Lock()
+
+    def write(self, text: str) -> int:
+        if self.failure is None:
+            try:
+                return self._out.write(text)
+            except Exception as exc:
+                self._failed(exc)
+        return len(text)
+
+    def flush(self) -> None:
+        if self.failure is None:
+            try:
+                self._out.flush()
+            except Exception as exc:
+                self._failed(exc)
+
+    def _failed(self, exc: Exception) -> None:
+        with self._lock:
+            if self.failure is not None:
+                return
+            self.failure = exc
+        _log.info("standard output failed (%s: %s); the run goes on, its result is stored",
+                  type(exc).__name__, exc)
+        err = self._err if self._err is not None else sys.stderr
+        # stderr gone too: the log line above is all we can do
+        with contextlib.suppress(Exception):
+            print(f"pibench: output stopped ({type(exc).__name__}: {exc}); the run goes on and "
+                  "its result is stored", file=err, flush=True)
+        try:
+            fd = self._out.fileno()
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, fd)
+            os.close(devnull)
+        except Exception:  # not a real file (StringIO): nothing will flush it at exit
+            pass
+
+
+class LiveOutput:
+    """Prints the engine's events from a thread of its own.
+
+    The engine publishes into a bounded subscription and never waits for the screen: a blocked
+    standard output holds up this thread only (if it falls too far behind, it is told how many
+    events it missed), and a broken one is a :class:`GuardedOutput` failure. ``close()`` lets
+    the thread print what is queued, then waits for it, so the verdict banner comes after the
+    steps."""
+
+    def __init__(self, bus: EventBus, out: TextIO, lang: str) -> None:
+        self.out = out
+        self._printer = LivePrinter(out, lang)
+        self._sub = bus.subscribe(maxlen=4096)
+        self._thread = threading.Thread(target=self._loop, name="pibench-screen", daemon=True)
+        self._thread.start()
+
+    def _loop(self) -> None:
+        sub = self._sub
+        while True:
+            event = sub.get()
+            if event is None:
+                if sub.closed:
+                    return
+                continue
+            try:
+                if isinstance(event, Gap):
+                    print(f"     … {event.seq - event.first_missed + 1} event(s) not shown "
+                          "(the screen fell behind)", file=self.out)
+                else:
+                    self._printer(event)
+            except Exception:  # a printer bug must not silence the rest of the run
+                _log.exception("printing event %d failed", event.seq)
+
+    def close(self, timeout: float | None = None) -> None:
+        self._sub.close()
+        self._thread.join(timeout)
+
+
 class LivePrinter:
-    """An event-bus subscriber that prints as the engine goes (called in the engine's thread)."""
+    """Prints one event as the engine goes (from :class:`LiveOutput`'s thread)."""
 
     def __init__(self, out: TextIO, lang: str) -> None:
         self.out = out

@@ -23,6 +23,20 @@ _TEXT: dict[str, dict[str, str]] = {
                   "en": "interrupted run found and recorded as ABORTED"},
     "next_board": {"fr": "Carte suivante", "en": "Next board"},
     "rejected": {"fr": "Lecture refusée", "en": "Scan rejected"},
+    "station_busy": {
+        "fr": "cette station est déjà en service : PID {pid} depuis {since} ({command}, "
+              "données dans {data_dir}); rien n'a été touché",
+        "en": "this station is already running as PID {pid} since {since} ({command}, data in "
+              "{data_dir}); nothing was touched"},
+    "station_busy_unknown": {
+        "fr": "cette station est déjà en service (un autre processus démarre sur {data_dir}); "
+              "rien n'a été touché",
+        "en": "this station is already running (another process is starting on {data_dir}); "
+              "nothing was touched"},
+    "stopping": {"fr": "arrêt demandé ({signal}) : l'essai en cours est interrompu, la carte "
+                       "mise hors tension",
+                 "en": "stop requested ({signal}): the run in progress is aborted and the board "
+                       "powered off"},
 }
 
 

@@ -10,13 +10,12 @@ sync running, until SIGTERM.
 from __future__ import annotations
 
 import queue
-import signal
 import sys
 import threading
 from typing import TextIO
 
 from edge.config import StationConfig
-from edge.console import LivePrinter, banner
+from edge.console import GuardedOutput, LiveOutput, banner
 from edge.i18n import t
 
 
@@ -85,43 +84,56 @@ def _start_scanner(config: StationConfig, inbox: ScanInbox, out: TextIO, lang: s
 
 
 def run_station(config: StationConfig, *, lang: str, out: TextIO, console: bool,
-                product: str | None = None, stdin: TextIO | None = None) -> int:
+                product: str | None = None, stdin: TextIO | None = None,
+                sim_pace: float | None = None) -> int:
+    """Own the station until told to stop: 'q' or end of input at the console, or SIGTERM,
+    SIGINT or SIGHUP (systemd's stop is a SIGTERM). A stop signal during a run aborts it
+    through the engine: the board is powered off and the run stored ABORTED naming the
+    signal, then the station exits 0. Raises StationBusyError if another process owns the
+    station (nothing touched), StoreError subclasses for storage faults."""
     from drivers.scanner.serials import SerialRejected
     from edge.station import Station
+    from edge.stop_signals import StopSignals
 
     stop = threading.Event()
     inboxes: list[ScanInbox] = []
+    screen = GuardedOutput(out)
+    station = Station(config, command="pibench station", sim_pace=sim_pace)
 
-    def terminate(*_: object) -> None:  # systemd stop: finish the board under test, then exit
+    def on_stop(signal_name: str) -> None:
+        print(f"\n{t('stopping', lang, signal=signal_name)}", file=screen, flush=True)
+        station.stop(f"{signal_name} received: the station was told to stop")
         stop.set()
         for inbox in inboxes:
             inbox.close()
 
-    signal.signal(signal.SIGTERM, terminate)
-    with Station(config) as station:
+    with StopSignals(on_stop), station:
         mode = "simulated hardware" if config.simulated else "real hardware"
         print(f"pibench station '{config.station_id}' on {mode}; results in {config.database}",
-              file=out)
+              file=screen, flush=True)
         for run_id in station.recovered:
-            print(f"  {t('recovered', lang)}: {run_id}", file=out)
+            print(f"  {t('recovered', lang)}: {run_id}", file=screen)
         if station.start_sync():
-            print(f"  inventory sync: {config.sync.backend} {config.sync.url}", file=out)
+            print(f"  inventory sync: {config.sync.backend} {config.sync.url}", file=screen)
+        screen.flush()
         if not console:
             stop.wait()
             return 0
         inbox = ScanInbox(stdin or sys.stdin)
         inboxes.append(inbox)
-        scanner = _start_scanner(config, inbox, out, lang)
+        if stop.is_set():  # a signal came while starting up
+            inbox.close()
+        scanner = _start_scanner(config, inbox, screen, lang)
 
         def read(prompt: str) -> str | None:
-            item = inbox.read(out, prompt)
+            item = inbox.read(screen, prompt)
             while isinstance(item, SerialRejected):  # garbled on the serial line itself
-                print(f"{t('rejected', lang)}: {item.message(lang)}", file=out)
-                item = inbox.read(out, prompt)
+                print(f"{t('rejected', lang)}: {item.message(lang)}", file=screen)
+                item = inbox.read(screen, prompt)
             return item
 
         try:
-            return _console_loop(station, read, out, lang, product, stop)
+            return _console_loop(station, read, screen, lang, product, stop)
         finally:
             if scanner is not None:
                 scanner.stop()
@@ -132,11 +144,11 @@ def _console_loop(station, read, out: TextIO, lang: str, product: str | None,
     """Pick the product once, then one board after another until 'q' or end of input."""
     from drivers.scanner.serials import SerialRejected
     from edge.engine import InvalidSerial, StationError
+    from edge.station import StationStopping
 
     products = station.products()
     if product not in {p.product for p in products}:
         product = _choose_product(products, lang, out, read)
-    printer = LivePrinter(out, lang)
     while product is not None and not stop.is_set():
         line = read(t("scan_prompt", lang, product=product) + "\n> ")
         if line is None or line.strip().lower() == "q":
@@ -146,13 +158,8 @@ def _console_loop(station, read, out: TextIO, lang: str, product: str | None,
             continue
         if not line.strip():
             continue
-        holder: dict = {}
-
-        def ready(holder=holder) -> None:
-            for event in holder["sub"].drain():
-                printer(event)
-
-        holder["sub"] = station.events.subscribe(on_ready=ready)
+        # Printed from a thread of its own: a slow or broken terminal never holds the engine.
+        live = LiveOutput(station.events, out, lang)
         try:
             record = station.run(product, line)
         except SerialRejected as exc:
@@ -161,12 +168,16 @@ def _console_loop(station, read, out: TextIO, lang: str, product: str | None,
         except InvalidSerial as exc:
             print(f"{t('rejected', lang)}: {exc}", file=out)
             continue
+        except StationStopping:
+            break
         except StationError as exc:  # no bus, no GPIO, fixture busy: nothing was tested
             print(f"{t('ERROR', lang)}: {exc}", file=out)
             continue
         finally:
-            holder["sub"].close()
+            live.close()
         print(banner(record, lang), file=out)
+        out.flush()
         station.wake_sync()
-        print(f"{t('next_board', lang)}.", file=out)
+        if not stop.is_set():
+            print(f"{t('next_board', lang)}.", file=out)
     return 0

@@ -2,8 +2,11 @@
 
 It ties the pieces together in the order that keeps results safe:
 
+0. take the station's owner lock (:mod:`edge.owner`): a second ``pibench station`` or
+   ``pibench run`` on the same data directory is refused before it touches anything;
 1. open the result store and close any run a crash left RUNNING (it becomes ABORTED, with the
-   steps it had, and is queued for delivery like any other run);
+   steps it had, and is queued for delivery like any other run). Only the lock holder does
+   this, so a RUNNING run found here really has lost its process;
 2. build each fixture once (simulated or real, from configuration) and check it before any DUT
    is powered;
 3. run plans through the engine, which commits every step before the next one starts;
@@ -13,18 +16,21 @@ It ties the pieces together in the order that keeps results safe:
 from __future__ import annotations
 
 import logging
+import sqlite3
 import threading
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
-from drivers.clock import MonotonicClock
+from drivers.clock import MonotonicClock, PacedSimClock
 from drivers.gpio.pi import PiGPIOUnavailableError
 from drivers.scanner.serials import SerialRule, SerialRules
 from edge.config import StationConfig
 from edge.engine import EventBus, Runner, StationError, StationInfo
+from edge.owner import OwnerLock, OwnerLockError
 from edge.records import RunRecord
 from edge.store import RunRecorder, open_store, recover_interrupted
+from edge.store.db import classify_sqlite_error, os_error_to_store_error
 
 _log = logging.getLogger("edge.station")
 
@@ -39,8 +45,15 @@ def software_version() -> str:
 class Station:
     """Use as a context manager: ``with Station(config) as station: station.run(...)``."""
 
-    def __init__(self, config: StationConfig, *, events: EventBus | None = None) -> None:
+    def __init__(self, config: StationConfig, *, events: EventBus | None = None,
+                 command: str = "pibench", sim_pace: float | None = None) -> None:
         self.config = config
+        self.command = command  # recorded in the owner lock, for "already running as …"
+        # Simulated station only: simulated time also passes in real time, at this pace.
+        self.sim_pace = sim_pace
+        self.owner = OwnerLock(config.data_dir)
+        self._stop_reason: str | None = None
+        self._run_lock = threading.Lock()
         self.events = events if events is not None else EventBus()
         self.info = StationInfo(config.station_id, software_version())
         self.recovered: list[str] = []
@@ -53,13 +66,28 @@ class Station:
 
     # -- life cycle ------------------------------------------------------------------------
     def open(self) -> Station:
-        self.config.data_dir.mkdir(parents=True, exist_ok=True, mode=0o750)
-        conn = open_store(self.config.database)
-        self.recovered = recover_interrupted(conn, datetime.now(UTC))
-        for run_id in self.recovered:
-            _log.warning("run %s was interrupted (crash or power loss): recorded as ABORTED",
-                         run_id)
-        self._recorder = RunRecorder(conn)
+        """Take the owner lock (StationBusyError if another process has it: nothing touched),
+        then open the store and recover. Store faults raise StoreError subclasses that say
+        what is wrong (read-only filesystem, full disk, a file that is not a database)."""
+        try:
+            self.owner.acquire(self.command)
+        except OwnerLockError as exc:  # the data directory cannot even hold a lock file
+            raise os_error_to_store_error(exc, self.owner.path, "create the station's lock "
+                                          "file") from exc
+        try:
+            conn = open_store(self.config.database)
+            try:
+                self.recovered = recover_interrupted(conn, datetime.now(UTC))
+            except sqlite3.Error as exc:
+                conn.close()
+                raise classify_sqlite_error(exc, self.config.database,
+                                            "close the interrupted runs") from exc
+            for run_id in self.recovered:
+                _log.warning("run %s was interrupted earlier: recorded as ABORTED", run_id)
+            self._recorder = RunRecorder(conn)
+        except BaseException:
+            self.owner.release()
+            raise
         return self
 
     def __enter__(self) -> Station:
@@ -79,6 +107,7 @@ class Station:
         if self._recorder is not None:
             self._recorder.close()
             self._recorder = None
+        self.owner.release()  # last: nobody else may recover while this process still writes
 
     @property
     def recorder(self) -> RunRecorder:
@@ -128,6 +157,8 @@ class Station:
                         i2c_bus=self.config.i2c_bus,
                         expander_backend=self.config.expander_backend,
                         sim_faults=self.config.sim_faults,
+                        clock=(PacedSimClock(self.sim_pace)
+                               if self.config.simulated and self.sim_pace else None),
                     )
                 except (OSError, PiGPIOUnavailableError) as exc:
                     # No I2C bus, no GPIO: the station cannot test at all. Said plainly, with
@@ -154,15 +185,34 @@ class Station:
         InvalidSerial before anything is powered; every other problem ends up in the record."""
         cleaned = self.check_serial(product, serial)
         runner = self.runner_for(product)
-        self._runner = runner
+        with self._run_lock:
+            if self._stop_reason is not None:
+                raise StationStopping(f"the station is stopping ({self._stop_reason}): "
+                                      "no new run")
+            self._runner = runner
         try:
             return runner.run(cleaned, operator=operator, batch=batch)
         finally:
-            self._runner = None
+            with self._run_lock:
+                self._runner = None
 
     def abort(self, reason: str = "aborted by operator") -> bool:
         runner = self._runner
         return runner.abort(reason) if runner is not None else False
+
+    def stop(self, reason: str) -> None:
+        """The station is told to stop (a signal, from any thread): the run in progress is
+        aborted through the engine (its teardown powers the board off, every step gets its
+        row, the run is stored ABORTED with ``reason``) and no new run starts."""
+        with self._run_lock:
+            self._stop_reason = reason
+            runner = self._runner
+        if runner is not None:
+            runner.stop(reason)
+
+    @property
+    def stopping(self) -> str | None:
+        return self._stop_reason
 
     # -- delivery -----------------------------------------------------------------------------
     def start_sync(self) -> bool:
@@ -190,4 +240,8 @@ class Station:
             self._sync_worker = None
 
 
-__all__ = ["Station", "software_version"]
+class StationStopping(StationError):
+    """A run was asked for after the station was told to stop."""
+
+
+__all__ = ["Station", "StationStopping", "software_version"]

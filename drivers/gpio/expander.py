@@ -1,6 +1,6 @@
 """A gpiozero pin factory for MCP23017 pins: ``LED('GPB0', pin_factory=ExpanderFactory(...))``.
 
-Built on gpiozero's bare ``Factory``/``Pin`` classes (hardware.md §4.2), not on ``PiFactory``:
+Built on gpiozero's bare ``Factory``/``Pin`` classes, not on ``PiFactory``:
 the pins are named after the datasheet (GPA0..GPB7, or 0..15) and nothing about a Pi revision or
 its fixed pull-ups leaks in. gpiozero's default reservation logic then works unchanged, so a
 second device on a pin raises ``GPIOPinInUse``.
@@ -10,8 +10,8 @@ chip runs with MIRROR (one line reports both ports), open-drain and active-low b
 several chips could share a Pi GPIO with its pull-up. On the Pi pin's active edge one sequential
 read takes INTF, INTCAP and GPIO for both ports (it also clears both), the pins whose INTF bit is
 set get ``when_changed`` with the **Pi-side edge timestamp** (with lgpio that is the kernel's
-CLOCK_MONOTONIC stamp, §4.5; the callback itself may run milliseconds later), and the line's
-level is checked again so a change that arrived during the read is not lost (§1.5). Without an
+CLOCK_MONOTONIC stamp; the callback itself may run milliseconds later), and the line's
+level is checked again so a change that arrived during the read is not lost. Without an
 INT line the same read is made every ``poll_interval`` instead; INTF/INTCAP then still catch a
 pulse shorter than the interval.
 
@@ -246,7 +246,7 @@ class ExpanderFactory(Factory):
         wanted_pull = "up" if open_drain else "floating"
         if int_pin.pull != wanted_pull:
             int_pin.pull = wanted_pull
-        int_pin.bounce = None  # a debounce would delay the edge's timestamp (§4.5)
+        int_pin.bounce = None  # a debounce would delay the edge's timestamp
         int_pin.edges = "rising" if self._int_active_level else "falling"
         # A bound method, held weakly by the Pi pin: the factory's lifetime decides.
         int_pin.when_changed = self._int_edge
@@ -285,7 +285,7 @@ class ExpanderFactory(Factory):
 
     def _schedule_recheck(self) -> None:
         # Still active after a service: a change came in during the read, and the line may
-        # never have gone inactive, so no new edge will come (§1.5). Look again once the
+        # never have gone inactive, so no new edge will come. Look again once the
         # current callback has returned rather than in a loop here: the Pi pin may not show
         # the release yet (in simulation the chip delivers INT changes one at a time, so the
         # release caused by our own read arrives after this callback returns).
@@ -366,7 +366,7 @@ class ExpanderFactory(Factory):
                         self._observe(pin, not captured, t_edge, events)
                     self._observe(pin, captured, t_edge, events)
                 # Changes after the capture, or on a port whose interrupt was already pending
-                # (no new INTF/INTCAP then, §1.5 item 4), only show in GPIO.
+                # (no new INTF/INTCAP then), only show in GPIO.
                 self._observe(pin, now_level, t_read, events)
                 self._settle(pin, t_read, events)
         return events

@@ -196,7 +196,7 @@ class ExpanderPin(Pin):
     def _set_when_changed(self, value: Callable[[float, bool], Any] | None) -> None:
         # Weak references, as gpiozero's PiPin does: a device's bound method must not keep the
         # device alive (its __del__ closes it). The price, as with PiPin, is that a lambda or
-        # closure nobody else holds is collected at once and never fires (hardware.md §9.6).
+        # closure nobody else holds is collected at once and never fires.
         if value is None:
             self._when_changed = None
         elif isinstance(value, MethodType):

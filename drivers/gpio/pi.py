@@ -8,6 +8,8 @@ schedules edges on that clock and a whole measurement runs in milliseconds.
 
 from __future__ import annotations
 
+import os
+import tempfile
 from collections.abc import Callable
 
 from gpiozero.exc import GPIOZeroError
@@ -107,27 +109,56 @@ class SimPiFactory(MockFactory):
         return later - earlier
 
 
-def pi_pin_factory(simulated: bool, clock: SimClock | None = None, *, chip: int | None = None):
+def pi_pin_factory(simulated: bool, clock: SimClock | None = None, *, chip: int | None = None,
+                   workdir: str | os.PathLike[str] | None = None):
     """The pin factory for the Pi header: lgpio on a real Pi, :class:`SimPiFactory` in sim.
 
     ``chip`` is passed to ``LGPIOFactory`` (None lets gpiozero pick the header's gpiochip).
+    ``workdir`` is where lgpio may create its notification FIFO (see :func:`lgpio_workdir`).
     """
     if simulated:
         return SimPiFactory(clock)
     if clock is not None:
         raise ValueError("a clock is only injected in simulation; real GPIO ticks are monotonic")
-    return _open_lgpio_factory(chip)
+    return _open_lgpio_factory(chip, workdir)
 
 
-def _open_lgpio_factory(chip: int | None):
+def lgpio_workdir(workdir: str | os.PathLike[str] | None = None) -> str:
+    """Point lgpio's ``LG_WD`` at a directory this process owns, before lgpio is imported.
+
+    Importing lgpio creates a notification FIFO (``.lgd-nfy…``) in its working directory, which
+    is the process's current directory unless ``LG_WD`` says otherwise. A service started in
+    ``/`` as an unprivileged user cannot create it there, and the import fails with
+    ``FileNotFoundError``. Order: an ``LG_WD`` already set (the administrator's choice), then
+    ``workdir``, then systemd's ``$RUNTIME_DIRECTORY``, then a fresh private directory under
+    the system's temporary directory. Returns the directory used.
+    """
+    chosen = os.environ.get("LG_WD")
+    if not chosen:
+        runtime = os.environ.get("RUNTIME_DIRECTORY", "").split(":")[0]
+        chosen = str(workdir) if workdir else runtime or tempfile.mkdtemp(prefix="pibench-lgpio-")
+        os.environ["LG_WD"] = chosen
+    return chosen
+
+
+_GPIO_HINT = "(is this a Raspberry Pi, and is the user in the 'gpio' group?)"
+
+
+def _open_lgpio_factory(chip: int | None, workdir: str | os.PathLike[str] | None = None):
     # Imported lazily: lgpio is only installed on a Pi, and sim/CI must never need it.
+    directory = lgpio_workdir(workdir)
     try:
         import lgpio
         from gpiozero.pins.lgpio import LGPIOFactory
     except ImportError as exc:
         raise PiGPIOUnavailableError(
-            f"real GPIO needs the lgpio package ({exc}); install it on the Raspberry Pi "
-            "(pip install lgpio) or run in simulation"
+            f"GPIO unavailable: real GPIO needs the lgpio package ({exc}); install it on the "
+            "Raspberry Pi (pip install lgpio, or apt install python3-lgpio) or run in simulation"
+        ) from exc
+    except OSError as exc:  # its notification FIFO could not be made in LG_WD
+        raise PiGPIOUnavailableError(
+            f"GPIO unavailable: lgpio could not start ({type(exc).__name__}: {exc}); it "
+            f"needs a directory it can write to for its notification pipe (LG_WD={directory})"
         ) from exc
     # Off a Pi gpiozero raises PinUnknownPi; lgpio raises its own ``lgpio.error`` ("can not open
     # gpiochip") when the chip device is missing or not accessible.
@@ -136,6 +167,5 @@ def _open_lgpio_factory(chip: int | None):
         return LGPIOFactory(chip=chip)
     except open_errors as exc:
         raise PiGPIOUnavailableError(
-            f"cannot open the Pi GPIO header through lgpio: {exc} "
-            "(is this a Raspberry Pi, and is the user in the 'gpio' group?)"
+            f"GPIO unavailable: cannot open the Pi GPIO header through lgpio: {exc} {_GPIO_HINT}"
         ) from exc

@@ -2,7 +2,8 @@
 
 A *transaction* is what happens between a START and a STOP: one smbus2 call, or one
 ``i2c_rdwr`` ioctl. Its cost is counted on the wire, address bytes included, with the bus-time
-model of hardware.md §3.4: ``bits = 9 × wire bytes + 1 per START, repeated START and STOP``.
+model of docs/hardware-notes.md ("Bus-time model"): ``bits = 9 × wire bytes + 1 per START,
+repeated START and STOP``.
 That ignores bus-free time and host overhead on purpose: it is the floor any driver can reach,
 so comparisons between drivers measure the driver, not the machine.
 """
@@ -39,7 +40,8 @@ class Transaction:
         return self.bits / scl_hz
 
 
-# The kernel's SMBus emulation of each smbus2 call (hardware.md §2): kind, wire bytes before any
+# The kernel's SMBus emulation of each smbus2 call (docs/hardware-notes.md, "What each call
+# puts on the wire"): kind, wire bytes before any
 # block data, START/Sr/STOP count, and whether the call's first argument is a register. Block
 # calls add their data length (the list for writes, the count for reads).
 _SMBUS_WIRE: dict[str, tuple[Kind, int, int, bool]] = {

@@ -25,7 +25,7 @@ _RETRYABLE = frozenset({E.EREMOTEIO, E.ENXIO, E.EIO, E.ETIMEDOUT, E.EAGAIN})
 _NOT_ON_WIRE = frozenset({E.EOPNOTSUPP, E.EBUSY})
 
 # Bus faults (not NACKs) get a short pause before the retry: a glitch or a stretched clock
-# needs time to clear, and retrying at once would hit the same condition (hardware.md §1.9).
+# needs time to clear, and retrying at once would hit the same condition.
 _BUS_FAULTS = frozenset({E.EIO, E.ETIMEDOUT, E.EAGAIN})
 RETRY_BACKOFF_S = 0.002
 

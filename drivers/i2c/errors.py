@@ -1,7 +1,7 @@
 """I2C errors: each keeps the OS errno (they are OSError subclasses, so ``except OSError`` still
 works) and adds what a technician or developer needs: which bus, which address, which register,
 and what to do about it. Mapping follows the Pi 4 (i2c-bcm2835) and Pi 5 (i2c-designware)
-kernel drivers (hardware.md §1.9).
+kernel drivers (docs/hardware-notes.md, "Errors").
 
 Where Python itself raises a subclass for the errno (110 → TimeoutError, 11 →
 BlockingIOError, 2 → FileNotFoundError, 13 → PermissionError), ours derives from that
@@ -49,7 +49,7 @@ class I2CError(OSError):
         )
 
 
-# Python's errorcode picks ENOTSUP for 95; the kernel and hardware.md say EOPNOTSUPP.
+# Python's errorcode picks ENOTSUP for 95; the kernel calls it EOPNOTSUPP.
 _ERRNO_NAMES = {E.EOPNOTSUPP: "EOPNOTSUPP"}
 
 

@@ -20,7 +20,7 @@ Two pieces:
   test against the simulator.
 
 Importing this module never imports Blinka: Adafruit's package runs board detection at import
-time and pulls ~15 distributions (hardware.md §3.1), so it is imported only when an
+time and pulls ~15 distributions, so it is imported only when an
 :class:`AdafruitExpander` is initialised.
 """
 
@@ -53,7 +53,7 @@ _ADAFRUIT_BUFFER_LOCK = threading.RLock()
 def _import_adafruit() -> tuple[Any, Any]:
     """(adafruit MCP23017 class, Blinka's digitalio module), imported on first use."""
     # Blinka 10 may offer to pip-install "platform dependencies" on a TTY; the station never
-    # wants that (hardware.md §3.1). setdefault: an operator who set it explicitly wins.
+    # wants that. setdefault: an operator who set it explicitly wins.
     os.environ.setdefault("BLINKA_SKIP_DEPENDENCY_CHECK", "1")
     import digitalio
     from adafruit_mcp230xx.mcp23017 import MCP23017 as AdafruitMCP23017

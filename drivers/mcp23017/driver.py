@@ -1,6 +1,6 @@
 """MCP23017 driver on :class:`drivers.i2c.I2CBus`.
 
-Principles (hardware.md §1.7, §9):
+Principles (the chip facts behind them: docs/hardware-notes.md, "MCP23017"):
 
 * **Assume nothing about the chip at start.** A Pi reboot does not power-cycle it, so a
   leftover BANK=1 or SEQOP=1 is recovered first (write 0 to 0x05: IOCON in BANK=1, a harmless

@@ -1,11 +1,13 @@
-"""A register-accurate MCP23017 (datasheet DS20001952C, hardware.md §1 and §8).
+"""A register-accurate MCP23017 (datasheet DS20001952C; docs/hardware-notes.md, "MCP23017" and
+"What the simulator implements").
 
 The chip model sees the bus as the real chip does: a transaction starts, bytes are written
 (the first one sets the address pointer) or read (from the pointer), the transaction stops.
 The pointer auto-increments (SEQOP=0), toggles within an A/B pair (SEQOP=1, BANK=0) or stays
 put (SEQOP=1, BANK=1), and persists across transactions. Pin levels come from OLAT for
 outputs, from whatever the fixture drives (or the pull-up, or a floating default) for inputs.
-Interrupts are captured and cleared per port exactly as §1.5 describes.
+Interrupts are captured and cleared per port exactly as the datasheet describes (summarised
+in docs/hardware-notes.md, "Interrupts").
 
 Two points the datasheet leaves open are options (``ipol_in_intcap``, ``ipol_in_compare``), and
 so is what unimplemented addresses do; the defaults are the most plausible reading.
@@ -227,7 +229,7 @@ class SimMCP23017:
     def _evaluate_interrupts(self) -> None:
         for port in Port:
             if self._pending[port]:
-                continue  # further changes raise nothing and INTCAP holds (§1.5 item 4)
+                continue  # further changes raise nothing and INTCAP holds
             enabled = self.reg["GPINTEN"][port] & self.reg["IODIR"][port]
             value = self._port_value(port, apply_ipol=self.options.ipol_in_compare)
             intcon = self.reg["INTCON"][port]

@@ -15,6 +15,7 @@ step StepFinished (emitted after ``record_step`` returned), Log at any point, an
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections import deque
 from collections.abc import Callable
@@ -81,6 +82,8 @@ class Gap(Event):
 
 E = TypeVar("E", bound=Event)
 
+_log = logging.getLogger("edge.engine.events")
+
 
 class Subscription:
     """A subscriber's bounded queue. Read it from any thread; never blocks the publisher."""
@@ -94,7 +97,10 @@ class Subscription:
         self._gap: list[int] | None = None  # [first missed, last missed] not yet reported
         self._cond = threading.Condition(threading.Lock())
         self._waiting = 0  # readers blocked in get(): notify only then (notify isn't free)
-        self.on_ready = on_ready  # called (outside locks) after events arrive; must not block
+        # Called in the publisher's (engine's) thread, outside locks, after events arrive. It
+        # must not block: a subscriber that does I/O (a screen, a socket) reads with get() from
+        # its own thread instead. An exception it raises is logged and goes no further.
+        self.on_ready = on_ready
         self.closed = False
 
     def _offer(self, event: Event) -> bool:
@@ -180,7 +186,13 @@ class EventBus:
                 if sub._offer(event) and sub.on_ready is not None:
                     ready.append(sub.on_ready)
         for callback in ready:
-            callback()
+            # A subscriber's failure is its own: it must never reach the engine, which emits
+            # in the middle of a run and, worse, of the teardown that powers the board off.
+            try:
+                callback()
+            except Exception:
+                _log.exception("event subscriber callback %r failed on event %d; the run goes "
+                               "on", callback, event.seq)
         return event
 
     def replay(self, since: int) -> list[Event]:

@@ -205,6 +205,7 @@ class Runner:
         self._utc_now = utc_now
         self._abort = AbortFlag()
         self._run_id: str | None = None
+        self._stop_reason: str | None = None
 
     @property
     def run_id(self) -> str | None:
@@ -220,6 +221,13 @@ class Runner:
         self.clock.notify()  # wake a step waiting on the real clock
         return True
 
+    def stop(self, reason: str) -> None:
+        """The station is stopping (a signal): abort the run in progress, and also a run that
+        has not quite started yet, which then records every step SKIPPED and runs its
+        teardown. A stop is never lost in the instant between setting up and starting."""
+        self._stop_reason = reason
+        self.abort(reason)
+
     # -- a run --------------------------------------------------------------------------------
     def run(self, serial: str, operator: str = "", batch: str = "") -> RunRecord:
         serial = serial.strip()  # scanners append CR/LF
@@ -230,6 +238,8 @@ class Runner:
         with FIXTURE_CLAIMS.claim(self.fixture.fixture_id, holder):
             self._abort = AbortFlag()
             self._run_id = run_id
+            if self._stop_reason is not None:  # after _run_id: see stop()
+                self._abort.reason = self._stop_reason
             try:
                 return self._run(run_id, serial, operator, batch)
             finally:
@@ -263,14 +273,16 @@ class Runner:
         interrupt: BaseException | None = None
         aborted = False
         results: list[StepResult] = []
+        recorded: set[int] = set()
         try:
-            aborted = self._main_steps(run_id, results, notes)
+            aborted = self._main_steps(run_id, results, notes, recorded)
         except _StoreFailed as exc:
             notes.append(str(exc))
         except BaseException as exc:  # KeyboardInterrupt or an engine bug: still power off
             interrupt = exc
             _log.error("run %s interrupted", run_id, exc_info=True)
             notes.append(f"run interrupted: {type(exc).__name__}: {exc}")
+            self._record_unfinished(run_id, results, recorded, exc)
         teardown = self._teardown(run_id, notes)
 
         if aborted or isinstance(interrupt, KeyboardInterrupt | SystemExit):
@@ -286,7 +298,32 @@ class Runner:
             raise interrupt
         return record
 
-    def _main_steps(self, run_id: str, results: list[StepResult], notes: list[str]) -> bool:
+    def _record_unfinished(self, run_id: str, results: list[StepResult], recorded: set[int],
+                           exc: BaseException) -> None:
+        """After an interruption, give every planned step its row: the one that was running
+        ABORTED, the ones that never ran SKIPPED, so the record shows the whole plan."""
+        now = self._utc_now()
+        for index, step in enumerate(self.plan.steps):
+            if index in recorded:
+                continue
+            if index < len(results):  # finished, but interrupted while being recorded
+                result = results[index]
+            elif index == len(results):
+                attempt = Attempt(1, Outcome.ABORTED, 0.0, (),
+                                  f"interrupted: {type(exc).__name__}")
+                result = StepResult(index, step.name, Outcome.ABORTED, now, now, 0.0,
+                                    (attempt,), step.critical)
+            else:
+                result = self._skipped(index, step)
+            try:
+                self._record(run_id, result)
+            except _StoreFailed:  # e.g. it had been committed after all: keep going
+                _log.warning("step %d of run %s: not recorded after the interruption",
+                             index, run_id, exc_info=True)
+            recorded.add(index)
+
+    def _main_steps(self, run_id: str, results: list[StepResult], notes: list[str],
+                    recorded: set[int]) -> bool:
         """Run the plan's steps; returns whether an abort cut the run short."""
         stop: str | None = None
         aborted = False
@@ -307,6 +344,7 @@ class Runner:
                 result = self._run_step(run_id, index, step, abort)
             results.append(result)
             self._record(run_id, result)
+            recorded.add(index)
             if stop is None and result.outcome is Outcome.ABORTED:
                 stop, aborted = halt(index, f"aborted: {self._abort.reason}"), True
             elif stop is None and step.critical and result.outcome in _RETRYABLE:
@@ -340,7 +378,8 @@ class Runner:
         except Exception as exc:
             message = (f"result store failed, the verdict ({outcome.value}) of run {run_id} "
                        f"was NOT saved: {type(exc).__name__}: {exc}")
-            _log.error(message, exc_info=True)
+            _log.error(message)
+            _log.debug("finish_run failed", exc_info=True)
             self.events.emit(Log, run_id, level=logging.ERROR, message=message)
             raise StationError(message) from exc
         self.events.emit(RunFinished, run_id, record=record)
@@ -350,7 +389,10 @@ class Runner:
         try:
             self.recorder.record_step(run_id, result)
         except Exception as exc:
-            _log.error("record_step failed for run %s", run_id, exc_info=True)
+            # A described store fault (disk full, locked) is the news; its traceback is for a
+            # developer who asks (debug), not for the bench.
+            _log.error("record_step failed for run %s: %s", run_id, exc)
+            _log.debug("record_step failed", exc_info=True)
             raise _StoreFailed(f"result store failed at step '{result.name}', later steps not "
                                f"run: {type(exc).__name__}: {exc}") from exc
         self.events.emit(StepFinished, run_id, result=result)

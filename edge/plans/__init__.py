@@ -3,7 +3,8 @@
 * :mod:`edge.plans.model` - the Plan / Step / Parameter dataclasses the engine runs.
 * :mod:`edge.plans.steptypes` - registries of step-type functions and limit derivers.
 * :mod:`edge.plans.loader` - TOML -> Plan, with ``file:line: field: message`` errors.
-* :mod:`edge.plans.locate` - finds the source line of a table or key for those errors.
+* :mod:`edge.tomlfile` - reading TOML, finding the line of a key, typed checks (shared with
+  station.toml and fixture files).
 
 The format (every key below is checked; unknown keys are errors)::
 

@@ -2,34 +2,30 @@
 
 Every error is a :class:`PlanError` naming the file, the line, the field and what was expected,
 e.g. ``plans/pb-v1.toml:14: step[1].params.relay: step 'power on': relay 'dut_pwr' is not a
-resource of fixture 'powerbank-v1' (has: dut_power, load)``. Syntax errors come with tomllib's
-line; semantic ones are located with :class:`~edge.plans.locate.LineIndex`.
+resource of fixture 'powerbank-v1' (has: dut_power, load)``. Reading, syntax errors, line
+finding and typed accessors are shared with the other TOML files (:mod:`edge.tomlfile`).
 
 Loading is strict on purpose: an unknown key (``retires = 2``) is an error, not silently ignored,
 because a typo in a plan otherwise becomes a test that quietly checks less than intended.
 
-Fixture files are TOML too, but their model is defined elsewhere. This module offers the generic
-parts: :func:`parse_toml` (syntax errors with lines, plus a :class:`LineIndex` for that loader's own
-errors) and a ``resources`` mapping (resource name -> kind) against which a plan's resource
-references are checked, at load time or later with :func:`check_resources`.
+Resource references are checked against a ``resources`` mapping (resource name -> kind) of the
+fixture, at load time or later with :func:`check_resources`.
 """
 
 from __future__ import annotations
 
-import hashlib
 import re
-import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path as FsPath
 from types import MappingProxyType
 from typing import Any
 
-from edge.errors import SettingsFileError
-from edge.plans.locate import LineIndex, Path, field_name
 from edge.plans.model import Parameter, Plan, ResourceRef, Step
-from edge.plans.steptypes import DEFAULT_REGISTRY, Registry, StepType, derive_limits, describe_value
+from edge.plans.steptypes import DEFAULT_REGISTRY, Registry, StepType, derive_limits
 from edge.records import Limits
+from edge.tomlfile import Checker, Path, TomlFileError, TomlSource, describe_value, field_name
+from edge.tomlfile import parse_toml as _parse_toml
+from edge.tomlfile import read_bytes as _read_bytes
 
 DEFAULT_STEP_TIMEOUT_S = 30.0
 
@@ -42,60 +38,19 @@ _TEARDOWN_KEYS = _STEP_KEYS - {"critical", "always"}
 _MEASUREMENT_KEYS = {"name", "units", "low", "high", "marginal", "marginal_low", "marginal_high",
                      "expected", "limits", "description"}
 _PARAMETER_KEYS = {"value", "units", "tolerance", "description"}
-_TOML_POSITION = re.compile(r"\s*\(at line (\d+), column (\d+)\)$")
 
 
-class PlanError(SettingsFileError):
+class PlanError(TomlFileError):
     """A plan (or fixture) file is wrong at ``path``:``line`` in ``field``."""
-
-    def __init__(self, path: str, line: int, field: str, message: str) -> None:
-        super().__init__(path, line, field, message)
-        self.path = path
-        self.line = line
-        self.field = field
-        self.message = message
-
-    def __str__(self) -> str:
-        field = f" {self.field}:" if self.field else ""
-        return f"{self.path}:{self.line}:{field} {self.message}"
-
-
-@dataclass(frozen=True, slots=True)
-class TomlSource:
-    """A parsed TOML file with what is needed to report errors against it."""
-
-    path: str
-    data: dict[str, Any]
-    lines: LineIndex
-    sha256: str
-
-    def error(self, at: Path, message: str) -> PlanError:
-        return PlanError(self.path, self.lines.line_of(at), field_name(at), message)
 
 
 def parse_toml(source: bytes | str, path: str) -> TomlSource:
-    raw = source.encode() if isinstance(source, str) else source
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        raise PlanError(path, line, "", "not UTF-8 text (TOML files must be UTF-8)") from None
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        message = str(exc)
-        found = _TOML_POSITION.search(message)
-        if found:
-            line = int(found.group(1))
-            message = f"{message[: found.start()]} (column {found.group(2)})"
-        else:  # "(at end of document)"
-            line = max(1, len(text.splitlines()))
-        raise PlanError(path, line, "", f"TOML syntax error: {message}") from None
-    return TomlSource(path, data, LineIndex(text), hashlib.sha256(raw).hexdigest())
+    """A plan's TOML: syntax errors are :class:`PlanError` with their line."""
+    return _parse_toml(source, path, PlanError)
 
 
 def read_toml(path: str | FsPath) -> TomlSource:
-    return parse_toml(FsPath(path).read_bytes(), str(path))
+    return parse_toml(_read_bytes(path, PlanError), str(path))
 
 
 def load_plan(
@@ -106,7 +61,8 @@ def load_plan(
 ) -> Plan:
     """Load and fully validate a plan file. ``resources`` (name -> kind) of the fixture, when
     known, lets resource references be checked now rather than when the fixture connects."""
-    return parse_plan(FsPath(path).read_bytes(), str(path), registry=registry, resources=resources)
+    return parse_plan(_read_bytes(path, PlanError), str(path), registry=registry,
+                      resources=resources)
 
 
 def parse_plan(
@@ -141,63 +97,13 @@ def check_resources(plan: Plan, resources: Mapping[str, str]) -> None:
         raise PlanError(plan.path, ref.line, ref.field, message)
 
 
-class _PlanBuilder:
+class _PlanBuilder(Checker):
     """One use: validate ``src.data`` section by section, raising the first problem found."""
 
     def __init__(self, src: TomlSource, registry: Registry) -> None:
-        self.src = src
+        super().__init__(src)
         self.registry = registry
         self.refs: list[ResourceRef] = []
-
-    # -- small typed accessors ---------------------------------------------------------------
-    def fail(self, at: Path, message: str) -> PlanError:
-        return self.src.error(at, message)
-
-    def only(self, table: Mapping[str, Any], at: Path, allowed: set[str]) -> None:
-        for key in table:
-            if key not in allowed:
-                raise self.fail((*at, key), f"unknown key '{key}' (expected one of: "
-                                f"{', '.join(sorted(allowed))})")
-
-    def table(self, parent: Mapping[str, Any], at: Path, key: str) -> dict[str, Any]:
-        value = parent.get(key, {})
-        if not isinstance(value, dict):
-            raise self.fail((*at, key), f"expected a table, got {describe_value(value)}")
-        return value
-
-    def string(self, table: Mapping[str, Any], at: Path, key: str, default: str | None = None,
-               example: str = "") -> str:
-        if key not in table:
-            if default is not None:
-                return default
-            raise self.fail((*at, key), f"missing required key '{key}'" +
-                            (f" (e.g. {key} = {example})" if example else ""))
-        value = table[key]
-        if not isinstance(value, str) or not value.strip():
-            hint = f", e.g. {key} = {example}" if example else ""
-            raise self.fail((*at, key), f"expected a non-empty string{hint}, "
-                            f"got {describe_value(value)}")
-        return value
-
-    def number(self, table: Mapping[str, Any], at: Path, key: str) -> float | None:
-        value = table.get(key)
-        if value is None:
-            return None
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise self.fail((*at, key), f"expected a number, got {describe_value(value)}")
-        return float(value)
-
-    def flag(self, table: Mapping[str, Any], at: Path, key: str) -> bool:
-        value = table.get(key, False)
-        if not isinstance(value, bool):
-            raise self.fail((*at, key), f"expected true or false, got {describe_value(value)}")
-        return value
-
-    def array_of_tables(self, parent: Mapping[str, Any], at: Path, key: str) -> list[dict]:
-        value = parent.get(key, [])
-        if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
-            raise self.fail((*at, key), f"expected [[{key}]] tables")
-        return value
 
     # -- sections ----------------------------------------------------------------------------
     def build(self) -> Plan:

@@ -33,6 +33,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from edge.records import Limits
+from edge.tomlfile import describe_value
 
 if TYPE_CHECKING:
     from edge.engine.context import StepContext
@@ -52,18 +53,6 @@ _TYPE_WORDS = {
     list: "an array",
     dict: "a table",
 }
-
-
-_VALUE_WORDS = {bool: "boolean", int: "integer", float: "number", str: "string",
-                list: "array", dict: "table"}
-
-
-def describe_value(value: Any) -> str:
-    """How a TOML value reads in an error: "string 'abc'", "integer 5", "table"."""
-    kind = _VALUE_WORDS.get(type(value), type(value).__name__)
-    if isinstance(value, list | dict):
-        return kind
-    return f"{kind} {value!r}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,9 @@ list the products.
 * :func:`list_products` - product, revision, plan path, serial pattern and an example serial.
 
 Plans are the ``*.toml`` files of ``plans_dirs``, searched in order (a shop's own directory
-comes before the built-in one, so its files win). A fixture kind ``K`` is the file ``K.toml``
+comes before the built-in one, so its files win). A plan file that does not load is never
+skipped in favour of another: the products it could define cannot be tested until it is fixed
+(:class:`BrokenPlan`). A fixture kind ``K`` is the file ``K.toml``
 in the first of ``fixtures_dirs`` that has one. A shop's own step types are ``*.py`` files
 next to its plans: they are imported (once per process) before any plan is read, so their
 ``@step_type`` registrations are there when the plan needs them (``docs/adding-a-product.md``).
@@ -21,6 +23,7 @@ import hashlib
 import importlib.util
 import logging
 import sys
+import tomllib
 import traceback
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -37,6 +40,7 @@ from edge.fixtures.runtime import Fixture
 from edge.plans.loader import PlanError, check_resources, load_plan, read_toml
 from edge.plans.model import Plan
 from edge.products.serial_example import example_serial
+from edge.tomlfile import LineIndex, scan_string
 
 _log = logging.getLogger("edge.products")
 
@@ -54,6 +58,7 @@ class ProductInfo:
     example_serial: str  # "" if the pattern is too unusual to make one
     fixture: str | None  # the fixture kind the plan needs
     description: str = ""
+    blocked_by: str = ""  # a broken plan file that could define this product: not testable
 
 
 class UnknownProduct(LookupError):
@@ -113,18 +118,93 @@ def _plan_files(plans_dirs: DirList) -> list[Path]:
     return [p for d in _dirs(plans_dirs) for p in sorted(d.glob("*.toml"))]
 
 
-def _read_plans(plans_dirs: DirList) -> tuple[list[Plan], list[PlanError]]:
-    """Every plan that loads, first directory first, one per (product, revision); and the
-    errors of those that don't (one broken file must not hide every other product)."""
+@dataclass(frozen=True, slots=True)
+class BrokenPlan:
+    """A plan file of the plans path that does not load, and the products it could define.
+
+    A broken file must never let another plan stand in for it (a shop's override of a built-in
+    product, with a typo, would otherwise be replaced by the built-in limits). So what it was
+    meant to define is read from its text even when it is not valid TOML: ``product`` and
+    ``revision`` from its ``[plan]`` table if they are plain strings there, else None. With no
+    product readable, the file could be any product's, and no product can be tested at all
+    until it is fixed: being unable to test is recoverable, a board judged against a plan the
+    shop did not mean is not.
+    """
+
+    error: PlanError
+    product: str | None
+    revision: str | None  # None: every revision of ``product``
+    names: frozenset[str]  # casefolded names a technician could ask for it by
+
+    @property
+    def path(self) -> str:
+        return self.error.path
+
+    def blocks(self, plan: Plan) -> bool:
+        if self.product is None:
+            return True
+        if plan.product.casefold() != self.product.casefold():
+            return False
+        return self.revision is None or plan.revision.casefold() == self.revision.casefold()
+
+    def could_define(self) -> str:
+        if self.product is None:
+            return "its product cannot be read, so no product can be tested until it is fixed"
+        rev = f" rev {self.revision}" if self.revision else " (any revision)"
+        return f"it could define {self.product}{rev}, which cannot be tested until it is fixed"
+
+    def unusable(self) -> PlanError:
+        """The error a run of a product this file blocks ends with (exit 78)."""
+        e = self.error
+        return PlanError(e.path, e.line, e.field, f"{e.message} [{self.could_define()}]")
+
+
+def _broken_plan(path: Path, error: PlanError) -> BrokenPlan:
+    try:
+        raw = path.read_bytes()
+    except OSError:
+        raw = b""
+    text = raw.decode("utf-8", errors="replace")
+    try:
+        head = tomllib.loads(text).get("plan")
+        found = ({k: v.strip() for k, v in head.items() if isinstance(v, str) and v.strip()}
+                 if isinstance(head, dict) else {})
+        product, revision, name = (found.get(k) for k in ("product", "revision", "name"))
+    except tomllib.TOMLDecodeError:  # read what it meant from the text, line by line
+        lines = LineIndex(text)
+        product, revision, name = (scan_string(lines, ("plan", k))
+                                   for k in ("product", "revision", "name"))
+    names = {path.stem, *(n for n in (product, name) if n)}
+    if product and revision:
+        names.add(f"{product}-rev{revision}")
+    return BrokenPlan(error, product, revision if product else None,
+                      frozenset(n.casefold() for n in names))
+
+
+@dataclass(frozen=True, slots=True)
+class Catalog:
+    """Every plan of the plans path that loads (first directory first, one per product and
+    revision) and every one that does not."""
+
+    plans: tuple[Plan, ...]
+    broken: tuple[BrokenPlan, ...]
+
+    def blocker(self, plan: Plan) -> BrokenPlan | None:
+        return next((b for b in self.broken if b.blocks(plan)), None)
+
+
+def read_catalog(plans_dirs: DirList) -> Catalog:
+    """Read every plan file once. A shop's step modules (``*.py``) are imported first; one
+    that fails to import stops everything (PlanError): any plan could need its step types."""
     load_step_modules(plans_dirs)
     plans: list[Plan] = []
-    broken: list[PlanError] = []
+    broken: list[BrokenPlan] = []
     seen: set[tuple[str, str]] = set()
     for path in _plan_files(plans_dirs):
         try:
             plan = load_plan(path)
         except PlanError as exc:
-            broken.append(exc)
+            broken.append(_broken_plan(path, exc))
             continue
         key = (plan.product.casefold(), plan.revision.casefold())
         if key in seen:
@@ -133,21 +213,24 @@ def _read_plans(plans_dirs: DirList) -> tuple[list[Plan], list[PlanError]]:
             continue
         seen.add(key)
         plans.append(plan)
-    return plans, broken
+    return Catalog(tuple(plans), tuple(broken))
 
 
-def list_products(plans_dirs: DirList) -> list[ProductInfo]:
-    """The products the plans directories describe, in search order. Plans that fail to load
-    are left out and logged (with file and line) rather than hiding the others."""
-    plans, broken = _read_plans(plans_dirs)
-    for exc in broken:
-        _log.warning("plan not usable: %s", exc)
-    return [ProductInfo(
-        product=p.product, revision=p.revision, name=p.name, version=p.version,
-        plan_path=Path(p.path), serial_pattern=p.serial_pattern.pattern,
-        example_serial=example_serial(p.serial_pattern.pattern), fixture=p.fixture,
-        description=p.description,
-    ) for p in plans]
+def list_products(plans_dirs: DirList | Catalog) -> list[ProductInfo]:
+    """The products the plans directories (or an already read catalog) describe, in search
+    order, each with ``blocked_by`` set when a broken plan file could define it (it cannot be
+    tested until that is fixed). :func:`read_catalog` also lists the broken files themselves."""
+    catalog = plans_dirs if isinstance(plans_dirs, Catalog) else read_catalog(plans_dirs)
+    out = []
+    for p in catalog.plans:
+        blocker = catalog.blocker(p)
+        out.append(ProductInfo(
+            product=p.product, revision=p.revision, name=p.name, version=p.version,
+            plan_path=Path(p.path), serial_pattern=p.serial_pattern.pattern,
+            example_serial=example_serial(p.serial_pattern.pattern), fixture=p.fixture,
+            description=p.description, blocked_by=blocker.path if blocker else "",
+        ))
+    return out
 
 
 def _names(plan: Plan) -> set[str]:
@@ -156,27 +239,36 @@ def _names(plan: Plan) -> set[str]:
 
 
 def find_plan(product_or_plan_name: str, plans_dirs: DirList) -> Plan:
-    """A plan by file path, file stem, plan name, product, or "<product>-rev<revision>"."""
+    """A plan by file path, file stem, plan name, product, or "<product>-rev<revision>".
+
+    A plan file that does not load and could be the one asked for (by its name, or by the
+    product its text names) makes the lookup fail with that file's error: another plan of the
+    same product never stands in for it (:class:`BrokenPlan`)."""
     wanted = product_or_plan_name.strip()
     as_path = Path(wanted)
-    if as_path.suffix == ".toml" and as_path.is_file():
+    if as_path.suffix == ".toml" and as_path.is_file():  # a file named explicitly: that file
         load_step_modules(plans_dirs)
         return load_plan(as_path)
-    for path in _plan_files(plans_dirs):  # a file stem names exactly one plan: no scan needed
-        if path.stem.casefold() == wanted.casefold():
-            load_step_modules(plans_dirs)
-            return load_plan(path)
-    plans, broken = _read_plans(plans_dirs)
-    matches = [p for p in plans if wanted.casefold() in _names(p)]
+    key = wanted.casefold()
+    catalog = read_catalog(plans_dirs)
+    for broken in catalog.broken:
+        if key in broken.names or broken.product is None:
+            raise broken.unusable()
+    matches = [p for p in catalog.plans if key in _names(p)]
+    stems = [p for p in matches if Path(p.path).stem.casefold() == key]
+    matches = stems or matches  # a file stem names exactly one plan
+    for plan in matches:
+        blocker = catalog.blocker(plan)
+        if blocker is not None:
+            raise blocker.unusable()
     if len(matches) == 1:
         return matches[0]
     if matches:
         choices = ", ".join(f"{Path(p.path).stem} (rev {p.revision})" for p in matches)
         raise UnknownProduct(f"'{wanted}' matches several plans: {choices}; name one by its "
                              "file name")
-    known = ", ".join(sorted({f"{p.product} (rev {p.revision})" for p in plans})) or "none"
-    unreadable = "".join(f"; not readable: {exc}" for exc in broken)
-    raise UnknownProduct(f"no plan for '{wanted}' (known: {known}){unreadable}")
+    known = ", ".join(sorted({f"{p.product} (rev {p.revision})" for p in catalog.plans}))
+    raise UnknownProduct(f"no plan for '{wanted}' (known: {known or 'none'})")
 
 
 # -- fixtures -------------------------------------------------------------------------------------

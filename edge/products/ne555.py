@@ -1,7 +1,8 @@
 """The NE555 astable as a plan describes it, and the ``ne555`` limit deriver.
 
 A plan gives the circuit in ``[parameters]`` and gets its pass bands computed from it, never
-typed in (hardware.md §7: bands come from the circuit, not the instrument)::
+typed in (bands come from the circuit, not the instrument: docs/hardware-notes.md, "NE555 keep-alive
+timing")::
 
     [parameters]
     R1 = { value = 150_000, units = "ohm", tolerance = 0.05 }

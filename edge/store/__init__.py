@@ -24,6 +24,8 @@ from edge.store.db import (
     SchemaTooNewError,
     StoreError,
     StoreFullError,
+    StoreLockedError,
+    StoreReadOnlyError,
     StoreWriteError,
     UnknownRunError,
     open_store,
@@ -42,11 +44,12 @@ from edge.store.history import (
 )
 from edge.store.payload import SCHEMA, record_from_json, record_to_json
 from edge.store.recorder import RunRecorder
-from edge.store.recovery import INTERRUPTED_ERROR, recover_interrupted
+from edge.store.recovery import INTERRUPTED_ERROR, STORE_FAILED_ERROR, recover_interrupted
 
 __all__ = [
     "INTERRUPTED_ERROR",
     "SCHEMA",
+    "STORE_FAILED_ERROR",
     "NotAResultStoreError",
     "ProductYield",
     "RunRecorder",
@@ -55,6 +58,8 @@ __all__ = [
     "SchemaTooNewError",
     "StoreError",
     "StoreFullError",
+    "StoreLockedError",
+    "StoreReadOnlyError",
     "StoreWriteError",
     "UnknownRunError",
     "export_csv",

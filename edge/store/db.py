@@ -38,6 +38,7 @@ connection with :func:`open_store`.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import sqlite3
 from collections.abc import Iterator
@@ -69,11 +70,36 @@ class SchemaTooNewError(StoreError):
 
 
 class StoreWriteError(StoreError):
-    """SQLite refused a write (disk full, I/O error, locked too long). Nothing was half-written."""
+    """SQLite refused a write (disk full, I/O error, locked too long). Nothing was half-written.
+
+    ``cause`` is the reason in a few words ("disk full", "database locked", ...) when SQLite
+    said which, else None: it is what an interrupted run records as its cause."""
+
+    def __init__(self, message: str, cause: str | None = None) -> None:
+        super().__init__(message)
+        self.cause = cause
 
 
-class StoreFullError(StoreError):
-    """Too little free space left to start a run safely."""
+class StoreFullError(StoreWriteError):
+    """Too little free space left to start a run safely, or the disk filled up."""
+
+    def __init__(self, message: str, cause: str | None = "disk full") -> None:
+        super().__init__(message, cause)
+
+
+class StoreReadOnlyError(StoreWriteError):
+    """The database (or its directory) is on a read-only filesystem or may not be written.
+    The file itself is not damaged: this is never a reason to move it aside."""
+
+    def __init__(self, message: str, cause: str | None = "read-only filesystem") -> None:
+        super().__init__(message, cause)
+
+
+class StoreLockedError(StoreWriteError):
+    """Another program kept the database locked for longer than the busy timeout."""
+
+    def __init__(self, message: str, cause: str | None = "database locked") -> None:
+        super().__init__(message, cause)
 
 
 class RunStateError(StoreError):
@@ -82,6 +108,74 @@ class RunStateError(StoreError):
 
 class UnknownRunError(RunStateError, LookupError):
     """No run with this id is on record."""
+
+
+# SQLite's primary result codes (the low byte of an extended code) that name a storage fault.
+_SQLITE_BUSY, _SQLITE_LOCKED, _SQLITE_READONLY, _SQLITE_IOERR = 5, 6, 8, 10
+_SQLITE_CORRUPT, _SQLITE_FULL, _SQLITE_CANTOPEN, _SQLITE_NOTADB = 11, 13, 14, 26
+
+
+def _primary_code(exc: BaseException) -> int | None:
+    code = getattr(exc, "sqlite_errorcode", None)
+    return None if code is None else code & 0xFF
+
+
+def filesystem_read_only(path: Path) -> bool:
+    """Whether ``path`` (or, if it does not exist, its directory) cannot be written because the
+    filesystem is mounted read-only or the permissions say no."""
+    target = path if path.exists() else path.parent
+    while not target.exists() and target != target.parent:
+        target = target.parent
+    try:
+        if os.statvfs(target).f_flag & os.ST_RDONLY:
+            return True
+    except OSError:
+        return False
+    return not os.access(target, os.W_OK)
+
+
+def classify_sqlite_error(exc: sqlite3.Error, path: Path, what: str) -> StoreError:
+    """The store error that says what really happened, from SQLite's result code.
+
+    A read-only filesystem must never be reported as a damaged file (moving a healthy database
+    aside is exactly the wrong advice), and a full disk or a lock held by another program must
+    be named as such, so the run they interrupt records its true cause."""
+    code = _primary_code(exc)
+    if code == _SQLITE_FULL:
+        return StoreFullError(f"{path}: could not {what}: the disk is full ({exc}); free space "
+                              "(results already stored are kept)")
+    if code in (_SQLITE_BUSY, _SQLITE_LOCKED):
+        return StoreLockedError(f"{path}: could not {what}: database locked by another "
+                                f"program for over {BUSY_TIMEOUT_MS // 1000} s ({exc}); close "
+                                "it (an sqlite3 shell, a backup) and try again")
+    if code in (_SQLITE_READONLY, _SQLITE_CANTOPEN, _SQLITE_IOERR) and \
+            filesystem_read_only(path):
+        return StoreReadOnlyError(f"{path}: could not {what}: the filesystem is read-only or "
+                                  f"not writable by this user ({exc}); the database is not "
+                                  "damaged: remount it read-write or fix the permissions")
+    if code == _SQLITE_IOERR:
+        return StoreWriteError(f"{path}: could not {what}: I/O error ({exc}); check the storage "
+                               "(dmesg, SD card)", cause="I/O error")
+    if code in (_SQLITE_NOTADB, _SQLITE_CORRUPT):
+        return NotAResultStoreError(
+            f"{path}: not usable as a SQLite database ({exc}). If it is damaged, move it aside "
+            "(keep it: results may be recoverable) and a new store will be created")
+    return StoreWriteError(f"{path}: could not {what}: {exc}")
+
+
+def os_error_to_store_error(exc: OSError, path: Path, what: str) -> StoreError:
+    """A filesystem error on the way to the store, as the store error that names it."""
+    if exc.errno == errno.EROFS:
+        return StoreReadOnlyError(f"{path}: cannot {what}: the filesystem holding the "
+                                  "station's data is mounted read-only; remount it read-write "
+                                  "(results already stored are intact)")
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return StoreReadOnlyError(f"{path}: cannot {what}: {exc.strerror} (the station's data "
+                                  "directory is not writable by this user)")
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return StoreFullError(f"{path}: cannot {what}: {exc.strerror}; free space")
+    return StoreWriteError(f"{path}: cannot {what}: {exc.strerror or exc}",
+                           cause=exc.strerror or None)
 
 
 def database_path(conn: sqlite3.Connection) -> str:
@@ -122,10 +216,7 @@ def _check_identity(conn: sqlite3.Connection, path: Path) -> None:
         version = conn.execute("PRAGMA user_version").fetchone()[0]
         objects = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
     except sqlite3.DatabaseError as exc:
-        raise NotAResultStoreError(
-            f"{path}: not usable as a SQLite database ({exc}). If it is damaged, move it aside "
-            "(keep it: results may be recoverable) and a new store will be created"
-        ) from exc
+        raise classify_sqlite_error(exc, path, "read the database") from exc
     fresh = objects == 0 and version == 0 and app_id == 0
     if not fresh and app_id != migrations.APPLICATION_ID:
         raise NotAResultStoreError(
@@ -209,14 +300,20 @@ def open_store(
     :class:`SchemaTooNewError` for a database from a newer pibench.
     """
     db_path = Path(path)
-    _create_private_file(db_path)
-    conn = sqlite3.connect(
-        db_path,
-        timeout=BUSY_TIMEOUT_MS / 1000,
-        isolation_level=None,  # we issue BEGIN/COMMIT ourselves
-        check_same_thread=False,  # the recorder serialises access with its own lock
-        cached_statements=256,
-    )
+    try:
+        _create_private_file(db_path)
+    except OSError as exc:
+        raise os_error_to_store_error(exc, db_path, "create the result database") from exc
+    try:
+        conn = sqlite3.connect(
+            db_path,
+            timeout=BUSY_TIMEOUT_MS / 1000,
+            isolation_level=None,  # we issue BEGIN/COMMIT ourselves
+            check_same_thread=False,  # the recorder serialises access with its own lock
+            cached_statements=256,
+        )
+    except sqlite3.Error as exc:
+        raise classify_sqlite_error(exc, db_path, "open the database") from exc
     try:
         _check_identity(conn, db_path)
         _apply_settings(conn, db_path)
@@ -226,7 +323,28 @@ def open_store(
             _migrate(conn, db_path)
     except sqlite3.DatabaseError as exc:
         conn.close()
-        raise NotAResultStoreError(f"{db_path}: cannot use this database ({exc})") from exc
+        error = classify_sqlite_error(exc, db_path, "open the database")
+        if type(error) is StoreWriteError:  # nothing more specific: the file is the problem
+            error = NotAResultStoreError(f"{db_path}: cannot use this database ({exc})")
+        raise error from exc
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def open_store_read_only(path: str | os.PathLike[str]) -> sqlite3.Connection:
+    """Read a result database that sits on a read-only filesystem (history and export from a
+    card mounted read-only). ``immutable=1`` tells SQLite nothing can change the file, which
+    is true there, so it needs neither the -shm file nor a lock it could not create."""
+    db_path = Path(path)
+    try:
+        conn = sqlite3.connect(f"{db_path.resolve().as_uri()}?immutable=1", uri=True,
+                               isolation_level=None, check_same_thread=False)
+    except sqlite3.Error as exc:
+        raise classify_sqlite_error(exc, db_path, "open the database") from exc
+    try:
+        _check_identity(conn, db_path)
     except BaseException:
         conn.close()
         raise

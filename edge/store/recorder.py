@@ -38,11 +38,13 @@ from edge.store.db import (
     StoreFullError,
     StoreWriteError,
     UnknownRunError,
+    classify_sqlite_error,
     database_path,
     open_store,
     write_transaction,
 )
 from edge.store.history import load_run
+from edge.store.last_words import LastWordsFile
 from edge.store.payload import payload_text
 from edge.store.step_codec import step_key, step_row
 
@@ -157,6 +159,13 @@ class RunRecorder:
         self._lock = threading.Lock()
         self._owns_conn = False
         self._current: tuple[str | None, int] = (None, 0)  # (run_id, seq) of the last run seen
+        # Where the cause of a run the database refused is kept until recovery can write it
+        # (see edge.store.last_words); prepared now, while there is room for it.
+        self._last_words: LastWordsFile | None = None
+        self._last_words_run: str | None = None  # the run whose cause the file now holds
+        if self._path not in ("", ":memory:", "?"):
+            self._last_words = LastWordsFile(self._path)
+            self._last_words.prepare()
 
     @classmethod
     def open(cls, path: str | os.PathLike[str], **kwargs: Any) -> RunRecorder:
@@ -169,6 +178,8 @@ class RunRecorder:
         return self._conn
 
     def close(self) -> None:
+        if self._last_words is not None:
+            self._last_words.close()
         if self._owns_conn:
             with self._lock:
                 self._conn.close()
@@ -226,19 +237,18 @@ class RunRecorder:
         Raises :class:`UnknownRunError` / :class:`RunStateError` for an unknown or finished run
         or a step index already recorded, :class:`StoreWriteError` if SQLite refuses the write.
         """
-        with self._lock:
-            run_seq = self._run_seq(run_id)
-            row = step_row(run_seq, step)
-            with self._writing(f"record step {step.index} of run {run_id}"):
-                # One INSERT of one row, appended at the end of the table (see migration 3): the
-                # schema refuses a finished run (trigger) and a second copy of a step (the key).
-                # Asking first would cost queries on every step to explain a refusal that almost
-                # never happens; the explanation is worked out only when SQLite refuses.
-                try:
-                    self._conn.execute(
-                        "INSERT INTO step_results VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", row)
-                except sqlite3.IntegrityError as exc:
-                    raise self._step_refused(run_id, row[2], exc) from exc
+        with self._lock, self._writing(f"record step {step.index} ({step.name!r}) of run {run_id}",
+                                       run_id):
+            row = step_row(self._run_seq(run_id), step)
+            # One INSERT of one row, appended at the end of the table (see migration 3): the
+            # schema refuses a finished run (trigger) and a second copy of a step (the key).
+            # Asking first would cost queries on every step to explain a refusal that almost
+            # never happens; the explanation is worked out only when SQLite refuses.
+            try:
+                self._conn.execute(
+                    "INSERT INTO step_results VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", row)
+            except sqlite3.IntegrityError as exc:
+                raise self._step_refused(run_id, row[2], exc) from exc
 
     def finish_run(
         self,
@@ -259,7 +269,7 @@ class RunRecorder:
         with self._lock:
             # The commit of the verdict checkpoints, if the WAL has grown enough since the last.
             self._conn.execute(f"PRAGMA wal_autocheckpoint={int(CHECKPOINT_PAGES)}")
-        with self._lock, self._writing(f"finish run {run_id}"):
+        with self._lock, self._writing(f"finish run {run_id} ({outcome})", run_id):
             return close_run(
                 self._conn, run_id, outcome, ended_utc, duration_s, error, self._utc_now()
             )
@@ -313,12 +323,22 @@ class RunRecorder:
             )
 
     @contextlib.contextmanager
-    def _writing(self, what: str) -> Iterator[None]:
+    def _writing(self, what: str, run_id: str | None = None) -> Iterator[None]:
         """One write transaction; SQLite's own errors (disk full, I/O, locked too long) become a
-        :class:`StoreWriteError` naming the file and the operation. Nothing was half-written:
-        the transaction rolled back."""
+        :class:`StoreWriteError` (or its specific subclass) naming the file, the operation and
+        the cause. Nothing was half-written: the transaction rolled back.
+
+        For a write of a run already on record, the cause is also kept in the last-words file
+        before the error goes up: the engine may never get to write it into the database."""
         try:
             with write_transaction(self._conn):
                 yield
         except sqlite3.Error as exc:
-            raise StoreWriteError(f"{self._path}: could not {what}: {exc}") from exc
+            error = classify_sqlite_error(exc, Path(self._path), what)
+            cause = getattr(error, "cause", None)
+            # The first refusal is the true cause; later ones (teardown, verdict) only follow.
+            words = self._last_words
+            if (run_id is not None and words is not None and self._last_words_run != run_id
+                    and words.write(run_id, f"{cause or 'store error'} ({what}: {exc})")):
+                self._last_words_run = run_id
+            raise error from exc

@@ -12,11 +12,15 @@ from datetime import datetime
 
 from edge.records import Outcome
 from edge.store.codec import parse_utc
-from edge.store.db import write_transaction
+from edge.store.db import database_path, write_transaction
+from edge.store.last_words import clear_last_words, read_last_words
 from edge.store.recorder import close_run
 from edge.store.step_codec import run_key_range
 
 INTERRUPTED_ERROR = "interrupted: station stopped during the run (crash or power loss)"
+# A run whose cause the station knew but could not write into the database (disk full, locked):
+# kept in the last-words file (edge.store.last_words), recorded here.
+STORE_FAILED_ERROR = "interrupted: the result database refused a write: {cause}"
 
 
 def _last_sign_of_life(conn: sqlite3.Connection, run_id: str) -> str:
@@ -42,6 +46,8 @@ def recover_interrupted(conn: sqlite3.Connection, now_utc: datetime | str) -> li
     loses nothing and the next start finishes the job. Running it again changes nothing.
     """
     now = parse_utc(now_utc) if isinstance(now_utc, str) else now_utc
+    db_path = database_path(conn)
+    words = read_last_words(db_path) if db_path not in ("", ":memory:", "?") else None
     running = [
         run_id
         for (run_id,) in conn.execute(
@@ -63,8 +69,12 @@ def recover_interrupted(conn: sqlite3.Connection, now_utc: datetime | str) -> li
                 Outcome.ABORTED,
                 ended_utc=_last_sign_of_life(conn, run_id),
                 duration_s=None,
-                error=INTERRUPTED_ERROR,
+                error=(STORE_FAILED_ERROR.format(cause=words.cause)
+                       if words is not None and words.run_id == run_id else INTERRUPTED_ERROR),
                 now=now,
             )
         recovered.append(run_id)
+    if words is not None:
+        # Recorded (or about a run that got finished after all): no longer needed.
+        clear_last_words(db_path)
     return recovered

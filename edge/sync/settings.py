@@ -30,7 +30,12 @@ STOCK_STATUS = {
 
 
 class SyncSettingsError(SettingsFileError):
-    """A [sync] setting that cannot be used; the message names the key."""
+    """A [sync] setting that cannot be used; the message names the key, and ``key`` is its path
+    under [sync] (e.g. ``("parts", "PBF")``) so edge.config can add the file and line."""
+
+    def __init__(self, message: str, key: str | tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.key = (key,) if isinstance(key, str) else tuple(key)
 
 
 @dataclass(frozen=True)
@@ -100,11 +105,21 @@ def _positive(options: Mapping[str, Any], key: str, default: float) -> float:
         number = float(value)
     except (TypeError, ValueError):
         raise SyncSettingsError(
-            f"[sync] {key} must be a number of seconds, not {value!r}"
+            f"[sync] {key} must be a number of seconds, not {value!r}", key
         ) from None
     if not number > 0:
-        raise SyncSettingsError(f"[sync] {key} must be positive, not {value!r}")
+        raise SyncSettingsError(f"[sync] {key} must be positive, not {value!r}", key)
     return number
+
+
+def _typed(options: Mapping[str, Any], key: str, kind: type, default: Any, what: str) -> Any:
+    """``options[key]`` if given and of TOML type ``kind`` (true/false is not a number)."""
+    if key not in options:
+        return default
+    value = options[key]
+    if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
+        raise SyncSettingsError(f"[sync] {key} must be {what}, not {value!r}", key)
+    return value
 
 
 def _status(options: Mapping[str, Any], key: str) -> int | None:
@@ -116,7 +131,8 @@ def _status(options: Mapping[str, Any], key: str) -> int | None:
     if isinstance(value, str) and value.upper() in STOCK_STATUS:
         return STOCK_STATUS[value.upper()]
     names = ", ".join(STOCK_STATUS)
-    raise SyncSettingsError(f"[sync] {key} must be a status code or one of {names}, not {value!r}")
+    raise SyncSettingsError(f"[sync] {key} must be a status code or one of {names}, not {value!r}",
+                            key)
 
 
 def from_options(
@@ -133,43 +149,47 @@ def from_options(
     if unknown:
         raise SyncSettingsError(
             f"[sync] unknown key(s) for backend {backend!r}: {', '.join(unknown)}"
-            f" (known: {', '.join(sorted(allowed))})"
+            f" (known: {', '.join(sorted(allowed))})", unknown[0]
         )
     if backend != "none" and not url.startswith(("http://", "https://")):
-        raise SyncSettingsError(f"[sync] url must start with http:// or https://, not {url!r}")
+        raise SyncSettingsError(f"[sync] url must start with http:// or https://, not {url!r}",
+                                "url")
     base = _positive(options, "backoff_base_s", 3.0)
     cap = _positive(options, "backoff_cap_s", 900.0)
     if cap < base:
-        raise SyncSettingsError("[sync] backoff_cap_s must be at least backoff_base_s")
+        raise SyncSettingsError("[sync] backoff_cap_s must be at least backoff_base_s",
+                                "backoff_cap_s")
     inv = InvenTreeSettings()
     if backend == "inventree":
-        parts = dict(options.get("parts", {}))
+        parts = dict(_typed(options, "parts", dict, {}, "a table ([sync.parts])"))
         for product, ref in parts.items():
             if not isinstance(ref, int | str) or isinstance(ref, bool):
                 raise SyncSettingsError(
-                    f"[sync.parts] {product!r} must be a part pk (number) or an IPN (text)"
+                    f"[sync.parts] {product!r} must be a part pk (number) or an IPN (text)",
+                    ("parts", product),
                 )
+        templates = _typed(options, "templates", dict, {}, "a table ([sync.templates])")
         inv = InvenTreeSettings(
             parts=parts,
-            templates={str(k): str(v) for k, v in dict(options.get("templates", {})).items()},
-            run_template=options.get("run_template") or None,
+            templates={str(k): str(v) for k, v in templates.items()},
+            run_template=_typed(options, "run_template", str, None, "a template key") or None,
             fail_status=_status(options, "fail_status"),
             pass_status=_status(options, "pass_status"),
-            create_items=bool(options.get("create_items", True)),
-            location=options.get("location"),
-            min_api_version=int(options.get("min_api_version", 382)),
+            create_items=_typed(options, "create_items", bool, True, "true or false"),
+            location=_typed(options, "location", int, None, "a location pk (a number)"),
+            min_api_version=_typed(options, "min_api_version", int, 382, "an API version number"),
         )
     gen = GenericSettings()
     if backend == "generic":
         gen = GenericSettings(
-            auth_header=str(options.get("auth_header", "Authorization")),
-            auth_scheme=str(options.get("auth_scheme", "Bearer")),
-            probe_url=str(options.get("probe_url", "")),
+            auth_header=_typed(options, "auth_header", str, "Authorization", "a header name"),
+            auth_scheme=_typed(options, "auth_scheme", str, "Bearer", "a string"),
+            probe_url=_typed(options, "probe_url", str, "", "a URL"),
         )
     return SyncSettings(
         backend=backend,
         url=url,
-        target=str(options.get("target", DEFAULT_TARGET)),
+        target=_typed(options, "target", str, DEFAULT_TARGET, "a name"),
         token_file=token_file,
         token_env=token_env,
         connect_timeout_s=_positive(options, "connect_timeout_s", 4.0),

@@ -21,7 +21,8 @@ from drivers.sim.smbus import SimSMBus
 ADDR = 0x20
 BUS_NAME = "sim:bench"
 
-# hardware.md §1.2, copied by hand rather than taken from drivers.mcp23017.registers: the tests
+# The register map (docs/hardware-notes.md), copied by hand rather than taken from
+# drivers.mcp23017.registers: the tests
 # must be able to catch a mistake in that table.
 BANK0 = {
     "IODIR": (0x00, 0x01), "IPOL": (0x02, 0x03), "GPINTEN": (0x04, 0x05),
@@ -38,7 +39,7 @@ BANK1 = {
 # Registers a test can put arbitrary values in without side effects on the map or pins.
 PLAIN_RW = ("IODIR", "IPOL", "GPINTEN", "DEFVAL", "INTCON", "GPPU", "OLAT")
 
-# IOCON bits (hardware.md §1.3)
+# IOCON bits
 BANK, MIRROR, SEQOP, ODR, INTPOL = 0x80, 0x40, 0x20, 0x04, 0x02
 
 

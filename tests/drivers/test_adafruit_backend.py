@@ -200,7 +200,7 @@ def test_try_lock_fails_while_another_thread_holds_the_bus(bus, i2c):
 
 def test_construction_resets_iodir_gppu_ipol_at_the_documented_cost(bus, i2c, chip):
     chip.warm_start(IODIR=0x0000, GPPU=0xFFFF, IPOL=0x00FF)
-    assert cost(bus, lambda: adafruit_mcp(i2c)) == (4, 13, 125)  # hardware.md §3.4
+    assert cost(bus, lambda: adafruit_mcp(i2c)) == (4, 13, 125)  # probe + 3 pair writes
     assert (chip.word("IODIR"), chip.word("GPPU"), chip.word("IPOL")) == (0xFFFF, 0, 0)
 
 
@@ -264,7 +264,7 @@ def test_interrupt_flags_captures_and_clear_ints(i2c, chip):
     chip.drive(9, False)  # differs from DEFVAL: the condition persists
     assert mcp.int_flag == [9]
     mcp.clear_ints()
-    assert chip.int_active(B)  # §1.5 item 3: cannot be cleared while the condition lasts
+    assert chip.int_active(B)  # DEFVAL mode: cannot be cleared while the condition lasts
     chip.drive(9, True)
     mcp.clear_ints()
     assert not chip.int_active(B) and mcp.int_flag == []
@@ -520,7 +520,7 @@ def test_our_driver_recovers_bank1_by_itself(bus, chip):
 
 @pytest.mark.parametrize(
     ("operation", "ours", "adafruit"),
-    [  # (transactions, wire bytes, bits); Adafruit's column is hardware.md §3.4's measurement
+    [  # (transactions, wire bytes, bits); Adafruit's column: docs/hardware-notes.md
         ("write_pin", (1, 3, 29), (2, 9, 86)),
         ("read_pin", (1, 4, 39), (1, 5, 48)),
         ("read_port", (1, 5, 48), (1, 5, 48)),

@@ -445,7 +445,7 @@ def test_recheck_services_a_change_that_arrived_during_the_read(
         if not late:
             late.append(clock.now())
             # GPA5 falls just after the read, and the line's next edge is lost: only a
-            # re-check of the INT level can find it (hardware.md §1.5).
+            # re-check of the INT level can find it.
             int_line.lose_edges(2)
             chip.drive(GPA5, False)
         return snapshot

@@ -1,5 +1,5 @@
-"""drivers.i2c.bus: retries (hardware.md §1.9 driver policy), probe, block routing, wire
-accounting, the lock, and open_bus."""
+"""drivers.i2c.bus: retries (the policy of docs/hardware-notes.md, "Errors"), probe, block
+routing, wire accounting, the lock, and open_bus."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
-"""drivers.i2c.errors: every errno of hardware.md §1.9 becomes its own exception, keeps the
-errno, says where (bus, address, register, operation) and what to do, and survives pickling
-(errors cross process boundaries in the station)."""
+"""drivers.i2c.errors: every errno of docs/hardware-notes.md ("Errors") becomes its own
+exception, keeps the errno, says where (bus, address, register, operation) and what to do, and
+survives pickling (errors cross process boundaries in the station)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,7 @@
 """The MCP23017 driver against the register-accurate simulator: robust init from any leftover
-state, glitch-free bring-up, transaction budgets (hardware.md §3.4 "Minimum" column), interrupts
-verified on the simulated INT pins, RMW safety, and the GPA7/GPB7 rule."""
+state, glitch-free bring-up, transaction budgets (the minimum of docs/hardware-notes.md,
+"Bus-time model"), interrupts verified on the simulated INT pins, RMW safety, and the GPA7/GPB7
+rule."""
 
 from __future__ import annotations
 

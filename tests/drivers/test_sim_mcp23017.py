@@ -1,9 +1,11 @@
-"""The register-accurate MCP23017 simulator against hardware.md §8, item by item.
+"""The register-accurate MCP23017 simulator against the checklist of docs/hardware-notes.md ("What
+the simulator implements"), item by item.
 
-Tests are named ``test_8_<item>_…`` after the §8 list. Everything goes through the simulated
+Tests are named ``test_8_<item>_…`` after that list. Everything goes through the simulated
 adapter's smbus2 API (the wire), because that is what the driver sees; chip internals are only
 peeked at to state the expected result. Expected values are written out by hand from
-hardware.md §1–§2, never computed with the code under test.
+the register map and wire tables of docs/hardware-notes.md, never computed with the code under
+test.
 """
 
 from __future__ import annotations
@@ -54,7 +56,7 @@ def enable_interrupts(rig, gpinten: int, *, intcon: int = 0, defval: int = 0,
     rig.smbus.write_word_data(ADDR, 0x04, gpinten)
 
 
-# --------------------------------------------------------------------------- §8.1 POR, warm start
+# ------------------------------------------------------------------------ item 1: POR, warm start
 def test_8_1_por_register_values_over_the_bus(rig):
     # 0x00..0x15 in one sequential read: IODIR ff/ff, every other register 00, IOCON 00 at both
     # 0x0A and 0x0B, GPIO = pin levels (inputs floating low by default), OLAT 00/00.
@@ -109,7 +111,7 @@ def test_8_1_warm_start_rejects_a_register_it_cannot_set(rig):
         rig.chip.warm_start(OLATA=1)
 
 
-# --------------------------------------------------------------------------- §8.2 address decode
+# --------------------------------------------------------------------------- item 2: address decode
 @pytest.mark.parametrize("bank,table", [(0, BANK0), (1, BANK1)], ids=["BANK0", "BANK1"])
 def test_8_2_address_map_per_bank(rig, bank, table):
     if bank:
@@ -188,7 +190,7 @@ def test_8_2_map_switches_within_the_same_transaction(rig):
     assert rig.chip.word("IOCON") == BANK
 
 
-# --------------------------------------------------------------------------- §8.3 pointer
+# --------------------------------------------------------------------------- item 3: pointer
 def test_8_3_pointer_is_set_by_the_first_written_byte(rig):
     rig.chip.warm_start(OLAT=0x2211)
     before = rig.state()
@@ -258,7 +260,7 @@ def test_8_3_pointer_persists_byte_mode_polling_bank1(rig):
     assert rig.smbus.read_byte(ADDR) == 0x55  # still polling GPIOA, now the new level
 
 
-# --------------------------------------------------------------------------- §8.4 GPIO
+# --------------------------------------------------------------------------- item 4: GPIO
 def test_8_4_gpio_read_inputs_with_ipol_applied(rig):
     for pin, level in {0: True, 1: False, 2: True, 3: False, 8: True}.items():
         rig.chip.drive(pin, level)
@@ -340,7 +342,7 @@ def test_8_4_floating_invalid_choice_raises():
         SimMCP23017(options=ChipOptions(floating="sideways"))
 
 
-# --------------------------------------------------------------------------- §8.5 interrupts
+# --------------------------------------------------------------------------- item 5: interrupts
 def test_8_5_first_event_captures_port_sets_intf_and_asserts_int(rig):
     enable_interrupts(rig, 0x0003)
     assert rig.chip.int_level(A) is True
@@ -540,7 +542,7 @@ def test_8_5_int_listeners_fire_after_the_transaction(rig):
     assert seen == [(A, True, True, True), (B, True, True, True)]
 
 
-# --------------------------------------------------------------------------- §8.6 bus behaviour
+# --------------------------------------------------------------------------- item 6: bus behaviour
 def test_8_6_wrong_address_nacks_with_oserror_121(rig):
     with pytest.raises(OSError) as exc:
         rig.smbus.read_byte_data(0x21, 0x00)
@@ -643,8 +645,8 @@ def test_8_6_gp7_corruption_also_for_gpb7():
     assert bin(value ^ 0x7F).count("1") == 1
 
 
-# --------------------------------------------------------------------------- §8.7 accounting
-# (call, kind, wire bytes incl. address bytes, bits = 9·bytes + S/Sr/P) per hardware.md §2/§3.4
+# --------------------------------------------------------------------------- item 7: accounting
+# (call, kind, wire bytes incl. address bytes, bits = 9·bytes + S/Sr/P) per docs/hardware-notes.md
 ACCOUNTING_TABLE = [
     (lambda s: s.write_quick(ADDR), "quick", 1, 11),
     (lambda s: s.write_byte(ADDR, 0x12), "write", 2, 20),
@@ -665,7 +667,7 @@ ACCOUNTING_TABLE = [
 
 @pytest.mark.parametrize("call,kind,wire,bits", ACCOUNTING_TABLE,
                          ids=[f"{k}-{w}" for _, k, w, _ in ACCOUNTING_TABLE])
-def test_8_7_accounting_per_transaction_matches_hardware_md(rig, call, kind, wire, bits):
+def test_8_7_accounting_per_transaction_matches_the_bus_time_model(rig, call, kind, wire, bits):
     call(rig.smbus)
     (t,) = rig.smbus.accounting.log
     assert (t.kind, t.address, t.wire_bytes, t.bits) == (kind, ADDR, wire, bits)
@@ -707,7 +709,7 @@ def test_8_7_bus_wrapper_accounting_equals_the_simulators(rig):
     assert rig.bus.accounting.totals().transactions == 13
 
 
-# --------------------------------------------------------------------------- §8.8 thread safety
+# --------------------------------------------------------------------------- item 8: thread safety
 @pytest.fixture
 def fast_switching():
     # Switch threads every microsecond instead of every 5 ms, so the interleavings that a real

@@ -1,10 +1,11 @@
 """``SimSMBus`` as a drop-in for ``smbus2.SMBus``.
 
 The strongest check here runs the *real* smbus2 0.6.1 ``SMBus`` against a simulated chip, with
-``ioctl`` routed through a small model of the kernel's i2c-dev + SMBus emulation (hardware.md
-§2's table, written out independently below), and compares it byte for byte with ``SimSMBus``
-driving an identical chip. That catches a simulator that is self-consistent but disagrees with
-what smbus2 actually sends and returns (byte order, block length handling, pointer-only writes).
+``ioctl`` routed through a small model of the kernel's i2c-dev + SMBus emulation (the table
+"What each call puts on the wire" of docs/hardware-notes.md, written out independently
+below), and compares it byte for byte with ``SimSMBus`` driving an identical chip. That
+catches a simulator that is self-consistent but disagrees with what smbus2 actually sends and
+returns (byte order, block length handling, pointer-only writes).
 """
 
 from __future__ import annotations

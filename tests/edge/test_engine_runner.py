@@ -436,13 +436,26 @@ def test_teardown_powers_the_dut_off_whatever_happened(ending):
 
 
 def test_teardown_runs_on_keyboard_interrupt_and_the_run_is_recorded_aborted():
-    bench = make_bench(step("ctrl-c", "ctrl_c"))
+    bench = make_bench(step("ctrl-c", "ctrl_c"), value_step("after", 5.0))
     with pytest.raises(KeyboardInterrupt):
         bench.run()
     (record,) = bench.recorder.records.values()
     assert record.outcome is Outcome.ABORTED
     assert not bench.fixture.dut_power.on
-    assert [s.name for s in record.steps] == ["power on", "power off"]
+    # Every planned step has its row: the interrupted one ABORTED, the rest SKIPPED.
+    assert [(s.index, s.name, s.outcome) for s in record.steps] == [
+        (0, "power on", Outcome.PASS), (1, "ctrl-c", Outcome.ABORTED),
+        (2, "after", Outcome.SKIPPED), (3, "power off", Outcome.PASS)]
+    assert "KeyboardInterrupt" in record.steps[1].error
+
+
+def test_stop_before_the_run_starts_is_not_lost():
+    bench = make_bench(value_step("after", 5.0))
+    bench.runner.stop("SIGTERM received")  # arrives while the run is being set up
+    record = bench.run()
+    assert record.outcome is Outcome.ABORTED and "SIGTERM" in record.error
+    assert [s.outcome for s in record.steps] == [Outcome.SKIPPED, Outcome.SKIPPED, Outcome.PASS]
+    assert bench.fixture.dut_power.history == [False]  # never powered; teardown still ran
 
 
 def test_teardown_failure_never_hides_a_fail():

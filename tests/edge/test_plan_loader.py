@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from edge.plans import Param, PlanError, Registry, check_resources, load_plan, parse_plan, resource
-from edge.plans.locate import LineIndex, field_name
 from edge.records import Limits
+from edge.tomlfile import LineIndex, field_name
 
 DATA = Path(__file__).parent / "data"
 

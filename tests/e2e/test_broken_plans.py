@@ -1,0 +1,120 @@
+"""A broken plan is never replaced by another plan (issue 9 §3), through real `pibench run`
+processes: a shop's override of a built-in product with a mistake in it makes that product
+untestable with the file's error and exit 78, never a run against the built-in limits."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from edge.config import BUILTIN_FIXTURES, BUILTIN_PLANS
+
+pytestmark = pytest.mark.slow  # real pibench processes, some running a whole simulated test
+
+PBF = (BUILTIN_PLANS / "powerbank-foolish-revB.toml").read_text()
+SHOP_PBF = PBF.replace('version = "1.0"', 'version = "shop-7"')
+
+
+def pibench(station: Path, *argv: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PIBENCH_DATA_DIR": str(station / "unused")}
+    return subprocess.run([sys.executable, "-m", "edge.cli", "--config",
+                           str(station / "station.toml"), "--lang", "en", *argv],
+                          env=env, capture_output=True, text=True, timeout=120)
+
+
+def run(station: Path, product: str = "PowerBank-Foolish",
+        serial: str = "PBF-000001") -> subprocess.CompletedProcess:
+    return pibench(station, "run", "--product", product, "--serial", serial)
+
+
+def runs_stored(station: Path) -> list[dict]:
+    result = pibench(station, "export", "--format", "json")
+    if result.returncode != 0:  # no database yet: nothing was tested
+        return []
+    return json.loads(result.stdout)
+
+
+@pytest.fixture
+def station(tmp_path: Path) -> Path:
+    (tmp_path / "plans").mkdir()
+    (tmp_path / "fixtures").mkdir()
+    (tmp_path / "station.toml").write_text(
+        "[station]\ndata_dir = 'data'\nplans_dirs = ['plans']\nfixtures_dirs = ['fixtures']\n")
+    return tmp_path
+
+
+def test_a_shop_override_with_a_syntax_error_stops_the_product_until_it_is_fixed(station):
+    shop = station / "plans" / "pbf-shop.toml"
+    broken = SHOP_PBF.replace("[[step]]", "[[step]", 1)
+    shop.write_text(broken)
+    line = broken.splitlines().index("[[step]") + 1
+    result = run(station)
+    assert result.returncode == 78, result.stdout + result.stderr
+    assert f"{shop}:{line}: TOML syntax error" in result.stderr
+    assert "could define PowerBank-Foolish rev B" in result.stderr
+    assert "PASS" not in result.stdout and runs_stored(station) == []
+    # The other product is not the broken file's: it is still tested.
+    assert run(station, "HMI-IO-Board", "HIO-000001").returncode == 0
+    # Fixed: the shop's plan, not the built-in one, judges the board.
+    shop.write_text(SHOP_PBF)
+    result = run(station)
+    assert result.returncode == 0 and "plan PowerBank-Foolish keep-alive vshop-7" in result.stdout
+
+
+def test_a_shop_override_with_a_semantic_error_names_line_and_field(station):
+    shop = station / "plans" / "pbf-shop.toml"
+    shop.write_text(SHOP_PBF.replace("critical = true", "critical = true\nretires = 2", 1))
+    result = run(station)
+    assert result.returncode == 78
+    assert f"{shop}:" in result.stderr and "step[1].retires: unknown key 'retires'" in result.stderr
+    assert runs_stored(station) == []
+
+
+def test_a_broken_file_whose_product_cannot_be_read_stops_every_product(station):
+    shop = station / "plans" / "pbf-shop.toml"
+    shop.write_text(SHOP_PBF.replace('product = "PowerBank-Foolish"', 'product = PowerBank', 1))
+    for product, serial in (("PowerBank-Foolish", "PBF-000001"), ("HMI-IO-Board", "HIO-000001")):
+        result = run(station, product, serial)
+        assert result.returncode == 78, (product, result.stderr)
+        assert "its product cannot be read, so no product can be tested" in result.stderr
+    listing = pibench(station, "products")
+    assert listing.returncode == 78
+    assert listing.stdout.count("NOT TESTABLE") == 2 and f"BROKEN PLAN {shop}:" in listing.stdout
+    assert runs_stored(station) == []
+
+
+def test_another_revision_named_explicitly_is_still_tested(station):
+    """A broken plan for rev C blocks "PowerBank-Foolish" (which revision?) but not the
+    built-in rev B asked for by its own name."""
+    shop = station / "plans" / "pbf-revC.toml"
+    shop.write_text(SHOP_PBF.replace('revision = "B"', 'revision = "C"')
+                    .replace("[[step]]", "[[step]", 1))
+    assert run(station).returncode == 78
+    assert run(station, "powerbank-foolish-revB").returncode == 0
+
+
+def test_products_lists_broken_files_plainly(station):
+    shop = station / "plans" / "pbf-shop.toml"
+    shop.write_text(SHOP_PBF.replace("[[step]]", "[[step]", 1))
+    result = pibench(station, "products")
+    assert result.returncode == 78
+    lines = result.stdout.splitlines()
+    pbf = next(line for line in lines if line.startswith("PowerBank-Foolish"))
+    hmi = next(line for line in lines if line.startswith("HMI-IO-Board"))
+    assert f"NOT TESTABLE: {shop} is broken" in pbf and "NOT TESTABLE" not in hmi
+    assert any(line.startswith(f"BROKEN PLAN {shop}:") for line in lines)
+
+
+def test_a_broken_shop_fixture_is_not_replaced_by_the_built_in_one(station):
+    fixture = station / "fixtures" / "powerbank-v1.toml"
+    text = (BUILTIN_FIXTURES / "powerbank-v1.toml").read_text()
+    fixture.write_text(text.replace('pin = "fixture:GPA7"', 'pin = "fixture:GPA9"', 1))
+    result = run(station)
+    assert result.returncode == 78
+    assert f"{fixture}:" in result.stderr and "unknown pin 'GPA9'" in result.stderr
+    assert runs_stored(station) == []
