@@ -10,13 +10,15 @@ process, not counted), bytecode cached as on an installed station (``PYTHONDONTW
 unset, ``PYTHONPYCACHEPREFIX`` in the temp dir, filled by an untimed first start):
 
 1. ``pibench station --no-console``, the service as systemd runs it: VmRSS (``/proc/PID/status``)
-   2 s after it reports its sync started, idle; then after ``--service-runs`` boards tested by
-   ``pibench run`` processes on the same database and delivered by its sync worker. On this
-   branch it offers nothing that starts a run in it (no local API yet);
+   2 s after it reports its sync started, idle. On this branch nothing starts a run inside it
+   (no local API yet) and the owner lock refuses ``pibench run`` beside it;
 2. ``pibench station`` with its operator console, same configuration, driven through its stdin
    like a keyboard-wedge scanner: VmRSS idle at the scan prompt, then after ``--runs`` simulated
    boards (PowerBank-Foolish, each run waited for), then once the sync worker has delivered them
-   all to the fake server. Growth between those is what 1,000 runs leave behind.
+   all to the fake server. Growth between those is what 1,000 runs leave behind;
+3. an outage: the fake server stopped, ``--runs`` more boards tested by a console station and
+   queued; the server back, ``pibench station --no-console`` started with them waiting: VmRSS at
+   start and once its sync has delivered them all.
 
 A reference is printed beside them: ``python -c pass``'s VmHWM in the same venv (the interpreter
 alone). Goals (issue 14, goal 4): <= 40 MiB idle and after 1,000 runs, no growth; the HMI <= 60 MiB
@@ -123,14 +125,28 @@ def bare_python(env: dict) -> float:
     return int(out) / 1024
 
 
+def console_runs(cfg: Path, env: dict, runs: int, first: int,
+                 samples: dict[int, float] | None = None) -> tuple[Station, float, float]:
+    """A console station that tests ``runs`` boards fed through its stdin; returns it (still
+    running), its idle VmRSS at the scan prompt and the seconds the runs took."""
+    console = Station(cfg, env, "--product", PRODUCT)
+    console.read_until(b"> ")
+    time.sleep(2.0)
+    idle = console.rss()
+    t0 = time.perf_counter()
+    for i in range(runs):
+        console.send(f"PBF-{first + i:06d}")
+        console.read_until(b"Next board")
+        if samples is not None and (i + 1 in (1, 10, 100) or (i + 1) % 250 == 0):
+            samples[i + 1] = console.rss()
+    return console, idle, time.perf_counter() - t0
+
+
 def main(argv: list[str]) -> int:
     from edge.sync.testing.process import FakeServerProcess
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=1000,
-                        help="runs driven through the console station")
-    parser.add_argument("--service-runs", type=int, default=1000,
-                        help="pibench run processes while the --no-console station runs")
+    parser.add_argument("--runs", type=int, default=1000, help="runs per phase")
     args = parser.parse_args(argv)
 
     root = Path(tempfile.mkdtemp(prefix="pibench-rss-bench-"))
@@ -147,64 +163,63 @@ def main(argv: list[str]) -> int:
         prime.read_until(b"inventory sync:")
         prime.stop()
 
+        # 1. the service, idle
         service = Station(cfg, env, "--no-console")
         service.read_until(b"inventory sync:")
         time.sleep(2.0)
         service_idle = service.rss()
-        made, refused = 0, ""
-        for i in range(args.service_runs):  # other processes test boards; it delivers them
-            proc = subprocess.run(
-                [PIBENCH, "--config", str(cfg), "--lang", "en", "run", "--product", PRODUCT,
-                 "--serial", f"PBF-{900000 + i:06d}"], env=env, capture_output=True, text=True,
-                check=False)
-            if proc.returncode != 0:
-                refused = (proc.stderr or proc.stdout).strip().splitlines()[-1:]
-                break
-            made += 1
-        service_delivered = wait_delivered(server, made)
-        service_after, service_hwm = service.rss(), service.hwm()
         service.stop()
 
-        console = Station(cfg, env, "--product", PRODUCT)
-        console.read_until(b"> ")
-        time.sleep(2.0)
-        console_idle = console.rss()
-        t0 = time.perf_counter()
+        # 2. the console station runs the boards itself, its sync delivering them as it goes
         samples: dict[int, float] = {}
-        for i in range(args.runs):
-            console.send(f"PBF-{i + 1:06d}")
-            console.read_until(b"Next board")
-            if i + 1 in (1, 10, 100) or (i + 1) % 250 == 0:
-                samples[i + 1] = console.rss()
-        spent = time.perf_counter() - t0
+        console, console_idle, spent = console_runs(cfg, env, args.runs, 1, samples)
         time.sleep(1.0)
         console_after = console.rss()
-        delivered = wait_delivered(server, made + args.runs) - service_delivered
+        delivered = wait_delivered(server, args.runs)
         console_synced, console_hwm = console.rss(), console.hwm()
         console.stop()
+
+        # 3. an outage: boards tested while the inventory is down queue up; then the service
+        #    starts with them waiting and delivers them all
+        server.stop()
+        queued, _, _ = console_runs(cfg, env, args.runs, 100001)
+        queued.stop()
+        server.start()
+        service = Station(cfg, env, "--no-console")
+        service.read_until(b"inventory sync:")
+        service_start = service.rss()
+        caught_up = wait_delivered(server, 2 * args.runs) - delivered
+        service_after, service_hwm = service.rss(), service.hwm()
+        service.stop()
         bare = bare_python(env)
 
         print(f"\n{'process':<66}{'VmRSS MiB':>10}")
         print(f"  {'python -c pass (VmHWM, reference: the interpreter alone)':<64}{bare:>10.1f}")
-        print(f"  {'pibench station --no-console, sync on, idle':<64}{service_idle:>10.1f}")
-        label = f"  after {made} pibench-run boards its sync delivered ({service_delivered})"
-        print(f"  {label:<64}{service_after:>10.1f}   (peak {service_hwm:.1f})")
-        if refused:
-            print(f"    pibench run stopped after {made}: {' '.join(refused)}")
-        print(f"  {'pibench station (console), sync on, idle at the scan prompt':<64}"
-              f"{console_idle:>10.1f}")
-        print(f"  {f'  after {args.runs} runs driven through its stdin':<64}{console_after:>10.1f}"
-              f"   ({spent / max(args.runs, 1) * 1000:.0f} ms per run)")
-        print(f"  {f'  after the sync delivered them ({delivered}/{args.runs} stored)':<64}"
-              f"{console_synced:>10.1f}   (peak {console_hwm:.1f})")
-        print("  VmRSS after n runs: " + ", ".join(f"{n}: {v:.1f}" for n, v in samples.items()))
+        rows = (
+            ("pibench station --no-console, sync on, idle", service_idle, ""),
+            ("pibench station (console), sync on, idle at the scan prompt", console_idle, ""),
+            (f"  after {args.runs} runs driven through its stdin", console_after,
+             f"   ({spent / max(args.runs, 1) * 1000:.0f} ms per run)"),
+            (f"  after its sync delivered them ({delivered}/{args.runs} stored)", console_synced,
+             f"   (peak {console_hwm:.1f})"),
+            (f"pibench station --no-console, {args.runs} results waiting, at start",
+             service_start, ""),
+            (f"  after its sync delivered them ({caught_up}/{args.runs} stored)", service_after,
+             f"   (peak {service_hwm:.1f})"),
+        )
+        for label, value, note in rows:
+            print(f"  {label:<64}{value:>10.1f}{note}")
+        print("  console station VmRSS after n runs: "
+              + ", ".join(f"{n}: {v:.1f}" for n, v in samples.items()))
         growth = console_synced - console_idle
-        worst = max(service_idle, service_after, console_idle, console_after, console_synced)
+        worst = max(value for _, value, _ in rows)
         print(f"goal (issue 14): station RSS <= {GOAL_MIB:.0f} MiB idle and after {args.runs} "
-              f"runs: worst {worst:.1f} MiB, growth {growth:+.1f} MiB -> "
+              f"runs: worst {worst:.1f} MiB; console station {console_idle:.1f} -> "
+              f"{console_synced:.1f} ({growth:+.1f}) -> "
               + ("goal met" if worst <= GOAL_MIB else "goal NOT met"))
-        print("  (on this branch the --no-console service starts no run itself, no API yet: the "
-              "console station is the same process running the boards itself)")
+        print("  (on this branch the --no-console service starts no run itself, there is no API "
+              "yet, and the owner lock refuses `pibench run` beside it: the boards are run by the "
+              "console station, the same program with a prompt)")
         print("goal (issue 14): HMI <= 60 MiB -> not measured: the HMI is not built yet")
     finally:
         server.stop()
