@@ -227,7 +227,7 @@ def pibench_runs(directory: str, counter: DeviceCounter) -> tuple[int, float, di
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=3, help="rounds per configuration")
+    parser.add_argument("--rounds", type=int, default=5, help="rounds per configuration")
     args = parser.parse_args(argv)
 
     base = os.environ.get("PIBENCH_BENCH_DIR") or os.path.join(ROOT, "var")
