@@ -10,13 +10,18 @@ Prints, for the generic JSON backend against the loopback fake server (a subproc
 3. the per-result cost with 10, 1 000 and 10 000 results queued (it must not grow), and within
    the 10 000 drain, first thousand vs last thousand (history growing behind the queue);
 4. the probe rate while the server is down (24 simulated hours on an injected clock) and the
-   requests spent per queued result during that time (should be 0).
+   requests spent per queued result during that time (should be 0);
+5. delivery to the fake **InvenTree** with the real server's per-request latencies modelled as
+   server-side delays inside the fake's own process (find 40-70 ms, create item 55-80 ms, bulk
+   POST 57-150 ms, status 64-98 ms, as measured on InvenTree 1.4 with SQLite): runs/s and
+   requests per run for new boards and for retests, one result per measurement, beside the
+   figures measured against the real server before (about 4 requests and 0.21 s per run).
 
 The queue is filled by storing one real run through the store's recorder and cloning it in SQL
 with fresh run ids: writing 10 000 runs through the recorder would cost 50 000 fsyncs and measure
 the disk, not the sync. The database being drained lives on the normal filesystem.
 
-Run: .venv/bin/python bench/bench_sync.py   (about a minute)
+Run: .venv/bin/python bench/bench_sync.py   (about a minute; ``--inventree-only``: section 5)
 """
 
 from __future__ import annotations
@@ -54,7 +59,7 @@ def iso(t: float) -> str:
     return datetime.fromtimestamp(t, UTC).isoformat()
 
 
-def fill_queue(db: Path, n: int) -> None:
+def fill_queue(db: Path, n: int, serials: str = "PB-{:05d}", retest: bool = False) -> None:
     """One real run through the recorder, then ``n - 1`` clones with fresh ids (see docstring)."""
     recorder = RunRecorder.open(db)
     run_id = str(uuid.uuid4())
@@ -75,11 +80,11 @@ def fill_queue(db: Path, n: int) -> None:
     with write_transaction(conn):
         for i in range(1, n):
             rid = str(uuid.uuid4())
-            serial = f"PB-{i % 500:05d}"
+            serial = serials.format(i % 500)
             row = {**run_row, "run_id": rid, "seq": run_row["seq"] + i, "serial": serial}
             conn.execute(f"INSERT INTO runs ({','.join(cols)}) VALUES "
                          f"({','.join('?' * len(cols))})", [row[c] for c in cols])
-            doc = {**payload_doc, "run_id": rid, "serial": serial}
+            doc = {**payload_doc, "run_id": rid, "serial": serial, "retest": retest}
             payload = json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
             conn.execute("INSERT INTO outbox (run_id, target, payload, created_utc, state, "
                          "attempts, next_attempt_at) VALUES (?, 'inventory', ?, ?, 'pending', "
@@ -157,7 +162,79 @@ def drain(db: Path, url: str) -> dict[str, float]:
     }
 
 
+INVENTREE_TOKEN = "inv-0123456789abcdef0123456789abcdef01234567-20270601"
+# Per-request times of a real InvenTree 1.4 (dev server, SQLite, loopback), in ms.
+REAL_LATENCY_MS = [
+    {"method": "GET", "pattern": r"/api/stock/", "low_ms": 40, "high_ms": 70},  # find item
+    {"method": "POST", "pattern": r"/api/stock/", "low_ms": 55, "high_ms": 80},  # create item
+    {"method": "POST", "pattern": r"/api/stock/test/", "low_ms": 57, "high_ms": 150},  # bulk
+    {"method": "PATCH", "pattern": r"/api/stock/\d+/", "low_ms": 64, "high_ms": 98},  # status
+]
+REFERENCE_REQUESTS, REFERENCE_S = 4, 0.21  # per run, against the real server, before issue 10
+INVENTREE_RUNS = 30
+
+
+def inventree_delivery(scratch: Path) -> list[str]:
+    """Section 5 (see the module docstring); returns failures."""
+    failures = []
+    server = FakeServerProcess("inventree", scratch / "inventree.sqlite3").start()
+    try:
+        server.control("config", {"tokens": {INVENTREE_TOKEN: "valid"}})
+        steps = ("Power rails", "Blink frequency", "Duty cycle")
+        server.control("seed", {"parts": [{"name": "Blinker", "ipn": "ne555-blinker", "templates":
+                                           [{"name": f"{s}: {m}"} for s in steps
+                                            for m in ("vcc", "f")] + [{"name": "pibenchrun"}]}]})
+        server.control("latency", REAL_LATENCY_MS)
+        settings = from_options("inventree", server.base_url, None, None, {
+            "run_template": "pibenchrun", "fail_status": "REJECTED", "pass_status": "OK"})
+        print(f"\nInvenTree fake with the real server's latencies (server-side delays), "
+              f"{INVENTREE_RUNS} runs of 3 steps x 2 measurements (7 results each):")
+        print("  boards      runs/s   s/run   requests/run   results/run   reference (real "
+              "server, one result per step)")
+        for label, retest in (("new", False), ("retested", True)):
+            db = scratch / f"inventree-{label}.sqlite3"
+            fill_queue(db, INVENTREE_RUNS, serials="PBI-{:05d}", retest=retest)
+            backend = make_backend(settings, INVENTREE_TOKEN)
+            # Once per worker, not per run: the probe, the part and its templates.
+            backend.probe(time.time())
+            backend._template_map(backend._part_pk("ne555-blinker"))
+            before = server.control("server-stats")["requests"]
+            results_before = len(server.control("results"))
+            worker = SyncWorker(db, settings, backend=backend)
+            started = time.perf_counter()
+            worker.run(until_idle=True)
+            elapsed = time.perf_counter() - started
+            requests = server.control("server-stats")["requests"] - before
+            conn = sqlite3.connect(db)
+            (done,) = conn.execute("SELECT count(*) FROM outbox WHERE state = 'delivered'"
+                                   ).fetchone()
+            conn.close()
+            # The worker's start-up probe is one request for the whole drain, not per run.
+            per_run = (requests - 1) / done
+            results = (len(server.control("results")) - results_before) / max(1, done)
+            print(f"  {label:9s} {done / elapsed:8.2f} {elapsed / done:7.3f} {per_run:14.2f}"
+                  f" {results:13.1f}   {REFERENCE_REQUESTS} requests, {REFERENCE_S} s/run")
+            if done != INVENTREE_RUNS:
+                failures.append(f"InvenTree: {INVENTREE_RUNS - done} runs not delivered")
+            if per_run > REFERENCE_REQUESTS:
+                failures.append(f"InvenTree: {per_run:.2f} requests per run ({label} boards) "
+                                f"where there were {REFERENCE_REQUESTS}")
+            server.control("seed", {"parts": []})
+    finally:
+        server.stop()
+    return failures
+
+
 def main() -> int:
+    if "--inventree-only" in sys.argv[1:]:
+        scratch = Path(tempfile.mkdtemp(prefix="pibench-bench-sync-"))
+        try:
+            failures = inventree_delivery(scratch)
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+        for f in failures:
+            print(f"FAIL: {f}")
+        return 1 if failures else 0
     scratch = Path(tempfile.mkdtemp(prefix="pibench-bench-sync-"))
     failures = []
     try:
@@ -223,6 +300,7 @@ def main() -> int:
         print(f"  delivery attempts spent on queued results: {spent}")
         if spent > 1:
             failures.append("queued results were attempted while the target was down")
+        failures += inventree_delivery(scratch)
     finally:
         with contextlib.suppress(Exception):
             server.stop()

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import sys
@@ -85,9 +86,10 @@ def cmd_run(args: argparse.Namespace, out: TextIO) -> int:
     station = Station(_config(args), command="pibench run", sim_pace=args.sim_pace)
 
     def on_stop(signal_name: str) -> None:
-        print(f"pibench: {t('stopping', lang, signal=signal_name)}", file=sys.stderr,
-              flush=True)
-        station.stop(_stop_reason(signal_name))
+        station.stop(_stop_reason(signal_name))  # first: nothing may stand in its way
+        with contextlib.suppress(Exception):  # a closed stderr (SIGHUP: the terminal is gone)
+            print(f"pibench: {t('stopping', lang, signal=signal_name)}", file=sys.stderr,
+                  flush=True)
 
     # Signals are handled from before the station opens: a SIGTERM during start-up (recovery)
     # must not kill the process half-way either; it just means "do not start the run".

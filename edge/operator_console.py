@@ -101,11 +101,11 @@ def run_station(config: StationConfig, *, lang: str, out: TextIO, console: bool,
     station = Station(config, command="pibench station", sim_pace=sim_pace)
 
     def on_stop(signal_name: str) -> None:
-        print(f"\n{t('stopping', lang, signal=signal_name)}", file=screen, flush=True)
         station.stop(f"{signal_name} received: the station was told to stop")
         stop.set()
         for inbox in inboxes:
             inbox.close()
+        print(f"\n{t('stopping', lang, signal=signal_name)}", file=screen, flush=True)
 
     with StopSignals(on_stop), station:
         mode = "simulated hardware" if config.simulated else "real hardware"

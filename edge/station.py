@@ -53,7 +53,9 @@ class Station:
         self.sim_pace = sim_pace
         self.owner = OwnerLock(config.data_dir)
         self._stop_reason: str | None = None
-        self._run_lock = threading.Lock()
+        # Guards _runner and _stop_reason; close() waits on it for a run in another thread
+        # (the local API's) to finish its teardown before the store is closed under it.
+        self._run_lock = threading.Condition(threading.Lock())
         self.events = events if events is not None else EventBus()
         self.info = StationInfo(config.station_id, software_version())
         self.recovered: list[str] = []
@@ -97,6 +99,10 @@ class Station:
         self.close()
 
     def close(self) -> None:
+        with self._run_lock:
+            if self._runner is not None:
+                _log.warning("closing the station: waiting for the run in progress to end")
+            self._run_lock.wait_for(lambda: self._runner is None)
         self.stop_sync()
         with self._fixtures_lock:
             fixtures, self._fixtures = list(self._fixtures.values()), {}
@@ -195,6 +201,7 @@ class Station:
         finally:
             with self._run_lock:
                 self._runner = None
+                self._run_lock.notify_all()
 
     def abort(self, reason: str = "aborted by operator") -> bool:
         runner = self._runner

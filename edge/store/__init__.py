@@ -8,11 +8,14 @@ Modules, one job each:
 * :mod:`~edge.store.payload`: the ``pibench.run/1`` JSON shape (outbox snapshot, JSON export);
 * :mod:`~edge.store.recorder`: :class:`RunRecorder`, the engine's writer;
 * :mod:`~edge.store.recovery`: closing runs a crash left RUNNING;
+* :mod:`~edge.store.last_words`: the cause of a run the database refused, kept for recovery;
 * :mod:`~edge.store.history`: loading a run, lists, yield;
 * :mod:`~edge.store.export`: CSV and JSON exports.
 
-Station start-up, in order::
+Station start-up, in order (``edge.station.Station.open``)::
 
+    owner.acquire(...)                  # the station's owner lock (edge.owner): recovery is
+                                        # only safe while no other process can be running
     conn = open_store(config.database)
     recover_interrupted(conn, datetime.now(UTC))
     recorder = RunRecorder(conn)        # then hand it to the engine

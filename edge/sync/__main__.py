@@ -12,9 +12,11 @@ import signal
 import sys
 from pathlib import Path
 
-from edge.config import ConfigError, load_config
+from edge.config import load_config
+from edge.console import EXIT_CONFIG
+from edge.errors import SettingsFileError
 from edge.sync.secrets import REDACTOR, install_redaction
-from edge.sync.settings import SyncSettingsError, from_station_config
+from edge.sync.settings import from_station_config
 from edge.sync.worker import SyncBusyError, SyncWorker
 
 
@@ -32,9 +34,9 @@ def main(argv: list[str] | None = None) -> int:
             print("sync is off ([sync] backend = 'none'); nothing to do", file=sys.stderr)
             return 0
         worker = SyncWorker(args.database or config.database, settings)
-    except (ConfigError, SyncSettingsError) as exc:
+    except SettingsFileError as exc:  # the file and key are named; systemd must not restart
         print(f"pibench sync: {REDACTOR.redact(str(exc))}", file=sys.stderr)
-        return 2
+        return EXIT_CONFIG
     signal.signal(signal.SIGTERM, lambda *_: worker.stop(timeout=0))
     signal.signal(signal.SIGUSR1, lambda *_: worker.wake())
     try:

@@ -1,4 +1,4 @@
-"""Capped exponential backoff with full jitter (AWS Builders' Library; inventory-api.md §5.1).
+"""Capped exponential backoff with full jitter (AWS Builders' Library, on backoff with jitter).
 
 Full jitter spreads the reconnects of many stations after a shared outage. There is no attempt
 limit: an outage lasting days costs one probe per (at most) ``cap_s``, never a dropped result.

@@ -8,6 +8,7 @@ from __future__ import annotations
 import email.utils
 import math
 from collections.abc import Mapping
+from dataclasses import replace
 
 import requests
 import urllib3
@@ -17,7 +18,7 @@ from edge.sync.outcomes import Outcome
 from edge.sync.secrets import REDACTOR, describe_error
 
 # Clamp a server's Retry-After: a misconfigured proxy saying "come back in a year" must not
-# silence a station for a year (inventory-api.md §5.1 suggests about an hour).
+# silence a station for a year (about an hour is the usual advice).
 RETRY_AFTER_MAX_S = 3600.0
 
 _TRANSIENT_STATUSES = {408, 425, 429, 500, 503}
@@ -80,6 +81,18 @@ def classify_http(
     """
     if 200 <= status < 300:
         return None
+    outcome = _classify_http(status, headers, body, now, what, sent_body)
+    return replace(outcome, http_status=status)
+
+
+def _classify_http(
+    status: int,
+    headers: Mapping[str, str],
+    body: bytes | str,
+    now: float,
+    what: str,
+    sent_body: bool,
+) -> Outcome:
     retry_after = parse_retry_after(headers.get("Retry-After"), now)
     reason = f"{what}: HTTP {status}"
     excerpt = _excerpt(body)

@@ -16,6 +16,15 @@ Durability (why two ``synchronous`` levels):
   the generic endpoint, a marker found on InvenTree), never a lost or duplicated result. On a Pi's
   SD card this halves the fsyncs per delivered run.
 
+Late copies (docs/sync.md, "Exactly once"): a run delivered after an attempt that may have
+reached the server stays ``needs_reconcile = 1`` once delivered, and its ``next_attempt_at`` says
+when to look next for a copy that the earlier request committed late. Clearing the flag ends the
+watch.
+
+Notices: a delivered run whose delivery needs a person's attention (a duplicate stock item, a
+stock status the server refused, late copies removed) keeps it in ``last_error_class`` /
+``last_error``; :mod:`edge.sync.status` shows those of each serial's latest delivery.
+
 Nothing here ever deletes an outbox row.
 """
 
@@ -39,6 +48,12 @@ _ITEM_COLUMNS = (
     "o.id, o.run_id, o.target, o.payload, o.created_utc, o.attempts, o.needs_reconcile, "
     "o.next_attempt_at, r.serial"
 )
+
+
+def _item(row: tuple) -> OutboxItem:
+    return OutboxItem(id=row[0], run_id=row[1], target=row[2], payload=row[3],
+                      created_utc=row[4], attempts=row[5], needs_reconcile=bool(row[6]),
+                      serial=row[8])
 
 
 def iso(epoch: float) -> str:
@@ -97,17 +112,40 @@ class Outbox:
         ).fetchone()
         if row is None:
             return None
-        item = OutboxItem(
-            id=row[0], run_id=row[1], target=row[2], payload=row[3], created_utc=row[4],
-            attempts=row[5], needs_reconcile=bool(row[6]), serial=row[8],
-        )
-        return item, float(row[7])
+        return _item(row), float(row[7])
 
     @staticmethod
     def is_due(due_at: float, now: float, horizon: float = MAX_SCHEDULE_AHEAD_S) -> bool:
         """``horizon``: the furthest ahead anything is ever scheduled; beyond it the wall clock
         must have stepped back since, and waiting would be wrong."""
         return due_at <= now or due_at > now + horizon
+
+    def item(self, outbox_id: int) -> OutboxItem | None:
+        row = self.conn.execute(
+            f"SELECT {_ITEM_COLUMNS} FROM outbox o JOIN runs r ON r.run_id = o.run_id"
+            " WHERE o.id = ?", (outbox_id,)).fetchone()
+        return None if row is None else _item(row)
+
+    def pending_ids(self) -> list[int]:
+        """Every pending run of this target, oldest first (``sync now`` tries each once)."""
+        return [r[0] for r in self.conn.execute(
+            "SELECT id FROM outbox WHERE target = ? AND state = 'pending' ORDER BY id",
+            (self.target,))]
+
+    def next_audit(self) -> tuple[OutboxItem, float] | None:
+        """The delivered run watched for late copies that is due first, and when."""
+        row = self.conn.execute(
+            f"SELECT {_ITEM_COLUMNS} FROM outbox o JOIN runs r ON r.run_id = o.run_id"
+            " WHERE o.target = ? AND o.state = 'delivered' AND o.needs_reconcile = 1"
+            " ORDER BY o.next_attempt_at LIMIT 1", (self.target,)).fetchone()
+        return None if row is None else (_item(row), float(row[7]))
+
+    def delivered_epoch(self, item: OutboxItem) -> float | None:
+        row = self.conn.execute("SELECT delivered_utc FROM outbox WHERE id = ?",
+                                (item.id,)).fetchone()
+        if not row or not row[0]:
+            return None
+        return datetime.fromisoformat(row[0]).timestamp()
 
     def parked_before(self, item: OutboxItem) -> tuple[int, str] | None:
         """An earlier parked run of the same serial (id, run_id), which ``item`` must wait for."""
@@ -145,32 +183,60 @@ class Outbox:
         with self._tx() as c:
             self._save_state(c, s)
 
-    def mark_sending(self, item: OutboxItem) -> None:
-        """Durably note that a request which may store ``item`` is about to leave."""
+    def mark_sending(self, item: OutboxItem, settled_at: float) -> None:
+        """Durably note that a request which may store ``item`` is about to leave, and that the
+        server may be working on it until ``settled_at``: no look for the run before then, even
+        after a crash (a look too early finds nothing and would post the run twice)."""
         with self._tx(durable=True) as c:
-            c.execute("UPDATE outbox SET needs_reconcile = 1 WHERE id = ? AND state = 'pending'",
-                      (item.id,))
+            c.execute("UPDATE outbox SET needs_reconcile = 1, next_attempt_at = ?"
+                      " WHERE id = ? AND state = 'pending'", (settled_at, item.id))
 
     def mark_delivered(self, item: OutboxItem, outcome: Outcome, now: float,
-                       state: TargetState) -> None:
+                       state: TargetState, audit_at: float | None = None) -> None:
+        """``audit_at``: an earlier attempt may still commit a late copy; look for one then."""
         with self._tx() as c:
             c.execute(
                 "UPDATE outbox SET state = 'delivered', attempts = attempts + 1,"
-                " delivered_utc = ?, remote_ref = ?, needs_reconcile = 0"
+                " delivered_utc = ?, remote_ref = ?, needs_reconcile = ?,"
+                " next_attempt_at = coalesce(?, next_attempt_at),"
+                " last_error_class = coalesce(?, last_error_class),"
+                " last_error = coalesce(?, last_error)"
                 " WHERE id = ? AND state = 'pending'",
-                (iso(now), (outcome.remote_ref or "")[:500] or None, item.id),
+                (iso(now), (outcome.remote_ref or "")[:500] or None,
+                 0 if audit_at is None else 1, audit_at,
+                 outcome.notice_kind if outcome.notice else None,
+                 outcome.notice[:500] if outcome.notice else None, item.id),
             )
             self._save_state(c, state)
+
+    def audited(self, item: OutboxItem, removed: tuple[int, ...],
+                next_at: float | None) -> None:
+        """Record a look for late copies: the next look (``None`` ends the watch) and, if copies
+        were removed, a notice saying so."""
+        with self._tx() as c:
+            c.execute("UPDATE outbox SET needs_reconcile = ?, next_attempt_at = coalesce(?,"
+                      " next_attempt_at) WHERE id = ? AND state = 'delivered'",
+                      (0 if next_at is None else 1, next_at, item.id))
+            if removed:
+                c.execute(
+                    "UPDATE outbox SET last_error_class = 'late-copy-removed', last_error = ?"
+                    " WHERE id = ?",
+                    (f"an earlier timed-out request stored the run again later; the station "
+                     f"deleted the extra copies (results {', '.join(map(str, removed))})"[:500],
+                     item.id))
 
     def mark_failed(self, item: OutboxItem, outcome: Outcome, next_attempt_at: float,
                     spend_attempt: bool, state: TargetState) -> None:
         """Keep ``item`` pending, record why, and schedule it (with the target's state)."""
         with self._tx() as c:
             c.execute(
-                "UPDATE outbox SET attempts = attempts + ?, next_attempt_at = ?,"
+                # An earlier request may still be at work on the server: never look before
+                # the time mark_sending stored (see there).
+                "UPDATE outbox SET attempts = attempts + ?, next_attempt_at = CASE WHEN"
+                " needs_reconcile = 1 THEN max(next_attempt_at, ?) ELSE ? END,"
                 " last_error_class = ?, last_error = ?,"
                 " needs_reconcile = max(needs_reconcile, ?) WHERE id = ? AND state = 'pending'",
-                (1 if spend_attempt else 0, next_attempt_at, str(outcome.cls),
+                (1 if spend_attempt else 0, next_attempt_at, next_attempt_at, str(outcome.cls),
                  outcome.reason[:500], 1 if outcome.may_have_committed else 0, item.id),
             )
             self._save_state(c, state)
@@ -202,11 +268,14 @@ class Outbox:
                     (now, self.target, run_id, run_id))
             return cur.rowcount
 
-    def wake(self, now: float) -> None:
-        """``sync now``: forget the backoff of the target and of its next run."""
+    def wake(self, now: float, keep_settling: bool = True) -> None:
+        """``sync now``: forget the backoff of the target and of its waiting runs (but, with
+        ``keep_settling``, not the wait before looking for an uncertain InvenTree run)."""
         with self._tx() as c:
             self._save_state(c, replace(self.target_state(), next_probe_at=now))
+            # Forget the backoff, not the wait for a server that may still be storing an earlier
+            # request (needs_reconcile): looking too early is what posts a run twice.
             c.execute(
-                "UPDATE outbox SET next_attempt_at = ? WHERE id = (SELECT id FROM outbox"
-                " WHERE target = ? AND state = 'pending' ORDER BY id LIMIT 1)",
-                (now, self.target))
+                "UPDATE outbox SET next_attempt_at = ? WHERE target = ? AND state = 'pending'"
+                " AND (needs_reconcile = 0 OR ?) AND next_attempt_at > ?",
+                (now, self.target, 0 if keep_settling else 1, now))

@@ -51,14 +51,21 @@ class Outcome:
     # True when the server may have stored the run although we did not see success: the next
     # attempt must reconcile (look for the run) before sending again.
     may_have_committed: bool = False
+    http_status: int | None = None  # the answer's status code, when there was one
+    # Something delivered but worth a person's attention (a duplicate stock item, a stock status
+    # the server refused): kept with the delivered run and shown by `pibench sync status`.
+    notice: str | None = None
+    notice_kind: str | None = None  # "duplicate-item" | "status-not-set" | "late-copy-removed"
 
     @property
     def delivered(self) -> bool:
         return self.cls is OutcomeClass.DELIVERED
 
 
-def delivered(remote_ref: str | None = None, reason: str = "") -> Outcome:
-    return Outcome(OutcomeClass.DELIVERED, reason=reason, remote_ref=remote_ref)
+def delivered(remote_ref: str | None = None, reason: str = "", notice: str | None = None,
+              notice_kind: str | None = None) -> Outcome:
+    return Outcome(OutcomeClass.DELIVERED, reason=reason, remote_ref=remote_ref, notice=notice,
+                   notice_kind=notice_kind)
 
 
 def nothing_sent(reason: str) -> Outcome:

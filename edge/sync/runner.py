@@ -16,9 +16,10 @@ from another process take effect at the next step and a killed worker resumes wh
 from __future__ import annotations
 
 import logging
+import math
 import random
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 
 from edge.sync.backends.base import Backend, OutboxItem
 from edge.sync.clock import SyncClock
@@ -31,6 +32,41 @@ from edge.sync.settings import SyncSettings
 log = logging.getLogger(__name__)
 
 AUTH_PAUSE_TEXT = "inventory login expired"
+FORBIDDEN_PAUSE_TEXT = "inventory account not allowed"
+TOKEN_PAUSE_TEXT = "inventory token not usable"  # (a word of 6+ after "token" is redacted)
+# Watched runs are looked at with growing gaps (the age of the delivery), at most this far apart.
+AUDIT_GAP_MAX_S = 6 * 3600.0
+
+
+def pause_text(outcome: Outcome) -> str:
+    """What a paused target tells a technician: three causes, three different fixes."""
+    if outcome.cls is OutcomeClass.INCOMPATIBLE:
+        return outcome.reason
+    if outcome.http_status == 403:
+        return (f"{FORBIDDEN_PAUSE_TEXT} (HTTP 403): give the station's InvenTree user the "
+                f"roles listed in docs/sync.md; {outcome.reason}")
+    if outcome.http_status == 401:
+        return f"{AUTH_PAUSE_TEXT}: put a new token in the token file; {outcome.reason}"
+    return f"{TOKEN_PAUSE_TEXT}: {outcome.reason}"
+
+
+def target_name(target: str) -> str:
+    """"inventory" for the default target, "inventory 'x'" for another (never "inventory
+    inventory")."""
+    return "inventory" if target == "inventory" else f"inventory '{target}'"
+
+
+@dataclass
+class PassReport:
+    """What ``sync now`` did in the foreground: every waiting run tried once."""
+
+    delivered: int = 0
+    parked: int = 0
+    failed: int = 0
+    waiting: int = 0  # not tried: behind a failed run of the same board, or the server may still
+    # be storing an earlier attempt
+    stopped: str | None = None  # why the pass ended early (server unreachable, login)
+    failures: list[str] = field(default_factory=list)
 
 
 class TargetRunner:
@@ -65,6 +101,7 @@ class TargetRunner:
         self._checked_at_start = False
         self.probes = 0  # cheap probes sent (the benchmark reports the rate while down)
         self.deliveries = 0
+        self._next_audit: float | None = None  # None: not known yet (ask the outbox)
 
     # ---- token and backend ---------------------------------------------------------------------
 
@@ -104,23 +141,35 @@ class TargetRunner:
             if not Outbox.is_due(state.next_probe_at, now, self._horizon):
                 return state.next_probe_at
             return self._recheck_pause(state, now) if state.paused else self._probe(state, now)
+        audit_due = self._audit_due()
+        if audit_due is not None and audit_due <= now:
+            return self._audit(state, now)
         head = self.outbox.head()
         if head is None:
-            return None
+            return audit_due
         item, due_at = head
         if not Outbox.is_due(due_at, now, self._horizon):
-            return due_at
-        held = self.outbox.parked_before(item)
-        if held is not None:
-            self.outbox.park(
-                item, "held",
-                f"held behind parked run {held[1]} of serial {item.serial}: sent after it, once "
-                "it is retried", spend_attempt=False)
+            return due_at if audit_due is None else min(due_at, audit_due)
+        if self._hold_if_parked_before(item):
             return now
+        self._deliver_one(item, state, now)
+        return self.clock.time()
+
+    def _hold_if_parked_before(self, item: OutboxItem) -> bool:
+        held = self.outbox.parked_before(item)
+        if held is None:
+            return False
+        self.outbox.park(
+            item, "held",
+            f"held behind parked run {held[1]} of serial {item.serial}: sent after it, once "
+            "it is retried", spend_attempt=False)
+        return True
+
+    def _deliver_one(self, item: OutboxItem, state: TargetState, now: float) -> Outcome:
         problem = self._ensure_backend()
         if problem is not None:
             self._pause(state, problem, now)
-            return self.clock.time()
+            return problem
         assert self.backend is not None
         try:
             outcome = self.backend.deliver(item, now, lambda: self._before_send(item))
@@ -132,12 +181,49 @@ class TargetRunner:
         if self._after_outcome is not None:
             self._after_outcome(item, outcome)
         self._apply(item, outcome, state, self.clock.time())
-        return self.clock.time()
+        return outcome
 
     def _before_send(self, item: OutboxItem) -> None:
         assert self.backend is not None
-        if self.backend.needs_presend_mark and not item.needs_reconcile:
-            self.outbox.mark_sending(item)
+        if self.backend.needs_presend_mark:
+            self.outbox.mark_sending(item, self.clock.time() + self.settings.reconcile_after_s)
+
+    # ---- late copies ---------------------------------------------------------------------------
+
+    def _audit_due(self) -> float | None:
+        if self._next_audit is None:
+            found = self.outbox.next_audit()
+            self._next_audit = (found[1] if found else math.inf)
+        return None if self._next_audit == math.inf else self._next_audit
+
+    def _audit(self, state: TargetState, now: float) -> float:
+        """Look once for late copies of the watched run that is due (docs/sync.md)."""
+        self._next_audit = None
+        found = self.outbox.next_audit()
+        problem = self._ensure_backend()
+        if found is None or problem is not None or self.backend is None:
+            if problem is not None:
+                self._pause(state, problem, now)
+            return self.clock.time()
+        item, _ = found
+        result = self.backend.audit(item, now)
+        now = self.clock.time()
+        delivered_at = self.outbox.delivered_epoch(item) or now
+        age = max(0.0, now - delivered_at)
+        if result.error is not None:
+            log.warning("look for late copies of run %s failed: %s", item.run_id,
+                        result.error.reason)
+            next_at: float | None = now + max(self.settings.reconcile_after_s,
+                                              self.settings.backoff.cap_s)
+        elif age >= self.settings.late_copy_watch_s:
+            next_at = None  # watched long enough: no server keeps a request for days
+        else:
+            next_at = now + min(max(self.settings.reconcile_after_s, age), AUDIT_GAP_MAX_S)
+        if result.removed:
+            log.warning("run %s: removed %d late copies from %s", item.run_id,
+                        len(result.removed), target_name(self.outbox.target))
+        self.outbox.audited(item, result.removed, next_at)
+        return now
 
     # ---- applying outcomes ---------------------------------------------------------------------
 
@@ -155,9 +241,9 @@ class TargetRunner:
 
     def _pause(self, state: TargetState, outcome: Outcome, now: float) -> None:
         kind = "auth" if outcome.cls is OutcomeClass.AUTH else "incompatible"
-        reason = f"{AUTH_PAUSE_TEXT}: {outcome.reason}" if kind == "auth" else outcome.reason
+        reason = pause_text(outcome)
         if state.state != kind:
-            log.warning("sync to %s paused: %s", self.outbox.target, reason)
+            log.warning("delivery to %s paused: %s", target_name(self.outbox.target), reason)
         self.outbox.save_state(self._failed_state(
             state, outcome, now, state=kind, next_probe_at=now + self.settings.auth_retry_s,
             paused_reason=reason[:500]))
@@ -165,13 +251,20 @@ class TargetRunner:
     def _apply(self, item: OutboxItem, outcome: Outcome, state: TargetState, now: float) -> None:
         cls = outcome.cls
         if cls is OutcomeClass.DELIVERED:
+            # An earlier attempt of this run may still be stored late by the server: watch it.
+            watch = item.needs_reconcile and self.backend is not None and (
+                self.backend.needs_presend_mark)
+            audit_at = now + self.settings.reconcile_after_s if watch else None
             self.outbox.mark_delivered(item, outcome, now, replace(
                 state, state="up", failures=0, next_probe_at=0.0, paused_reason=None,
-                last_success_utc=iso(now)))
+                last_success_utc=iso(now), last_error_class=None, last_error=None,
+                last_error_utc=None), audit_at)
+            if audit_at is not None:
+                self._next_audit = None
         elif cls.target_is_down:
             new_state = self._backoff(state, outcome, now)
             if state.state != "down":
-                log.warning("inventory %s unreachable (%s): backing off", self.outbox.target,
+                log.warning("%s unreachable (%s): backing off", target_name(self.outbox.target),
                             outcome.reason)
             self.outbox.mark_failed(item, outcome, new_state.next_probe_at, spend_attempt=True,
                                     state=new_state)
@@ -202,7 +295,7 @@ class TargetRunner:
             # Reachable again: deliver at once. The failure count stays, so a server that
             # answers probes but still fails deliveries keeps backing off further.
             self.outbox.save_state(replace(state, state="up", next_probe_at=0.0))
-            log.info("inventory %s reachable again", self.outbox.target)
+            log.info("%s reachable again", target_name(self.outbox.target))
         elif outcome.cls.pauses_target:
             self._pause(state, outcome, now)
         else:
@@ -225,7 +318,7 @@ class TargetRunner:
                 outcome = Outcome(OutcomeClass.DELIVERED)
         now = self.clock.time()
         if outcome.delivered:
-            log.info("sync to %s resumed", self.outbox.target)
+            log.info("delivery to %s resumed", target_name(self.outbox.target))
             self.outbox.save_state(replace(state, state="up", next_probe_at=0.0,
                                            paused_reason=None))
         elif outcome.cls.pauses_target:
@@ -235,3 +328,60 @@ class TargetRunner:
             # know) and look again later.
             self.outbox.save_state(replace(state, next_probe_at=now + self.settings.auth_retry_s))
         return now
+
+    # ---- sync now, in the foreground -----------------------------------------------------------
+
+    def run_pass(self) -> PassReport:
+        """Try every waiting run once, oldest first, and say what happened to each. A failure
+        holds back only the later runs of the *same* board (their order matters); the pass
+        stops early only when the server is unreachable or the login is refused."""
+        report = PassReport()
+        now = self.clock.time()
+        state = self.outbox.target_state()
+        if state.paused:
+            self._recheck_pause(state, now)
+        elif state.state == "down":
+            self._probe(state, now)
+        state = self.outbox.target_state()
+        if state.paused or state.state == "down":
+            report.stopped = state.paused_reason or state.last_error or state.state
+            report.waiting = len(self.outbox.pending_ids())
+            return report
+        blocked: set[str] = set()
+        ids = self.outbox.pending_ids()
+        for position, outbox_id in enumerate(ids):
+            item = self.outbox.item(outbox_id)
+            if item is None:
+                continue
+            now = self.clock.time()
+            head = self.outbox.conn.execute(
+                "SELECT next_attempt_at FROM outbox WHERE id = ? AND state = 'pending'",
+                (outbox_id,)).fetchone()
+            if head is None:
+                continue
+            settling = (item.needs_reconcile and self.settings.waits_before_reconcile
+                        and head[0] > now)
+            if item.serial in blocked or settling:
+                blocked.add(item.serial)
+                report.waiting += 1
+                continue
+            if self._hold_if_parked_before(item):
+                report.parked += 1
+                continue
+            outcome = self._deliver_one(item, self.outbox.target_state(), now)
+            if outcome.delivered:
+                report.delivered += 1
+                continue
+            if outcome.cls is OutcomeClass.PERMANENT:
+                report.parked += 1
+                report.failures.append(f"{item.serial} parked: {outcome.reason}")
+                continue
+            report.failed += 1
+            report.failures.append(f"{item.serial}: {outcome.reason}")
+            blocked.add(item.serial)
+            if outcome.cls is OutcomeClass.NOTHING_SENT or outcome.cls.pauses_target:
+                report.stopped = pause_text(outcome) if outcome.cls.pauses_target else (
+                    outcome.reason)
+                report.waiting += len(ids) - position - 1
+                break
+        return report

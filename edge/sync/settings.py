@@ -8,7 +8,7 @@ is a clear error at start-up instead of a silently ignored setting. See docs/syn
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +16,7 @@ from edge.errors import SettingsFileError
 from edge.store.recorder import DEFAULT_TARGET
 from edge.sync.backoff import Backoff
 
-# InvenTree stock status codes by name (stock/status_codes.py; inventory-api.md §1.8).
+# InvenTree stock status codes by name (InvenTree's stock/status_codes.py; docs/sync.md).
 STOCK_STATUS = {
     "OK": 10,
     "ATTENTION": 50,
@@ -39,6 +39,22 @@ class SyncSettingsError(SettingsFileError):
 
 
 @dataclass(frozen=True)
+class ProductResults:
+    """Per product (``[sync.products."<product>"]``): what reaches InvenTree and under which keys.
+
+    Names are a step name (``"pulse timing"``) or a step and one of its measurements
+    (``"pulse timing/duty"``). Defaults (docs/sync.md): every measurement of a judged step is one
+    result; steps that measure nothing, teardown steps and the fixture check are not posted.
+    """
+
+    part: int | str | None = None  # part pk or IPN (same as [sync.parts])
+    post_steps: frozenset[str] = frozenset()  # also post these steps' own outcome
+    skip: frozenset[str] = frozenset()  # never post these steps or measurements
+    keys: Mapping[str, str] = field(default_factory=dict)  # name -> template key
+    optional: frozenset[str] = frozenset()  # templates `sync setup` creates with required=False
+
+
+@dataclass(frozen=True)
 class InvenTreeSettings:
     # product name (RunMeta.product) -> part pk (int) or IPN (str). Unmapped products are looked
     # up by IPN == product name.
@@ -50,7 +66,21 @@ class InvenTreeSettings:
     pass_status: int | None = None  # e.g. 10 OK, set on a passing run
     create_items: bool = True  # create the serialized stock item when missing
     location: int | None = None  # location pk for created items
-    min_api_version: int = 382  # bulk test results (inventory-api.md §1.7)
+    min_api_version: int = 382  # bulk test results (InvenTree 1.0, API 382)
+    products: Mapping[str, ProductResults] = field(default_factory=dict)
+
+    def product(self, name: str) -> ProductResults:
+        """The product's settings, with [sync.parts] and [sync.templates] folded in (the
+        product's own table wins)."""
+        found = self.products.get(name, ProductResults())
+        if found.part is None and name in self.parts:
+            found = replace(found, part=self.parts[name])
+        if self.templates:
+            found = replace(found, keys={**self.templates, **found.keys})
+        return found
+
+    def configured_products(self) -> list[str]:
+        return sorted(set(self.parts) | set(self.products))
 
 
 @dataclass(frozen=True)
@@ -72,12 +102,27 @@ class SyncSettings:
     backoff: Backoff = field(default_factory=Backoff)
     auth_retry_s: float = 300.0  # how often a paused (auth/incompatible) target is re-checked
     poll_s: float = 2.0  # how often an idle worker looks for new runs
+    # After an answer that may hide a stored run (timeout, reset, 502/504), wait this long before
+    # looking for it: a server still working on the earlier request must have finished by then.
+    reconcile_after_s: float = 120.0
+    # How long a run delivered after such an answer is watched for a late copy (the earlier
+    # request committing after all), which the station then deletes. See docs/sync.md.
+    late_copy_watch_s: float = 7 * 86400.0
+    plans_dirs: tuple[Path, ...] = ()  # where the station's plans are (what to post, setup)
+    source: Path | None = None  # the station.toml these came from, for messages
     inventree: InvenTreeSettings = field(default_factory=InvenTreeSettings)
     generic: GenericSettings = field(default_factory=GenericSettings)
 
     @property
     def enabled(self) -> bool:
         return self.backend != "none"
+
+    @property
+    def waits_before_reconcile(self) -> bool:
+        """InvenTree has no idempotency key: a run whose earlier request may still be at work on
+        the server must not be looked for (or re-sent) before ``reconcile_after_s``. A generic
+        endpoint de-duplicates on the key, so a retry is always safe at once."""
+        return self.backend == "inventree"
 
     @property
     def timeout(self) -> tuple[float, float]:
@@ -93,9 +138,12 @@ _COMMON = {
     "backoff_cap_s",
     "auth_retry_s",
     "poll_s",
+    "reconcile_after_s",
+    "late_copy_watch_s",
 }
 _INVENTREE = {"parts", "templates", "run_template", "fail_status", "pass_status", "create_items",
-              "location", "min_api_version"}
+              "location", "min_api_version", "products"}
+_PRODUCT_KEYS = {"part", "post_steps", "skip", "keys", "optional"}
 _GENERIC = {"auth_header", "auth_scheme", "probe_url"}
 
 
@@ -133,6 +181,46 @@ def _status(options: Mapping[str, Any], key: str) -> int | None:
     names = ", ".join(STOCK_STATUS)
     raise SyncSettingsError(f"[sync] {key} must be a status code or one of {names}, not {value!r}",
                             key)
+
+
+def _names(product: str, key: str, value: Any) -> frozenset[str]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise SyncSettingsError(
+            f'[sync.products."{product}"] {key} must be a list of step or "step/measurement" '
+            f"names, not {value!r}", ("products", product, key))
+    return frozenset(value)
+
+
+def _products(raw: Any) -> dict[str, ProductResults]:
+    if not isinstance(raw, Mapping):
+        raise SyncSettingsError("[sync.products] must be a table of products", "products")
+    out = {}
+    for product, table in raw.items():
+        where = f'[sync.products."{product}"]'
+        if not isinstance(table, Mapping):
+            raise SyncSettingsError(f"{where} must be a table", ("products", product))
+        unknown = sorted(set(table) - _PRODUCT_KEYS)
+        if unknown:
+            raise SyncSettingsError(f"{where} unknown key(s): {', '.join(unknown)} (known: "
+                                    f"{', '.join(sorted(_PRODUCT_KEYS))})",
+                                    ("products", product, unknown[0]))
+        part = table.get("part")
+        if part is not None and (not isinstance(part, int | str) or isinstance(part, bool)):
+            raise SyncSettingsError(f"{where} part must be a part pk (number) or an IPN (text)",
+                                    ("products", product, "part"))
+        keys = table.get("keys", {})
+        if not isinstance(keys, Mapping) or not all(
+                isinstance(v, str) and v for v in keys.values()):
+            raise SyncSettingsError(f"{where} keys must map names to template keys (text)",
+                                    ("products", product, "keys"))
+        out[str(product)] = ProductResults(
+            part=part,
+            post_steps=_names(product, "post_steps", table.get("post_steps", [])),
+            skip=_names(product, "skip", table.get("skip", [])),
+            keys={str(k): str(v) for k, v in keys.items()},
+            optional=_names(product, "optional", table.get("optional", [])),
+        )
+    return out
 
 
 def from_options(
@@ -178,6 +266,7 @@ def from_options(
             create_items=_typed(options, "create_items", bool, True, "true or false"),
             location=_typed(options, "location", int, None, "a location pk (a number)"),
             min_api_version=_typed(options, "min_api_version", int, 382, "an API version number"),
+            products=_products(options.get("products", {})),
         )
     gen = GenericSettings()
     if backend == "generic":
@@ -197,14 +286,24 @@ def from_options(
         backoff=Backoff(base_s=base, cap_s=cap),
         auth_retry_s=_positive(options, "auth_retry_s", 300.0),
         poll_s=_positive(options, "poll_s", 2.0),
+        reconcile_after_s=_positive(options, "reconcile_after_s", 120.0),
+        late_copy_watch_s=_positive(options, "late_copy_watch_s", 7 * 86400.0),
         inventree=inv,
         generic=gen,
     )
 
 
 def from_station_config(config: Any) -> SyncSettings:
-    """From :class:`edge.config.StationConfig` (or its ``.sync``)."""
+    """From :class:`edge.config.StationConfig` (or its ``.sync``). Errors name the file."""
     sync = getattr(config, "sync", config)
-    return from_options(
-        sync.backend, sync.url, sync.token_file, sync.token_env, dict(sync.options)
-    )
+    source = getattr(config, "source", None)
+    try:
+        settings = from_options(
+            sync.backend, sync.url, sync.token_file, sync.token_env, dict(sync.options)
+        )
+    except SyncSettingsError as exc:
+        if source is None or str(exc).startswith(f"{source}:"):
+            raise
+        raise SyncSettingsError(f"{source}: {exc}", exc.key) from None
+    return replace(settings, plans_dirs=tuple(getattr(config, "plans_dirs", ()) or ()),
+                   source=source)

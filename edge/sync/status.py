@@ -6,14 +6,20 @@ text field is redacted once more on the way out (it was redacted when stored).
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from edge.store.codec import utc_epoch
 from edge.sync.outbox import Outbox, iso
-from edge.sync.runner import AUTH_PAUSE_TEXT
+from edge.sync.runner import TOKEN_PAUSE_TEXT, target_name
 from edge.sync.secrets import REDACTOR
+
+# Notices and watched runs are looked for among this many newest outbox rows (a primary-key
+# range: the status costs the same after years of history).
+RECENT_ROWS = 20_000
+NOTICE_KINDS = ("duplicate-item", "status-not-set", "late-copy-removed")
 
 
 @dataclass(frozen=True)
@@ -34,10 +40,37 @@ class SyncStatus:
     paused_for_auth: bool
     paused_reason: str | None
     next_try_utc: str | None  # when a down or paused target is tried again
+    oldest_parked_reason: str | None  # why the first parked run is parked
+    watching_late_copies: int  # delivered runs still watched for a late copy (docs/sync.md)
+    # For the shop, from each board's latest delivery: duplicate stock items to merge, a stock
+    # status the server refused, late copies the station removed.
+    notices: tuple[str, ...]
     message: str  # one line for a technician
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def _down_text(s: dict[str, Any]) -> str:
+    """Unreachable, erroring or slow are different problems for whoever fixes them."""
+    name = target_name(s["target"])
+    found = re.search(r"HTTP (\d{3})", s["last_error"] or "")
+    if s["last_error_class"] in ("transient", "ambiguous") and found:
+        code = int(found.group(1))
+        if code in (429, 503):
+            return f"{name} server busy (HTTP {code})"
+        return f"{name} server error (HTTP {code})"
+    if s["last_error_class"] == "ambiguous" or "timed out" in (s["last_error"] or ""):
+        return f"{name} server not answering in time"
+    if s["last_error_class"] == "transient":
+        return f"{name} server answers with errors"
+    return f"{name} unreachable"
+
+
+def _pause_headline(reason: str) -> str:
+    if reason.startswith(TOKEN_PAUSE_TEXT):
+        return reason  # the file's problem and the command that fixes it
+    return reason.split("; ")[0]
 
 
 def _message(s: dict[str, Any]) -> str:
@@ -45,20 +78,23 @@ def _message(s: dict[str, Any]) -> str:
         # Runs still queue in the outbox, so turning sync on later delivers every one of them.
         return (f"inventory sync is off: {s['queue_depth']} results kept on this station, "
                 "sent once [sync] is configured") if s["queue_depth"] else "inventory sync is off"
-    if s["state"] == "auth":
-        text = f"{AUTH_PAUSE_TEXT}: renew the token; {s['queue_depth']} results are kept waiting"
-    elif s["state"] == "incompatible":
-        text = f"inventory server too old; {s['queue_depth']} results are kept waiting"
+    waiting = s["queue_depth"]
+    if s["state"] in ("auth", "incompatible"):
+        text = f"{_pause_headline(s['paused_reason'] or s['state'])}; {waiting} results are kept"\
+               " waiting"
     elif s["state"] == "down":
-        text = (f"inventory unreachable; {s['queue_depth']} results waiting, "
-                f"next try {s['next_try_utc']}")
-    elif s["queue_depth"]:
-        text = f"delivering: {s['queue_depth']} results waiting"
+        text = f"{_down_text(s)}; {waiting} results waiting, next try {s['next_try_utc']}"
+    elif waiting:
+        text = f"delivering: {waiting} results waiting"
+    elif s["parked"]:
+        text = "no result waiting to be sent"  # not "all delivered": some are parked
     else:
         text = "all results delivered"
     if s["parked"]:
-        text += (f"; {s['parked']} need attention (see last error, then 'pibench sync "
-                 "retry-parked')")
+        text += (f"; {s['parked']} need attention (pibench sync status --parked, then 'pibench "
+                 "sync retry-parked')")
+    if s["notices"]:
+        text += f"; {len(s['notices'])} notice(s) for the shop"
     return text
 
 
@@ -77,6 +113,25 @@ def read_status(conn: sqlite3.Connection, target: str, backend: str, now: float)
     oldest = min(waiting, key=utc_epoch) if waiting else None
     t = Outbox(conn, target).target_state()
     paused_or_down = t.state in ("down", "auth", "incompatible")
+    # A last error older than the last success is history, not the present.
+    stale = bool(t.last_error_utc and t.last_success_utc and
+                 utc_epoch(t.last_error_utc) < utc_epoch(t.last_success_utc))
+    parked_reason = conn.execute(
+        "SELECT last_error FROM outbox WHERE target = ? AND state = 'parked'"
+        " AND last_error_class <> 'held' ORDER BY id LIMIT 1", (target,)).fetchone()
+    (top,) = conn.execute("SELECT coalesce(max(id), 0) FROM outbox").fetchone()
+    since = top - RECENT_ROWS
+    (watching,) = conn.execute(
+        "SELECT count(*) FROM outbox WHERE id > ? AND target = ? AND state = 'delivered'"
+        " AND needs_reconcile = 1", (since, target)).fetchone()
+    notices = tuple(REDACTOR.redact(row[0]) for row in conn.execute(
+        "SELECT o.last_error FROM outbox o JOIN runs r ON r.run_id = o.run_id"
+        " WHERE o.id > ? AND o.target = ? AND o.state = 'delivered'"
+        f" AND o.last_error_class IN ({','.join('?' * len(NOTICE_KINDS))})"
+        " AND NOT EXISTS (SELECT 1 FROM runs r2 JOIN outbox o2 ON o2.run_id = r2.run_id"
+        "  WHERE r2.serial = r.serial AND o2.target = o.target AND o2.state = 'delivered'"
+        "  AND o2.id > o.id) ORDER BY o.id DESC LIMIT 20",
+        (since, target, *NOTICE_KINDS)))
     fields: dict[str, Any] = {
         "target": target,
         "backend": backend,
@@ -88,12 +143,16 @@ def read_status(conn: sqlite3.Connection, target: str, backend: str, now: float)
         "oldest_undelivered_utc": oldest,
         "oldest_undelivered_age_s": None if oldest is None else max(0.0, now - utc_epoch(oldest)),
         "last_success_utc": t.last_success_utc,
-        "last_error_class": t.last_error_class,
-        "last_error": REDACTOR.redact(t.last_error) if t.last_error else None,
-        "last_error_utc": t.last_error_utc,
+        "last_error_class": None if stale else t.last_error_class,
+        "last_error": REDACTOR.redact(t.last_error) if t.last_error and not stale else None,
+        "last_error_utc": None if stale else t.last_error_utc,
         "paused_for_auth": t.state == "auth",
         "paused_reason": REDACTOR.redact(t.paused_reason) if t.paused_reason else None,
         "next_try_utc": iso(t.next_probe_at) if paused_or_down and t.next_probe_at else None,
+        "oldest_parked_reason": REDACTOR.redact(parked_reason[0]) if parked_reason and
+        parked_reason[0] else None,
+        "watching_late_copies": int(watching),
+        "notices": notices,
     }
     fields["message"] = REDACTOR.redact(_message(fields))
     return SyncStatus(**fields)

@@ -24,15 +24,15 @@ from edge.sync.backends.base import Backend, OutboxItem
 from edge.sync.clock import SyncClock, SystemClock
 from edge.sync.outbox import Outbox
 from edge.sync.outcomes import Outcome
-from edge.sync.runner import TargetRunner
+from edge.sync.runner import PassReport, TargetRunner
 from edge.sync.secrets import install_redaction, load_token
 from edge.sync.settings import SyncSettings
 
 log = logging.getLogger(__name__)
 
-# Even with nothing due, look at the database this often: "pibench sync now" and retry-parked
-# from another process are seen within this time.
-MAX_WAIT_S = 30.0
+# Even with nothing due, look at the database this often, whatever poll_s says: "pibench sync now"
+# and retry-parked from another process are seen within this time (a few SQLite reads).
+MAX_WAIT_S = 5.0
 
 
 class SyncBusyError(RuntimeError):
@@ -137,10 +137,7 @@ class SyncWorker:
 
         Raises :class:`SyncBusyError` if another worker holds the database's sync lock.
         """
-        if not self.lock.acquire():
-            pid = self.lock.holder_pid()
-            raise SyncBusyError(f"another sync worker (pid {pid}) is delivering from "
-                                f"{self.db_path}")
+        self._acquire()
         try:
             self.runner = self._build_runner()
             steps = 0
@@ -156,8 +153,26 @@ class SyncWorker:
                     continue
                 if until_idle:
                     return
-                wait = self.settings.poll_s if due is None else min(due - now, MAX_WAIT_S)
-                self.clock.wait(wait)
+                wait = self.settings.poll_s if due is None else due - now
+                self.clock.wait(min(wait, MAX_WAIT_S))
+        finally:
+            if self.runner is not None:
+                self.runner.outbox.conn.close()
+            self.lock.release()
+
+    def _acquire(self) -> None:
+        if not self.lock.acquire():
+            pid = self.lock.holder_pid()
+            raise SyncBusyError(f"another sync worker (pid {pid}) is delivering from "
+                                f"{self.db_path}")
+
+    def run_pass(self) -> PassReport:
+        """``sync now`` in the foreground: every waiting run tried once (see
+        :meth:`TargetRunner.run_pass`). Raises :class:`SyncBusyError` like :meth:`run`."""
+        self._acquire()
+        try:
+            self.runner = self._build_runner()
+            return self.runner.run_pass()
         finally:
             if self.runner is not None:
                 self.runner.outbox.conn.close()

@@ -13,8 +13,6 @@ SKIP_DIRS = {".git", ".venv", "var", "__pycache__", ".pytest_cache", ".hypothesi
 NOTES = ("hard" "ware", "inventory" "-api", "textual" "-hmi", "prior" "-art", "api" "-stack")
 OUTSIDE = re.compile(r"(?<![\w-])(?:" + "|".join(map(re.escape, NOTES)) + r")\.md\b"
                      r"|\.\./sha" r"red/|sha" r"red/reference")
-# Owned by the sync work of issue 10, which removes its own references; drop this when it lands.
-NOT_YET = ("edge/sync/", "tests/sync/", "docs/sync.md")
 
 
 def repository_files() -> list[Path]:
@@ -37,8 +35,6 @@ def test_no_file_refers_to_notes_outside_the_repository():
     found = []
     for path in repository_files():
         rel = path.relative_to(REPO).as_posix()
-        if rel.startswith(NOT_YET):
-            continue
         try:
             text = path.read_text(encoding="utf-8")
         except (UnicodeDecodeError, OSError):

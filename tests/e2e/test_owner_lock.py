@@ -28,7 +28,7 @@ def _run(data, serial, pace, **kw) -> Proc:
 
 def test_a_second_run_is_refused_while_the_first_is_paused_and_the_first_completes(tmp_path):
     data = tmp_path / "station"
-    first = _run(data, "PBF-000001", pace=0.2)
+    first = _run(data, "PBF-000001", pace=0.3)
     run_id = run_id_of(first)
     first.wait_for("PASS power on")
     first.signal(signal.SIGSTOP)  # the board is powered; its process is frozen

@@ -29,7 +29,7 @@ def main() -> None:
                                   backoff_cap_s=0.5, poll_s=0.05, read_timeout_s=2.0,
                                   # every run, even one aborted before its first step, leaves
                                   # a result on the server: the test can then count all of them
-                                  run_template="pibenchrun")
+                                  run_template="pibenchrun", reconcile_after_s=0.3)
     SyncWorker(db, settings, after_outcome=maybe_die).run()
 
 

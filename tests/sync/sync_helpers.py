@@ -21,6 +21,8 @@ GENERIC_TOKEN = "gen-secret-s3cr3t-Zq9xW7vK2mN4pL8r"
 PRODUCT = "ne555-blinker"
 STEP_NAMES = ("Power rails", "Blink frequency", "100 Percent Visual")
 STATION = "bench-1"
+# The template keys InvenTree derives from "<step>: <measurement>" (one result per measurement).
+KEYS = ("powerrailsvcc", "blinkfrequencyvcc", "_100percentvisualvcc")
 
 
 def fast_dir(base: Path) -> Path:
@@ -100,7 +102,7 @@ def seed_inventree(server: Any, api_version: int = 479) -> dict[str, Any]:
     server.control("config", {"tokens": {TOKEN: "valid"}, "api_version": api_version})
     return server.control("seed", {"parts": [{
         "name": "Blinker", "ipn": "PB-BLINK",
-        "templates": [{"name": n} for n in (*STEP_NAMES, "Pibench run")],
+        "templates": [{"name": f"{n}: vcc"} for n in STEP_NAMES] + [{"name": "Pibench run"}],
     }]})
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from edge.sync.backends.inventree_mapping import MappingError, build_results, marker, server_key
+from edge.sync.backends.inventree_mapping import server_key
 from edge.sync.backoff import Backoff
 from edge.sync.http_classify import classify_exception, classify_status, parse_retry_after
 from edge.sync.outcomes import OutcomeClass
@@ -175,35 +175,3 @@ def test_server_key_matches_inventree_not_the_client():
     assert server_key("Power rails (5 V)") == "powerrails5v"
 
 
-RECORD = {
-    "run_id": "6f1c0c57-8b5e-4b55-9a59-0d5f4f3c2a10", "station_id": "bench 1",
-    "outcome": "FAIL", "started_utc": "2026-01-01T10:00:00+00:00",
-    "ended_utc": "2026-01-01T10:00:05+00:00",
-    "steps": [
-        {"name": "Power rails", "outcome": "FAIL", "started_utc": "2026-01-01T10:00:01+00:00",
-         "ended_utc": "2026-01-01T10:00:00+00:00",  # the wall clock stepped back mid-step
-         "attempts": [{"error": None, "measurements": [
-             {"name": "vcc", "value": 4.1, "units": "V"},
-             {"name": "id", "value": True, "units": ""}]}]},
-        {"name": "Blink", "outcome": "SKIPPED", "started_utc": "x", "ended_utc": "x",
-         "attempts": []},
-    ],
-}
-
-
-def test_build_results_one_per_judged_step_with_marker_and_clamped_times():
-    results = build_results(RECORD, 7, {"powerrails": 11, "run": 12}, {}, "run")
-    assert [r["template"] for r in results] == [11, 12]
-    first = results[0]
-    assert first["result"] is False and first["value"] == "vcc=4.1 V; id=true"
-    assert first["notes"].startswith(marker(RECORD)) and marker(RECORD).startswith(
-        "pibench:bench_1:")
-    assert first["finished_datetime"] == first["started_datetime"]
-    assert results[1]["value"] == "FAIL" and results[1]["result"] is False
-
-
-def test_missing_template_names_step_and_fix():
-    with pytest.raises(MappingError, match=r"powerrails.*\[sync.templates\]"):
-        build_results(RECORD, 7, {}, {}, None)
-    mapped = build_results(RECORD, 7, {"vcc": 3}, {"Power rails": "vcc"}, None)
-    assert mapped[0]["template"] == 3

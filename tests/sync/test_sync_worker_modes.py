@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from sync_helpers import GENERIC_TOKEN, recorder_at, write_run, write_token
 
-from edge.sync.cli import add_arguments, sync_now, sync_retry_parked, sync_status
+from edge.sync.cli import add_arguments, sync_now, sync_retry_parked, sync_setup, sync_status
 from edge.sync.settings import from_options
 from edge.sync.worker import SyncBusyError, SyncWorker
 
@@ -120,16 +120,19 @@ def test_cli_status_retry_parked_and_now(generic, db, workdir):
     assert out.getvalue().startswith("1 parked result(s) queued again")
     out = io.StringIO()
     assert sync_now(args, out) == 0
-    assert out.getvalue().startswith("all results delivered")
+    lines = out.getvalue().splitlines()
+    assert lines[0].startswith("tried every waiting result: 1 delivered, 0 failed")
+    assert lines[1] == "all results delivered"
 
 
-def test_cli_reports_config_problems_clearly(workdir, db):
+def test_cli_reports_config_problems_clearly(workdir, db, capsys):
     bad = workdir / "station.toml"
     bad.write_text('[sync]\nbackend = "generic"\nurl = "https://x/y"\nretry_forever = true\n')
     out = io.StringIO()
     args = argparse.Namespace(config=str(bad), database=str(db), json=False, parked=False)
-    assert sync_status(args, out) == 2
-    assert "unknown key(s)" in out.getvalue() and "retry_forever" in out.getvalue()
+    assert sync_status(args, out) == 78  # EX_CONFIG, like every configuration error
+    err = capsys.readouterr().err
+    assert f"{bad}:4: sync.retry_forever: [sync] unknown key(s)" in err  # file:line:key
 
 
 def test_add_arguments_builds_the_sync_subcommands():
@@ -140,6 +143,8 @@ def test_add_arguments_builds_the_sync_subcommands():
     args = parser.parse_args(["sync", "retry-parked", "--run-id", "abc"])
     assert args.func is sync_retry_parked and args.run_id == "abc"
     assert parser.parse_args(["sync", "now"]).func is sync_now
+    args = parser.parse_args(["sync", "setup", "--dry-run"])
+    assert args.func is sync_setup and args.dry_run
 
 
 def test_env_token_for_development(generic, db, workdir, monkeypatch):
@@ -152,3 +157,21 @@ def test_env_token_for_development(generic, db, workdir, monkeypatch):
     SyncWorker(db, settings).run(until_idle=True)
     assert delivered(db) == 1
     assert os.environ["PIBENCH_INVENTORY_TOKEN"] == GENERIC_TOKEN
+
+
+def test_sync_now_retries_an_uncertain_generic_delivery_at_once(generic, db, workdir):
+    """The generic endpoint de-duplicates on the key: no settle wait, `sync now` sends again."""
+    token_file = write_token(workdir / "tok", GENERIC_TOKEN)
+    config = station_toml(workdir, generic.base_url, token_file)
+    recorder = recorder_at(db)
+    write_run(recorder, "PB-00001")
+    recorder.close()
+    generic.script({"action": "status", "status": 504, "method": "POST"})
+    settings = from_options("generic", generic.base_url + "/pibench/results", token_file, None,
+                            {"backoff_base_s": 600, "backoff_cap_s": 900})
+    SyncWorker(db, settings).run(until_idle=True)
+    assert delivered(db) == 0
+    out = io.StringIO()
+    assert sync_now(argparse.Namespace(config=str(config), database=str(db)), out) == 0, (
+        out.getvalue())
+    assert delivered(db) == 1

@@ -35,6 +35,14 @@ class OutboxItem:
         return json.loads(self.payload)
 
 
+@dataclass(frozen=True)
+class AuditResult:
+    """What one look for late copies of a delivered run found (see Backend.audit)."""
+
+    removed: tuple[int, ...] = ()  # results deleted on the server (the station's own copies)
+    error: Outcome | None = None  # the look could not finish: try again later
+
+
 class Backend(Protocol):
     # Whether a crash between sending and recording "delivered" could lead to a duplicate unless
     # the runner durably notes "sending" first (InvenTree: no idempotency keys).
@@ -56,6 +64,11 @@ class Backend(Protocol):
     def deliver(self, item: OutboxItem, now: float, before_send: Callable[[], None]) -> Outcome:
         """Deliver ``item`` exactly once: reconcile first when ``item.needs_reconcile``; call
         ``before_send()`` right before the request that may store the run."""
+        ...
+
+    def audit(self, item: OutboxItem, now: float) -> AuditResult:
+        """For a delivered run whose earlier attempt may still commit late: remove the extra
+        copies that attempt stored. Backends whose server de-duplicates return at once."""
         ...
 
     def forget_cache(self) -> None:

@@ -23,7 +23,7 @@ from requests.certs import where as default_ca_bundle
 from requests.utils import get_environ_proxies
 
 from edge.sync import outcomes
-from edge.sync.backends.base import OutboxItem
+from edge.sync.backends.base import AuditResult, OutboxItem
 from edge.sync.http_classify import classify_exception, classify_http, is_json_type
 from edge.sync.outcomes import Outcome
 from edge.sync.settings import SyncSettings
@@ -110,6 +110,9 @@ class GenericBackend:
             return item.run_id
         ref = doc.get("id") if isinstance(doc, dict) else None
         return str(ref) if ref is not None else item.run_id
+
+    def audit(self, item: OutboxItem, now: float) -> AuditResult:
+        return AuditResult()  # the receiver de-duplicates on Idempotency-Key: nothing to remove
 
     def forget_cache(self) -> None:
         pass

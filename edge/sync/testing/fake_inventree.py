@@ -1,4 +1,4 @@
-"""A fake InvenTree server reproducing the behaviours listed in inventory-api.md §3.4.
+"""A fake InvenTree server reproducing what a real InvenTree (1.4, API 479) was seen to do.
 
 Covered: ``GET /api/`` without auth; token auth with 401 ``{"detail": ...}`` for missing, invalid
 and expired tokens; bare-list vs paginated lists depending on ``limit``; parts by ``IPN``
@@ -6,7 +6,16 @@ and expired tokens; bare-list vs paginated lists depending on ``limit``; parts b
 stock items by ``part`` and exact ``serial``; ``POST /api/stock/`` answering a list, ignoring
 ``serial``, rejecting a duplicate ``serial_numbers`` with 400; ``PATCH /api/stock/<pk>/`` status;
 ``POST /api/stock/test/`` with field-keyed validation errors, atomic list bodies answered with a
-201 list, a server-set ``date`` and datetimes returned at minute precision, no de-duplication.
+201 list, a server-set ``date`` and datetimes returned at minute precision, no de-duplication;
+``DELETE /api/stock/test/<pk>/``; ``POST /api/part/test-template/`` (key derived from the name,
+description required, testable parts only, one key per part).
+
+Learned from the field (docs/sync.md): with ``config {"serial_race": true}`` stock creation skips
+the serial check, as two stations creating one serial at the same moment both pass it on the real
+server; a stock item sharing its serial then answers every ``PATCH`` with 400 ``{"serial":
+["Serial number already exists"]}``. A deleted stock item (``/_control/delete-stock``) makes
+results posted to its pk fail with 400 ``Invalid pk``. A token in state ``readonly`` reads but
+gets 403 on every write, as a user without the needed roles.
 
 Its ground truth for tests: ``/_control/results`` (every stored result with the POST batch it came
 in) and ``/_control/marker-counts`` (how many POST batches carried each pibench marker).
@@ -30,11 +39,11 @@ CREATE TABLE IF NOT EXISTS parts (pk INTEGER PRIMARY KEY, name TEXT, ipn TEXT,
     trackable INTEGER, testable INTEGER);
 CREATE TABLE IF NOT EXISTS templates (pk INTEGER PRIMARY KEY, part INTEGER, test_name TEXT,
     key TEXT, description TEXT, required INTEGER, requires_value INTEGER, choices TEXT,
-    enabled INTEGER);
-CREATE TABLE IF NOT EXISTS stock (pk INTEGER PRIMARY KEY, part INTEGER, serial TEXT,
-    quantity REAL, status INTEGER, location INTEGER);
-CREATE TABLE IF NOT EXISTS results (pk INTEGER PRIMARY KEY, batch INTEGER, stock_item INTEGER,
-    template INTEGER, result INTEGER, value TEXT, notes TEXT, test_station TEXT,
+    enabled INTEGER, requires_attachment INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS stock (pk INTEGER PRIMARY KEY AUTOINCREMENT, part INTEGER,
+    serial TEXT, quantity REAL, status INTEGER, location INTEGER);
+CREATE TABLE IF NOT EXISTS results (pk INTEGER PRIMARY KEY AUTOINCREMENT, batch INTEGER,
+    stock_item INTEGER, template INTEGER, result INTEGER, value TEXT, notes TEXT, test_station TEXT,
     started TEXT, finished TEXT, date TEXT);
 CREATE INDEX IF NOT EXISTS results_by_item ON results (stock_item);
 CREATE TABLE IF NOT EXISTS batches (id INTEGER PRIMARY KEY, received TEXT);
@@ -45,7 +54,7 @@ MARKER = re.compile(r"pibench:[^\s]+")
 
 def server_key(name: str) -> str:
     """InvenTree's template key: lower case, non-identifier characters dropped, ``_`` prefix when
-    it would start with a digit (inventory-api.md §1.4)."""
+    it would start with a digit."""
     key = re.sub(r"[^a-z0-9_]", "", name.lower())
     if key and key[0].isdigit():
         key = "_" + key
@@ -53,7 +62,7 @@ def server_key(name: str) -> str:
 
 
 def _minute(ts: str | None) -> str | None:
-    """InvenTree returns datetimes as ``YYYY-MM-DD HH:MM`` in UTC, no offset (§1.7)."""
+    """InvenTree returns datetimes as ``YYYY-MM-DD HH:MM`` in UTC, no offset."""
     if not ts:
         return None
     parsed = datetime.fromisoformat(ts)
@@ -90,6 +99,9 @@ class FakeInvenTree:
             return json_reply(401, {"detail": "Token has expired"})
         if row[0] == "revoked":
             return json_reply(401, {"detail": "Token has been revoked"})
+        if row[0] == "readonly" and request.method != "GET":
+            return json_reply(403, {"detail": "You do not have permission to perform this "
+                                              "action."})
         return None
 
     @staticmethod
@@ -108,10 +120,10 @@ class FakeInvenTree:
                 "testable": bool(testable), "active": True}
 
     def _template(self, row: tuple) -> dict:
-        pk, part, name, key, desc, required, requires_value, choices, enabled = row
+        pk, part, name, key, desc, required, requires_value, choices, enabled, attach = row
         return {"pk": pk, "part": part, "test_name": name, "key": key, "description": desc,
                 "required": bool(required), "requires_value": bool(requires_value),
-                "requires_attachment": False, "choices": choices, "enabled": bool(enabled)}
+                "requires_attachment": bool(attach), "choices": choices, "enabled": bool(enabled)}
 
     def _stock(self, row: tuple) -> dict:
         pk, part, serial, quantity, status, location = row
@@ -166,6 +178,8 @@ class FakeInvenTree:
                 args.append(r.query["key"])
             rows = self.db.execute(sql + " ORDER BY pk", args)
             return self._listing(r, [self._template(x) for x in rows])
+        if path == "/api/part/test-template/" and method == "POST":
+            return self._create_template(r.json() or {})
         if path == "/api/stock/" and method == "GET":
             sql, args = "SELECT * FROM stock WHERE 1", []
             if "part" in r.query:
@@ -183,6 +197,13 @@ class FakeInvenTree:
             return self._patch_stock(int(m[1]), r.json() or {})
         if path == "/api/stock/test/" and method == "POST":
             return self._create_results(r.json())
+        m = re.fullmatch(r"/api/stock/test/(\d+)/", path)
+        if m and method == "DELETE":
+            cur = self.db.execute("DELETE FROM results WHERE pk = ?", (int(m[1]),))
+            if not cur.rowcount:
+                return json_reply(404, {"detail": "No StockItemTestResult matches the given "
+                                                  "query."})
+            return Reply(204)
         if path == "/api/stock/test/" and method == "GET":
             sql, args = "SELECT * FROM results WHERE 1", []
             for field_name in ("stock_item", "template"):
@@ -192,6 +213,37 @@ class FakeInvenTree:
             rows = self.db.execute(sql + " ORDER BY pk", args)
             return self._listing(r, [self._result(x) for x in rows])
         return json_reply(404, {"detail": "Not found."})
+
+    def _create_template(self, doc: dict) -> Reply:
+        prow = self.db.execute("SELECT testable FROM parts WHERE pk = ?",
+                               (doc.get("part"),)).fetchone()
+        if prow is None:
+            return json_reply(400, {"part": [f'Invalid pk "{doc.get("part")}" - object does not '
+                                             'exist.']})
+        if not prow[0]:
+            return json_reply(400, {"part": ["Test templates can only be created for testable "
+                                             "parts"]})
+        name = str(doc.get("test_name") or "").strip()
+        errors = {}
+        if not name:
+            errors["test_name"] = ["This field may not be blank."]
+        if not str(doc.get("description") or "").strip():
+            errors["description"] = ["This field cannot be blank."]
+        key = server_key(name)
+        if name and self.db.execute("SELECT 1 FROM templates WHERE part = ? AND key = ?",
+                                    (doc["part"], key)).fetchone():
+            errors["key"] = ["Test template with the same key already exists for part"]
+        if errors:
+            return json_reply(400, errors)
+        cur = self.db.execute(
+            "INSERT INTO templates (part, test_name, key, description, required, "
+            "requires_value, choices, enabled, requires_attachment) VALUES (?,?,?,?,?,?,?,?,?)",
+            (doc["part"], name, key, doc["description"], int(doc.get("required", True)),
+             int(doc.get("requires_value", False)), str(doc.get("choices") or ""),
+             int(doc.get("enabled", True)), int(doc.get("requires_attachment", False))))
+        row = self.db.execute("SELECT * FROM templates WHERE pk = ?",
+                              (cur.lastrowid,)).fetchone()
+        return json_reply(201, self._template(row))
 
     def _create_stock(self, doc: dict) -> Reply:
         try:
@@ -215,7 +267,8 @@ class FakeInvenTree:
                     f"({int(quantity)})"]})
             taken = [s for s in serials if self.db.execute(
                 "SELECT 1 FROM stock WHERE part = ? AND serial = ?", (part, s)).fetchone()]
-            if taken:
+            # Two creations at the same moment both pass this check on the real server.
+            if taken and self._meta("serial_race", "0") != "1":
                 return json_reply(400, {"serial_numbers": [
                     "The following serial numbers already exist or are invalid : "
                     + ",".join(taken)]})
@@ -235,6 +288,10 @@ class FakeInvenTree:
         row = self.db.execute("SELECT * FROM stock WHERE pk = ?", (pk,)).fetchone()
         if row is None:
             return json_reply(404, {"detail": "No StockItem matches the given query."})
+        # Saving validates the whole item: one sharing its serial with another fails.
+        if row[2] and self.db.execute("SELECT 1 FROM stock WHERE part = ? AND serial = ? AND "
+                                      "pk <> ?", (row[1], row[2], pk)).fetchone():
+            return json_reply(400, {"serial": ["Serial number already exists"]})
         if "status" in doc:
             if int(doc["status"]) not in (10, 50, 55, 60, 65, 70, 75, 85):
                 return json_reply(400, {"status": [f'"{doc["status"]}" is not a valid choice.']})
@@ -326,9 +383,22 @@ class FakeInvenTree:
             if "api_version" in doc:
                 self.db.execute("INSERT OR REPLACE INTO meta VALUES ('api_version', ?)",
                                 (str(int(doc["api_version"])),))
+            if "serial_race" in doc:
+                self.db.execute("INSERT OR REPLACE INTO meta VALUES ('serial_race', ?)",
+                                ("1" if doc["serial_race"] else "0",))
             for token, state in (doc.get("tokens") or {}).items():
                 self.db.execute("INSERT OR REPLACE INTO tokens VALUES (?, ?)", (token, state))
             return json_reply(200, {"ok": True})
+        if name == "delete-stock":
+            self.db.execute("DELETE FROM stock WHERE pk = ?", (int(doc["pk"]),))
+            return json_reply(200, {"ok": True})
+        if name == "add-stock":
+            cur = self.db.execute("INSERT INTO stock (part, serial, quantity, status) "
+                                  "VALUES (?, ?, 1, 10)", (doc["part"], doc["serial"]))
+            return json_reply(200, {"pk": cur.lastrowid})
+        if name == "templates":
+            return json_reply(200, [self._template(x) for x in self.db.execute(
+                "SELECT * FROM templates ORDER BY pk")])
         if name == "seed":
             ids: dict[str, Any] = {"parts": {}, "templates": {}}
             for part in doc.get("parts", []):
@@ -340,10 +410,12 @@ class FakeInvenTree:
                 for t in part.get("templates", []):
                     tcur = self.db.execute(
                         "INSERT INTO templates (part, test_name, key, description, required, "
-                        "requires_value, choices, enabled) VALUES (?,?,?,?,?,?,?,1)",
+                        "requires_value, choices, enabled, requires_attachment) "
+                        "VALUES (?,?,?,?,?,?,?,1,?)",
                         (cur.lastrowid, t["name"], server_key(t["name"]),
                          t.get("description", t["name"]), int(t.get("required", True)),
-                         int(t.get("requires_value", False)), t.get("choices", "")))
+                         int(t.get("requires_value", False)), t.get("choices", ""),
+                         int(t.get("requires_attachment", False))))
                     ids["templates"][f'{part["name"]}/{t["name"]}'] = tcur.lastrowid
             return json_reply(200, ids)
         if name == "results":

@@ -107,8 +107,11 @@ class _Handler(BaseHTTPRequestHandler):
         if rule is not None and rule.action == "html200":
             self._send(Reply(200, HTML_PAGE, "text/html; charset=utf-8"))
             return
-        if rule is not None and rule.action == "sleep_then_handle":
+        if rule is not None and rule.action in ("sleep_then_handle", "commit_late"):
             time.sleep(rule.sleep_s)
+        delay = srv.script.delay_s(request.method, request.path)
+        if delay:
+            time.sleep(delay)  # the modelled server time, outside the app's lock as on a server
         reply = srv.app.handle(request)
         srv.add_busy(time.perf_counter() - started)
         if rule is not None and rule.action == "commit_then_sleep":
@@ -161,6 +164,9 @@ class FakeHTTPServer(ThreadingHTTPServer):
             if name == "script":
                 for spec in request.json() or []:
                     self.script.add(spec)
+                return json_reply(200, {"ok": True})
+            if name == "latency":
+                self.script.set_latency(request.json() or [])
                 return json_reply(200, {"ok": True})
             if name == "clear-script":
                 self.script.clear()

@@ -8,11 +8,19 @@ A rule matches a method and a path prefix and applies an action a number of time
 * ``commit_then_sleep``: handle the request normally (the row is committed) and only then sleep
   ``sleep_s`` before answering, past the client's read timeout;
 * ``commit_then_drop``: commit, then close the socket without an answer (a reset after send);
-* ``sleep_then_handle``: a slow server that commits after ``sleep_s``.
+* ``sleep_then_handle``: a slow server that commits after ``sleep_s``;
+* ``commit_late``: the same, named for what it does to a client whose read timeout is shorter
+  than ``sleep_s``: it gives up, and the server commits the request afterwards (an overloaded
+  proxy or DDoS shield holding the request).
+
+Separately, :class:`Latency` rules model a real server's time per request (a uniform delay in
+``[low_ms, high_ms]`` before handling, for requests whose method and path match ``pattern``).
 """
 
 from __future__ import annotations
 
+import random
+import re
 import threading
 from dataclasses import dataclass
 
@@ -33,13 +41,39 @@ class Rule:
         return (self.method in ("*", method)) and path.startswith(self.path)
 
 
-ACTIONS = {"status", "html200", "commit_then_sleep", "commit_then_drop", "sleep_then_handle"}
+ACTIONS = {"status", "html200", "commit_then_sleep", "commit_then_drop", "sleep_then_handle",
+           "commit_late"}
+
+
+@dataclass
+class Latency:
+    method: str
+    pattern: str  # a regular expression the whole path must match
+    low_ms: float
+    high_ms: float
+
+    def matches(self, method: str, path: str) -> bool:
+        return self.method in ("*", method) and re.fullmatch(self.pattern, path) is not None
 
 
 class Script:
     def __init__(self) -> None:
         self._rules: list[Rule] = []
+        self._latency: list[Latency] = []
+        self._rng = random.Random(1)
         self._lock = threading.Lock()
+
+    def set_latency(self, specs: list[dict]) -> None:
+        with self._lock:
+            self._latency = [Latency(**spec) for spec in specs]
+
+    def delay_s(self, method: str, path: str) -> float:
+        """The modelled server time for this request (0 when no rule matches)."""
+        with self._lock:
+            for rule in self._latency:
+                if rule.matches(method, path):
+                    return self._rng.uniform(rule.low_ms, rule.high_ms) / 1000
+        return 0.0
 
     def add(self, spec: dict) -> None:
         rule = Rule(**spec)
