@@ -158,11 +158,12 @@ def fsync_cost(directory: str, size: int, append: bool, samples: int = 200) -> l
     return sorted(spent)
 
 
-def sqlite_commit_cost(directory: str, samples: int = 400) -> list[float]:
-    """Sorted seconds of the cheapest durable SQLite commit there is: one short row into a
-    one-table database, WAL mode, synchronous=FULL. A small autocheckpoint interval and a
-    warm-up past it make the timed commits overwrite the WAL in place (a growing WAL costs more),
-    so this is the steady-state floor: no SQLite store commits a step for less on this disk."""
+def sqlite_commit_cost(directory: str, commits: int = 400) -> list[float]:
+    """Seconds per commit of the cheapest durable SQLite commit there is: one short row into a
+    one-table database, WAL mode, synchronous=FULL, as the mean of each block of STEPS commits
+    (see :func:`sqlite_growing_commit_cost`). A small autocheckpoint interval and a warm-up past
+    it make the timed commits overwrite the WAL in place (a growing WAL costs more), so this is
+    the steady-state floor: no SQLite store commits a step for less on this disk."""
     import sqlite3
 
     path = os.path.join(directory, "commit-probe.sqlite")
@@ -173,29 +174,32 @@ def sqlite_commit_cost(directory: str, samples: int = 400) -> list[float]:
         conn.execute("PRAGMA wal_autocheckpoint=100")
         conn.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, body TEXT NOT NULL)")
         row = ("x" * 100,)
-        spent = []
-        for i in range(samples + 150):
+        blocks = []
+        for i in range(commits // STEPS + 3):
             t0 = time.perf_counter()
-            conn.execute("BEGIN IMMEDIATE")
-            conn.execute("INSERT INTO t (body) VALUES (?)", row)
-            conn.execute("COMMIT")
-            if i >= 150:
-                spent.append(time.perf_counter() - t0)
+            for _ in range(STEPS):
+                conn.execute("BEGIN IMMEDIATE")
+                conn.execute("INSERT INTO t (body) VALUES (?)", row)
+                conn.execute("COMMIT")
+            if i >= 3:  # 150 commits of warm-up: past a checkpoint, the WAL reused in place
+                blocks.append((time.perf_counter() - t0) / STEPS)
     finally:
         conn.close()
         for suffix in ("", "-wal", "-shm"):
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(path + suffix)
-    return sorted(spent)
+    return blocks
 
 
-def sqlite_growing_commit_cost(directory: str, samples: int = 550) -> list[float]:
-    """Sorted seconds of a one-row commit into a growing table of a fresh database with SQLite's
-    defaults (4 KiB pages, autocheckpoint at 1000 pages), WAL + synchronous=FULL: what a durable
-    step is compared with (goal 2). The WAL grows through the samples, as it does in the bench's
-    workers (each starts a fresh database: 11 runs never reach pibench's checkpoint), so this is
-    the fair side-by-side figure. Measured once per round of workers, between them, so the
-    machine's drift reaches it as it reaches them."""
+def sqlite_growing_commit_cost(directory: str, commits: int = 500) -> list[float]:
+    """Seconds per commit of one-row commits into a growing table of a fresh database with
+    SQLite's defaults (4 KiB pages, autocheckpoint at 1000 pages), WAL + synchronous=FULL: what a
+    durable step is compared with (goal 2), as the mean of each block of STEPS commits, the way
+    pibench's warm per-step figure is a 50-step run's time / 50 (a median of single commits
+    would leave out the slow tail that a run's time includes). The WAL grows through the
+    commits, as it does in the bench's workers (each starts a fresh database: 11 runs never reach
+    pibench's checkpoint). Measured once per round of workers, between them, so the machine's
+    drift reaches it as it reaches them."""
     import sqlite3
 
     path = os.path.join(directory, "growing-probe.sqlite")
@@ -205,20 +209,21 @@ def sqlite_growing_commit_cost(directory: str, samples: int = 550) -> list[float
         conn.execute("PRAGMA synchronous=FULL")
         conn.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, body TEXT NOT NULL)")
         row = ("x" * 100,)
-        spent = []
-        for i in range(samples + 50):
+        blocks = []
+        for i in range(commits // STEPS + 1):
             t0 = time.perf_counter()
-            conn.execute("BEGIN IMMEDIATE")
-            conn.execute("INSERT INTO t (body) VALUES (?)", row)
-            conn.execute("COMMIT")
-            if i >= 50:
-                spent.append(time.perf_counter() - t0)
+            for _ in range(STEPS):
+                conn.execute("BEGIN IMMEDIATE")
+                conn.execute("INSERT INTO t (body) VALUES (?)", row)
+                conn.execute("COMMIT")
+            if i:  # the first block warms up
+                blocks.append((time.perf_counter() - t0) / STEPS)
     finally:
         conn.close()
         for suffix in ("", "-wal", "-shm"):
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(path + suffix)
-    return sorted(spent)
+    return blocks
 
 
 def describe_fsync(spent: list[float]) -> str:
@@ -430,11 +435,13 @@ def main(argv: list[str]) -> int:
             run_worker(mode, os.path.join(root, f"{mode}-prime"), 0, pycache)
         results: dict[str, list[dict]] = {mode: [] for mode in MODES}
         growing: list[float] = []  # the goal's reference, measured in the same round-robin
+        in_place: list[float] = []
         for p in range(args.processes):
             for mode in MODES:  # round-robin: a noisy spell spreads over every configuration
                 workdir = os.path.join(root, f"{mode}-{p}")
                 results[mode].append(run_worker(mode, workdir, args.warm, pycache))
-            growing.extend(sqlite_growing_commit_cost(root))
+            growing.extend(sqlite_growing_commit_cost(root))  # means of 50 commits each
+            in_place.extend(sqlite_commit_cost(root))
         bare = min(run_worker("bare", root, 0, pycache)["rss_peak_mib"] for _ in range(3))
         summary = {mode: summarise(rs) for mode, rs in results.items()}
 
@@ -446,7 +453,7 @@ def main(argv: list[str]) -> int:
         print(f"raw os.fsync after writing one average commit's WAL frames ({pages} x "
               f"{d['page_size'][0]} B) in place, median of 200: {describe_fsync(commit_fsync)}")
 
-        sqlite_floor = statistics.median(sqlite_commit_cost(root))
+        sqlite_floor = statistics.median(in_place)
         sqlite_growing = statistics.median(growing)
         met = report(summary, bare, statistics.median(commit_fsync), sqlite_floor,
                      sqlite_growing, args.processes, args.warm)
