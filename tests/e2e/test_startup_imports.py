@@ -25,12 +25,14 @@ DUMP = (
 )
 
 
-def imported(*argv: str) -> set[str]:
+def imported(*argv: str, stdin: str = "") -> set[str]:
     proc = subprocess.run([sys.executable, "-c", DUMP, *argv], capture_output=True, text=True,
-                          timeout=120, check=False, env={**os.environ, "PIBENCH_DATA_DIR": ""})
-    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("MODULES ")]
-    assert lines, f"exit {proc.returncode}: {proc.stderr[-2000:]}"
-    return set(json.loads(lines[-1][len("MODULES "):]))
+                          input=stdin, timeout=120, check=False,
+                          env={**os.environ, "PIBENCH_DATA_DIR": ""})
+    # (after a prompt the dump shares its line: look for the marker anywhere)
+    _, marker, dump = proc.stdout.rpartition("MODULES ")
+    assert marker, f"exit {proc.returncode}: {proc.stderr[-2000:]}"
+    return set(json.loads(dump.splitlines()[0]))
 
 
 @pytest.fixture
@@ -51,14 +53,28 @@ def test_history_imports_no_hardware_http_or_serial_library(data):
         modules & (HTTP | NEVER | {"gpiozero", "smbus2", "colorzero"}))
 
 
-def test_run_with_a_sync_configured_still_imports_no_http_stack(tmp_path, data):
-    """`pibench run` queues its result; only the station's worker or `sync now` delivers."""
+def _sync_config(tmp_path: Path) -> Path:
     token = tmp_path / "inventory.token"
     token.write_text("t0k3n-for-import-test\n")
     token.chmod(0o600)
     cfg = tmp_path / "station.toml"
     cfg.write_text("[station]\nid = 'imports'\n[sync]\nbackend = 'generic'\n"
                    "url = 'http://127.0.0.1:9/pibench/results'\ntoken_file = 'inventory.token'\n")
-    modules = imported("--config", str(cfg), *data, "run", "--product", "PowerBank-Foolish",
-                       "--serial", "PBF-000002")
+    return cfg
+
+
+def test_run_with_a_sync_configured_still_imports_no_http_stack(tmp_path, data):
+    """`pibench run` queues its result; only the station's worker or `sync now` delivers."""
+    modules = imported("--config", str(_sync_config(tmp_path)), *data, "run", "--product",
+                       "PowerBank-Foolish", "--serial", "PBF-000002")
     assert not modules & (HTTP | NEVER), sorted(modules & (HTTP | NEVER))
+
+
+def test_a_station_loads_the_http_stack_only_when_a_sync_is_configured(tmp_path, data):
+    """Started, shown its scan prompt, then told 'q': without a sync, no HTTP library; with
+    one, its worker's (which also shows that this test sees an import when there is one)."""
+    station = ("station", "--product", "PowerBank-Foolish")
+    without = imported(*data, *station, stdin="q\n")
+    assert "edge" in without and not without & (HTTP | NEVER), sorted(without & (HTTP | NEVER))
+    with_sync = imported("--config", str(_sync_config(tmp_path)), *data, *station, stdin="q\n")
+    assert {"requests", "urllib3"} <= with_sync and not with_sync & NEVER
