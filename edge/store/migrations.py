@@ -228,11 +228,12 @@ _V3_AFTER_CONVERSION = (
     "DROP TABLE measurements",
     "DROP TABLE attempts",
     "DROP TABLE steps",  # drops its trigger too
-    """
+    f"""
     CREATE VIEW steps AS
     SELECT r.run_id AS run_id, s.step_index, s.name, s.outcome, s.started_utc, s.ended_utc,
            s.duration_s, s.critical
-    FROM step_results AS s JOIN runs AS r ON r.seq = s.run_seq
+    FROM runs AS r JOIN step_results AS s  -- a range of the key: no index on run_seq needed
+      ON s.id >= r.seq * {STEP_KEY_SPAN} AND s.id < (r.seq + 1) * {STEP_KEY_SPAN}
     """,
     """
     CREATE TRIGGER step_results_only_while_running BEFORE INSERT ON step_results
