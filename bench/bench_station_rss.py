@@ -1,28 +1,26 @@
-"""Resident memory of the real ``pibench station`` process, idle and after 1,000 runs.
+"""Resident memory of the real ``pibench station --no-console`` process, idle and after 1,000 runs.
 
-Run:  .venv/bin/python bench/bench_station_rss.py              (about a minute)
-      .venv/bin/python bench/bench_station_rss.py --runs 200   (quicker)
+Run:  .venv/bin/python bench/bench_station_rss.py                   (about a minute)
+      .venv/bin/python bench/bench_station_rss.py --runs 200 --outage-runs 50   (quicker)
 
-Both measured processes are the installed ``pibench`` script of this venv (the Python process
-itself: the script's shebang is the interpreter), with the inventory sync configured against the
-loopback fake generic server of ``edge/sync/testing`` (a real HTTP server on 127.0.0.1 in its own
-process, not counted), bytecode cached as on an installed station (``PYTHONDONTWRITEBYTECODE``
-unset, ``PYTHONPYCACHEPREFIX`` in the temp dir, filled by an untimed first start):
+The process is the installed ``pibench`` script of this venv (the Python process itself: the
+script's shebang is the interpreter) as systemd runs it, ``station --no-console``, with its local
+API on a free loopback port and the inventory sync configured against the loopback fake generic
+server of ``edge/sync/testing`` (a real HTTP server on 127.0.0.1 in its own process, not counted),
+bytecode cached as on an installed station (``PYTHONDONTWRITEBYTECODE`` unset,
+``PYTHONPYCACHEPREFIX`` in the temp dir, filled by an untimed first start and run). VmRSS and
+VmHWM come from ``/proc/PID/status``:
 
-1. ``pibench station --no-console``, the service as systemd runs it: VmRSS (``/proc/PID/status``)
-   2 s after it reports its sync started, idle. On this branch nothing starts a run inside it
-   (no local API yet) and the owner lock refuses ``pibench run`` beside it;
-2. ``pibench station`` with its operator console, same configuration, driven through its stdin
-   like a keyboard-wedge scanner: VmRSS idle at the scan prompt, then after ``--runs`` simulated
-   boards (PowerBank-Foolish, each run waited for), then once the sync worker has delivered them
-   all to the fake server. Growth between those is what 1,000 runs leave behind;
-3. an outage: the fake server stopped, ``--runs`` more boards tested by a console station and
-   queued; the server back, ``pibench station --no-console`` started with them waiting: VmRSS at
-   start and once its sync has delivered them all.
+1. idle, 2 s after its API answered;
+2. after ``--runs`` simulated boards (PowerBank-Foolish), each started with ``POST /runs`` and
+   watched on ``GET /runs/current`` until its verdict, as the HMI does; again once its sync worker
+   has delivered them all to the fake server;
+3. an outage: the fake server stopped, ``--outage-runs`` more boards, then the server back and
+   ``POST /sync/deliver-now``: once they are all delivered.
 
-A reference is printed beside them: ``python -c pass``'s VmHWM in the same venv (the interpreter
-alone). Goals (issue 14, goal 4): <= 40 MiB idle and after 1,000 runs, no growth; the HMI <= 60 MiB
-(not built yet: not measured).
+The interpreter alone (``python -c pass``, VmHWM) is printed as a reference. Goal (issue 14, goal
+4): <= 40 MiB idle and after 1,000 runs, no growth. The HMI's own goal (<= 60 MiB) is measured by
+``bench_hmi.py``.
 """
 
 from __future__ import annotations
@@ -52,16 +50,73 @@ def status_mib(pid: int, key: str) -> float:
     raise KeyError(key)
 
 
-def write_config(root: Path, url: str) -> Path:
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def write_config(root: Path, url: str, api_port: int) -> Path:
     token = root / "inventory.token"
     token.write_text(TOKEN + "\n")
     token.chmod(0o600)
     cfg = root / "station.toml"
     cfg.write_text(
         "[station]\nid = 'rss-bench'\ndata_dir = 'data'\n"
+        f"[api]\nlisten = '127.0.0.1:{api_port}'\n"
         f"[sync]\nbackend = 'generic'\nurl = '{url}/pibench/results'\n"
         "token_file = 'inventory.token'\nconnect_timeout_s = 1\nread_timeout_s = 2\n")
     return cfg
+
+
+class Api:
+    """The station's local API, as the HMI uses it: start a run, watch it end."""
+
+    def __init__(self, port: int) -> None:
+        self.base = f"http://127.0.0.1:{port}/api/v1"
+
+    def call(self, method: str, path: str, doc: dict | None = None) -> dict:
+        import json
+        import urllib.request
+
+        data = None if doc is None else json.dumps(doc).encode()
+        req = urllib.request.Request(self.base + path, data=data, method=method,
+                                     headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            return json.loads(resp.read().decode())
+
+    def wait_up(self, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                self.call("GET", "/health")
+                return
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+
+    def run_board(self, serial: str) -> None:
+        """POST /runs, then poll /runs/current until this run is the last verdict."""
+        import urllib.error
+
+        while True:  # the previous run's verdict can show a moment before a new run may start
+            try:
+                run_id = self.call("POST", "/runs", {"product": PRODUCT, "serial": serial,
+                                                     "request_id": serial})["run_id"]
+                break
+            except urllib.error.HTTPError as exc:
+                if exc.code != 409:
+                    raise
+                time.sleep(0.005)
+        while True:
+            current = self.call("GET", "/runs/current")
+            if current["state"] == "idle" and (current.get("last_run") or {}).get(
+                    "run_id") == run_id:
+                return
+            time.sleep(0.002)
 
 
 class Station:
@@ -125,102 +180,80 @@ def bare_python(env: dict) -> float:
     return int(out) / 1024
 
 
-def console_runs(cfg: Path, env: dict, runs: int, first: int,
-                 samples: dict[int, float] | None = None) -> tuple[Station, float, float]:
-    """A console station that tests ``runs`` boards fed through its stdin; returns it (still
-    running), its idle VmRSS at the scan prompt and the seconds the runs took."""
-    console = Station(cfg, env, "--product", PRODUCT)
-    console.read_until(b"> ")
-    time.sleep(2.0)
-    idle = console.rss()
-    t0 = time.perf_counter()
-    for i in range(runs):
-        console.send(f"PBF-{first + i:06d}")
-        console.read_until(b"Next board")
-        if samples is not None and (i + 1 in (1, 10, 100) or (i + 1) % 250 == 0):
-            samples[i + 1] = console.rss()
-    return console, idle, time.perf_counter() - t0
-
-
 def main(argv: list[str]) -> int:
     from edge.sync.testing.process import FakeServerProcess
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=1000, help="runs per phase")
+    parser.add_argument("--runs", type=int, default=1000, help="runs through the API")
+    parser.add_argument("--outage-runs", type=int, default=300,
+                        help="runs while the inventory is down, delivered once it is back")
     args = parser.parse_args(argv)
 
     root = Path(tempfile.mkdtemp(prefix="pibench-rss-bench-"))
     server = FakeServerProcess("generic", root / "fake.sqlite3").start()
     try:
         server.control("config", {"tokens": {TOKEN: "valid"}})
-        cfg = write_config(root, server.base_url)
+        port = free_port()
+        cfg = write_config(root, server.base_url, port)
+        api = Api(port)
         env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
         env["PYTHONPYCACHEPREFIX"] = str(root / "pycache")
-        print(f"Station RSS bench: {PIBENCH}, sync 'generic' to {server.base_url} (loopback "
-              f"fake), bytecode cached in {env['PYTHONPYCACHEPREFIX']}")
+        print(f"Station RSS bench: {PIBENCH} station --no-console, API on {api.base}, sync "
+              f"'generic' to {server.base_url} (loopback fake), bytecode cached in "
+              f"{env['PYTHONPYCACHEPREFIX']}")
 
         prime = Station(cfg, env, "--no-console")  # fills the bytecode cache; not measured
-        prime.read_until(b"inventory sync:")
+        api.wait_up()
+        api.run_board("PBF-000000")
         prime.stop()
 
-        # 1. the service, idle
-        service = Station(cfg, env, "--no-console")
-        service.read_until(b"inventory sync:")
+        station = Station(cfg, env, "--no-console")
+        api.wait_up()
         time.sleep(2.0)
-        service_idle = service.rss()
-        service.stop()
-
-        # 2. the console station runs the boards itself, its sync delivering them as it goes
+        idle = station.rss()
         samples: dict[int, float] = {}
-        console, console_idle, spent = console_runs(cfg, env, args.runs, 1, samples)
-        time.sleep(1.0)
-        console_after = console.rss()
-        delivered = wait_delivered(server, args.runs)
-        console_synced, console_hwm = console.rss(), console.hwm()
-        console.stop()
+        t0 = time.perf_counter()
+        for i in range(args.runs):
+            api.run_board(f"PBF-{i + 1:06d}")
+            if i + 1 in (1, 10, 100) or (i + 1) % 250 == 0:
+                samples[i + 1] = station.rss()
+        spent = time.perf_counter() - t0
+        after_runs = station.rss()
+        delivered = wait_delivered(server, args.runs + 1) - 1
+        after_sync = station.rss()
 
-        # 3. an outage: boards tested while the inventory is down queue up; then the service
-        #    starts with them waiting and delivers them all
-        server.stop()
-        queued, _, _ = console_runs(cfg, env, args.runs, 100001)
-        queued.stop()
+        server.stop()  # the outage: the inventory refuses connections; runs queue up
+        for i in range(args.outage_runs):
+            api.run_board(f"PBF-{500000 + i:06d}")
+        during_outage = station.rss()
         server.start()
-        service = Station(cfg, env, "--no-console")
-        service.read_until(b"inventory sync:")
-        service_start = service.rss()
-        caught_up = wait_delivered(server, 2 * args.runs) - delivered
-        service_after, service_hwm = service.rss(), service.hwm()
-        service.stop()
+        api.call("POST", "/sync/deliver-now", {})
+        caught_up = wait_delivered(server, args.runs + 1 + args.outage_runs) - 1 - delivered
+        after_outage, peak = station.rss(), station.hwm()
+        station.stop()
         bare = bare_python(env)
 
-        print(f"\n{'process':<66}{'VmRSS MiB':>10}")
+        print(f"\n{'pibench station --no-console, API and sync on':<66}{'VmRSS MiB':>10}")
         print(f"  {'python -c pass (VmHWM, reference: the interpreter alone)':<64}{bare:>10.1f}")
         rows = (
-            ("pibench station --no-console, sync on, idle", service_idle, ""),
-            ("pibench station (console), sync on, idle at the scan prompt", console_idle, ""),
-            (f"  after {args.runs} runs driven through its stdin", console_after,
+            ("idle, 2 s after its API answered", idle, ""),
+            (f"after {args.runs} runs started and watched through the API", after_runs,
              f"   ({spent / max(args.runs, 1) * 1000:.0f} ms per run)"),
-            (f"  after its sync delivered them ({delivered}/{args.runs} stored)", console_synced,
-             f"   (peak {console_hwm:.1f})"),
-            (f"pibench station --no-console, {args.runs} results waiting, at start",
-             service_start, ""),
-            (f"  after its sync delivered them ({caught_up}/{args.runs} stored)", service_after,
-             f"   (peak {service_hwm:.1f})"),
+            (f"  and once its sync delivered them ({delivered}/{args.runs} stored)", after_sync,
+             ""),
+            (f"after {args.outage_runs} more runs with the inventory down", during_outage, ""),
+            (f"  and once delivered after it came back ({caught_up}/{args.outage_runs})",
+             after_outage, f"   (peak {peak:.1f})"),
         )
         for label, value, note in rows:
             print(f"  {label:<64}{value:>10.1f}{note}")
-        print("  console station VmRSS after n runs: "
-              + ", ".join(f"{n}: {v:.1f}" for n, v in samples.items()))
-        growth = console_synced - console_idle
+        print("  VmRSS after n runs: " + ", ".join(f"{n}: {v:.1f}" for n, v in samples.items()))
         worst = max(value for _, value, _ in rows)
         print(f"goal (issue 14): station RSS <= {GOAL_MIB:.0f} MiB idle and after {args.runs} "
-              f"runs: worst {worst:.1f} MiB; console station {console_idle:.1f} -> "
-              f"{console_synced:.1f} ({growth:+.1f}) -> "
+              f"runs, no growth: idle {idle:.1f}, after {after_sync:.1f} "
+              f"({after_sync - idle:+.1f}), worst {worst:.1f} MiB -> "
               + ("goal met" if worst <= GOAL_MIB else "goal NOT met"))
-        print("  (on this branch the --no-console service starts no run itself, there is no API "
-              "yet, and the owner lock refuses `pibench run` beside it: the boards are run by the "
-              "console station, the same program with a prompt)")
-        print("goal (issue 14): HMI <= 60 MiB -> not measured: the HMI is not built yet")
+        print("goal (issue 14): HMI <= 60 MiB -> measured by bench_hmi.py, not here")
     finally:
         server.stop()
         shutil.rmtree(root, ignore_errors=True)
