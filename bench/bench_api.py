@@ -217,13 +217,13 @@ def memory_section() -> bool:
     with tempfile.TemporaryDirectory() as tmp:
         off, _, _ = station_rss(Path(tmp), "off")
         idle, with_client, after_run = station_rss(Path(tmp), "127.0.0.1:0")
-    print(f"  reference: station, [api] listen = 'off'        {off:5.1f} MiB")
+    print(f"  reference: station, [api] listen = 'off'        {off:6.2f} MiB")
     met = idle <= GOAL_RSS_MIB and (with_client or 0) <= GOAL_RSS_MIB
-    print(f"  station, API on, no client yet                 {idle:5.1f} MiB   "
-          f"(API's own share {idle - off:+.1f} MiB, {idle / bare_rss:.1f}x bare python)")
-    print(f"  station, API on, a client holding a stream     {with_client:5.1f} MiB   "
+    print(f"  station, API on, no client yet                 {idle:6.2f} MiB   "
+          f"(API's own share {idle - off:+.2f} MiB, {idle / bare_rss:.1f}x bare python)")
+    print(f"  station, API on, a client holding a stream     {with_client:6.2f} MiB   "
           f"{'goal met' if met else 'GOAL MISSED'}")
-    print(f"  station, API on, after that client tested a board {after_run:5.1f} MiB "
+    print(f"  station, API on, after that client tested a board {after_run:6.2f} MiB "
           "(every station reaches this once it has run a plan)")
     return met
 

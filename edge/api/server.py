@@ -1,11 +1,12 @@
-"""The station's local HTTP API: the standard library's threading HTTP server, JSON in and out,
-and a Server-Sent-Events stream.
+"""The station's local HTTP API: a threading HTTP/1.1 server on the standard library, JSON in and
+out, and a Server-Sent-Events stream.
 
 Why the standard library: the station must idle under 40 MiB with the API and sync on, and it
-already idles near that before the API (docs/api.md has the measurements). ``http.server`` adds
-almost nothing to a process that has already imported ``http.client`` for inventory sync; an
-ASGI stack would add 8 MiB or more. One thread per connection suits a station with a handful of
-clients, and lets an event stream block on the bus subscription without any event loop.
+already idles near that before the API (docs/api.md has the measurements). A small HTTP/1.1
+layer on ``socketserver`` (``edge/api/http11.py``) adds almost nothing to a process that has
+already imported ``http.client`` for inventory sync; an ASGI stack would add 8 MiB or more. One
+thread per connection suits a station with a handful of clients, and lets an event stream block
+on the bus subscription without any event loop.
 
 Every request passes, in order: the Host check (loopback binds: defeats DNS rebinding), the
 Origin check (browsers: a foreign page gets 403), the token (when configured: 401, compared in
@@ -23,12 +24,12 @@ import logging
 import socket
 import threading
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from edge.api import routes
+from edge.api.http11 import Http11Handler, ThreadingHttpServer
 from edge.api.routes import HttpError, Request
 from edge.api.settings import ApiSettings
 from edge.engine.events import Gap
@@ -56,9 +57,7 @@ def sse_frame(name: str, data: Any, event_id: str | None = None) -> bytes:
     return (f"{head}event: {name}\ndata: ").encode() + dumps(data) + b"\n\n"
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
+class _Server(ThreadingHttpServer):
     request_queue_size = 16
 
     def __init__(self, address: tuple[str, int], service: StationService,
@@ -114,38 +113,18 @@ class _Server(ThreadingHTTPServer):
             sub.close()
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server_version = "pibench"
-    sys_version = ""
+class _Handler(Http11Handler):
     timeout = IDLE_TIMEOUT_S
     server: _Server
 
-    # -- http.server hooks ---------------------------------------------------------------------
-    def log_message(self, format: str, *args: Any) -> None:
-        # Request lines only (never headers: they carry the token), and only when asked for.
-        _log.debug("%s %s", self.address_string(), format % args)
-
     def send_error(self, code: int, message: str | None = None,
                    explain: str | None = None) -> None:
-        """http.server's own refusals (bad request line, headers too long, unknown method), in
-        JSON like every other answer. An unknown method is 405 here, not 501."""
-        if code == HTTPStatus.NOT_IMPLEMENTED:
-            code = HTTPStatus.METHOD_NOT_ALLOWED
-        elif code == HTTPStatus.HTTP_VERSION_NOT_SUPPORTED:  # the client's fault: a 4xx
-            code, message = HTTPStatus.BAD_REQUEST, f"unsupported HTTP version: {message}"
-        if not str(getattr(self, "request_version", "")).startswith("HTTP/1."):
-            self.request_version = "HTTP/1.0"  # answer with a status line and headers
+        """The HTTP layer's own refusals (bad request line, line or headers too long), in JSON
+        like every other answer."""
         phrase = HTTPStatus(code).phrase if code in HTTPStatus._value2member_map_ else "Error"
         word = phrase.lower().replace(" ", "_").replace("-", "_")
         self.close_connection = True
         self._send(code, {"error": word, "message": message or phrase}, close=True)
-
-    def handle_one_request(self) -> None:
-        try:
-            super().handle_one_request()
-        except (ConnectionError, TimeoutError):
-            self.close_connection = True
 
     def _dispatch(self) -> None:
         self._cors: str | None = None
@@ -171,7 +150,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def __getattr__(self, name: str) -> Any:
         # Any other method (PUT, TRACE, BREW...) is routed too, so it gets a 405 with the
-        # path's Allow header rather than http.server's bare 501.
+        # path's Allow header.
         if name.startswith("do_"):
             return self._dispatch
         raise AttributeError(name)
@@ -254,7 +233,7 @@ class _Handler(BaseHTTPRequestHandler):
         if len(raw) < length:
             raise HttpError(400, "incomplete_body", "the body is shorter than its "
                             "Content-Length")
-        if not raw.strip():
+        if not raw:
             return {}
         if self.command != "POST":
             raise HttpError(400, "unexpected_body", f"{self.command} takes no body")

@@ -142,6 +142,8 @@ class StationService:
         from edge.store import open_store
 
         self._conn = open_store(self.config.database, migrate=False)
+        # Reads of history and status: a small page cache is plenty, and memory is tight.
+        self._conn.execute("PRAGMA cache_size = -512")
         self._sub = self.bus.subscribe(maxlen=4096, on_ready=self._on_bus_ready)
         self._start_scanner()
         self.refresh_health()
@@ -396,6 +398,10 @@ class StationService:
             with self._lock:
                 if pending.run_id is None:
                     pending.error = self._worker_error or StartFailed("the run did not start")
+                elif record is None:
+                    # Started but no stored verdict (the store failed at the end): the run must
+                    # not stay on every screen as if it were still going.
+                    self._tracker.abandon(pending.run_id)
                 if self._pending is pending:
                     self._pending = None
             pending.done.set()

@@ -104,6 +104,12 @@ class RunTracker:
         self.last_record = record
         self.last_run = record_to_json(record)
 
+    def abandon(self, run_id: str) -> None:
+        """The run ended without RunFinished (its verdict could not be stored): it is no longer
+        live; what the store kept of it is in the history."""
+        if self.run is not None and self.run["run_id"] == run_id:
+            self.run = None
+
     def _reload(self) -> None:
         """Events were lost: rebuild the live run from what the store has."""
         if self.run is None:

@@ -133,3 +133,42 @@ def test_too_many_streams_is_a_429(api, monkeypatch):
     assert status == 429 and err["error"] == "too_many_streams"
     held.close()
     assert server.MAX_STREAMS >= 8
+
+
+def test_reads_of_the_stations_serial_port_scanner_reach_every_client(tmp_path):
+    """The station owns the scanner's port; each read is checked and published as a `scan`
+    event (a garbled one with its reason), and the scanner's state shows in the health."""
+    import os
+
+    from api_support import running_api
+
+    master, slave = os.openpty()
+    try:
+        with running_api(tmp_path, scanner_url=os.ttyname(slave)) as api:
+            ready = threading.Event()
+            events: list = []
+
+            def follow():
+                for event in api.client.events(timeout=30):
+                    events.append(event)
+                    if event.name == "resync":
+                        ready.set()
+                    if event.name == "scan" and len([e for e in events
+                                                     if e.name == "scan"]) == 2:
+                        return
+
+            reader = threading.Thread(target=follow)
+            reader.start()
+            assert ready.wait(10)
+            os.write(master, b"PBF-0\xff0001\r")  # a scanner at the wrong baud rate
+            os.write(master, b"HIO-000004\r")
+            reader.join(30)
+            scans = [e.data for e in events if e.name == "scan"]
+            assert [s["source"] for s in scans] == ["scanner", "scanner"]
+            assert scans[0]["valid"] is False and "baud" in scans[0]["messages"]["en"]
+            assert scans[1]["valid"] is True and scans[1]["product"] == "HMI-IO-Board"
+            api.service.refresh_health()
+            assert api.client.get("/health")[1]["scanner"]["state"] == "connected"
+    finally:
+        os.close(master)
+        os.close(slave)
