@@ -1,8 +1,8 @@
 """Chaos-test station side: closes runs a previous kill interrupted, then writes runs forever
-through the real store (begin, steps, finish + outbox row). Killed at random by the test, and
-also kills itself now and then between a run's start and its first step: that run is closed
-ABORTED with no step, and gives InvenTree nothing (docs/sync.md), which a random kill of the
-test hits too rarely to be seen in every chaos run."""
+through the real store (begin, steps, finish + outbox row). Killed at random by the test; one
+start in five also kills itself between its first run's start and that run's first step: the run
+is closed ABORTED with no step and gives InvenTree nothing (docs/sync.md), a case the test's
+random kills hit too rarely to be seen in every chaos run."""
 
 from __future__ import annotations
 
@@ -20,7 +20,9 @@ from sync_helpers import write_run
 from edge.records import Outcome
 from edge.store import RunRecorder, recover_interrupted
 
-SELF_KILL_BEFORE_FIRST_STEP = 0.03
+# Decided once per process, not per run: a per-run chance makes the writer restart (slow under
+# load) in proportion to its throughput, and a slow box could then see none at all.
+SELF_KILL_BEFORE_FIRST_STEP = 0.2
 
 
 def main() -> None:
@@ -29,10 +31,11 @@ def main() -> None:
     recorder = RunRecorder.open(db)
     recover_interrupted(recorder.connection, datetime.now(UTC))
     record_step = recorder.record_step
+    die_before_first_step = rng.random() < SELF_KILL_BEFORE_FIRST_STEP
 
     def maybe_die_then_record(run_id, step) -> None:
-        if step.index == 0 and rng.random() < SELF_KILL_BEFORE_FIRST_STEP:
-            os.kill(os.getpid(), signal.SIGKILL)
+        if die_before_first_step and step.index == 0:
+            os.kill(os.getpid(), signal.SIGKILL)  # this process's first run: begun, no step
         record_step(run_id, step)
 
     recorder.record_step = maybe_die_then_record  # type: ignore[method-assign]
