@@ -37,7 +37,9 @@ def main() -> None:
                                   # completed steps (none before the first: nothing to count)
                                   run_template="pibenchrun", reconcile_after_s=0.3,
                                   late_copy_watch_s=LATE_COPY_WATCH_S)
-    SyncWorker(db, settings, after_outcome=maybe_die).run()
+    worker = SyncWorker(db, settings, after_outcome=maybe_die)
+    print("ready", flush=True)  # the test kills at random points of the work, not of start-up
+    worker.run()
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import select
 import signal
 import sqlite3
 import subprocess
@@ -72,6 +73,25 @@ def wait_for_server_quiet(server, deadline: float) -> None:
         time.sleep(0.05)
 
 
+def bury(proc: subprocess.Popen) -> None:
+    """Kill (if still alive), reap, and close the pipe of one of the test's processes."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    if proc.stdout is not None:
+        proc.stdout.close()
+
+
+def is_ready(proc: subprocess.Popen) -> bool:
+    """Has the process said "ready" (its set-up done, its work begun)?"""
+    if getattr(proc, "ready", False):
+        return True
+    assert proc.stdout is not None
+    if select.select([proc.stdout], [], [], 0)[0] and proc.stdout.readline():
+        proc.ready = True  # type: ignore[attr-defined]
+    return getattr(proc, "ready", False)
+
+
 def count_mismatch(db: Path, server, counts: dict[str, int], want: dict[str, int]) -> str:
     """Which runs are missing on the server or stored more than once, with their outbox rows and
     the server's results carrying their marker: enough to tell a lost result from a late copy."""
@@ -110,12 +130,12 @@ def test_kill_writer_and_worker_at_random_points(inventree, db, workdir):
 
     def start_writer() -> subprocess.Popen:
         return subprocess.Popen([sys.executable, str(HERE / "chaos_writer.py"), str(db),
-                                 str(next(seeds))])
+                                 str(next(seeds))], stdout=subprocess.PIPE)
 
     def start_worker(kill_probability: float = SELF_KILL_PROBABILITY) -> subprocess.Popen:
         return subprocess.Popen([sys.executable, str(HERE / "chaos_worker.py"), str(db),
                                  inventree.base_url, str(token_file), str(kill_probability),
-                                 str(next(seeds))])
+                                 str(next(seeds))], stdout=subprocess.PIPE)
 
     procs = {"writer": start_writer(), "worker": start_worker()}
     kills = {"writer": 0, "worker": 0, "worker-self (after commit, before mark)": 0,
@@ -128,26 +148,29 @@ def test_kill_writer_and_worker_at_random_points(inventree, db, workdir):
             if procs["worker"].poll() is not None:
                 assert procs["worker"].returncode == -signal.SIGKILL, "worker died on its own"
                 kills["worker-self (after commit, before mark)"] += 1
+                bury(procs["worker"])
                 procs["worker"] = start_worker()
                 continue
             if procs["writer"].poll() is not None:
                 assert procs["writer"].returncode == -signal.SIGKILL, "writer died on its own"
                 kills["writer-self (run begun, no step)"] += 1
+                bury(procs["writer"])
                 procs["writer"] = start_writer()
                 continue
             victim = rng.choice(["writer", "worker"])
-            procs[victim].send_signal(signal.SIGKILL)
-            procs[victim].wait()
+            if not is_ready(procs[victim]):
+                # Still starting its interpreter: a kill there tests nothing, and on a loaded
+                # box it would be most kills (the worker then never delivers between them).
+                continue
+            bury(procs[victim])
             kills[victim] += 1
             procs[victim] = start_writer() if victim == "writer" else start_worker()
-        procs["writer"].send_signal(signal.SIGKILL)
-        procs["writer"].wait()
+        bury(procs["writer"])
         # The station's next start closes what the last kill interrupted, then the sync drains.
         recorder = RunRecorder.open(db)
         recover_interrupted(recorder.connection, datetime.now(UTC))
         recorder.close()
-        procs["worker"].send_signal(signal.SIGKILL)
-        procs["worker"].wait()
+        bury(procs["worker"])
         wait_for_server_quiet(inventree, started + WALL_LIMIT_S + 60)
         procs["worker"] = start_worker(kill_probability=0.0)
         while unsettled(db):
@@ -156,9 +179,7 @@ def test_kill_writer_and_worker_at_random_points(inventree, db, workdir):
             time.sleep(0.1)
     finally:
         for proc in procs.values():
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGKILL)
-                proc.wait()
+            bury(proc)
 
     conn = sqlite3.connect(db)
     rows = conn.execute(
