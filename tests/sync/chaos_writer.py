@@ -1,8 +1,8 @@
 """Chaos-test station side: closes runs a previous kill interrupted, then writes runs forever
-through the real store (begin, steps, finish + outbox row). Killed at random by the test; one
-start in five also kills itself between its first run's start and that run's first step: the run
-is closed ABORTED with no step and gives InvenTree nothing (docs/sync.md), a case the test's
-random kills hit too rarely to be seen in every chaos run."""
+through the real store (begin, steps, finish + outbox row). Killed at random by the test; when
+asked (argv[3] == "1") it also kills itself between its first run's start and that run's first
+step: the run is closed ABORTED with no step and gives InvenTree nothing (docs/sync.md), a case
+the test's random kills hit too rarely to be seen in every chaos run."""
 
 from __future__ import annotations
 
@@ -20,18 +20,13 @@ from sync_helpers import write_run
 from edge.records import Outcome
 from edge.store import RunRecorder, recover_interrupted
 
-# Decided once per process, not per run: a per-run chance makes the writer restart (slow under
-# load) in proportion to its throughput, and a slow box could then see none at all.
-SELF_KILL_BEFORE_FIRST_STEP = 0.2
-
 
 def main() -> None:
-    db, seed = Path(sys.argv[1]), int(sys.argv[2])
+    db, seed, die_before_first_step = Path(sys.argv[1]), int(sys.argv[2]), sys.argv[3] == "1"
     rng = random.Random(seed)
     recorder = RunRecorder.open(db)
     recover_interrupted(recorder.connection, datetime.now(UTC))
     record_step = recorder.record_step
-    die_before_first_step = rng.random() < SELF_KILL_BEFORE_FIRST_STEP
 
     def maybe_die_then_record(run_id, step) -> None:
         if die_before_first_step and step.index == 0:

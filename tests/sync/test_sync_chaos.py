@@ -33,6 +33,7 @@ from edge.store import RunRecorder, recover_interrupted
 HERE = Path(__file__).parent
 KILLS = int(os.environ.get("PIBENCH_CHAOS_KILLS", "100"))
 SELF_KILL_PROBABILITY = 0.15
+WRITER_SELF_KILL_PROBABILITY = 0.2
 # A safety net against a hung run, not a timing assertion: generous for a loaded 2-core CI box.
 WALL_LIMIT_S = 60 + KILLS * 1.5
 
@@ -128,9 +129,15 @@ def test_kill_writer_and_worker_at_random_points(inventree, db, workdir):
     RunRecorder.open(db).close()  # create and migrate once, before two processes race to
     seeds = iter(range(1, 10**6))
 
+    writer_starts = iter(range(10**6))
+
     def start_writer() -> subprocess.Popen:
+        # The first writer, then one start in five, kills itself between its first run's start
+        # and that run's first step (decided per start, not per run: a per-run chance would
+        # restart the writer in proportion to its throughput).
+        die = next(writer_starts) == 0 or rng.random() < WRITER_SELF_KILL_PROBABILITY
         return subprocess.Popen([sys.executable, str(HERE / "chaos_writer.py"), str(db),
-                                 str(next(seeds))], stdout=subprocess.PIPE)
+                                 str(next(seeds)), "1" if die else "0"], stdout=subprocess.PIPE)
 
     def start_worker(kill_probability: float = SELF_KILL_PROBABILITY) -> subprocess.Popen:
         return subprocess.Popen([sys.executable, str(HERE / "chaos_worker.py"), str(db),
