@@ -361,7 +361,18 @@ def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
     install_redaction()  # before anything could log a token
     out = out or sys.stdout
     try:
-        return args.func(args, out)
+        code = args.func(args, out)
+        out.flush()  # a closed pipe shows here, inside the handler below, not at interpreter exit
+        return code
+    except BrokenPipeError:
+        # The reader went away (`pibench export | head -1`): what it wanted, it has. (`pibench
+        # run` never gets here: its screen is a GuardedOutput.) Send the rest nowhere, so the
+        # interpreter's final flush cannot raise again, and say nothing.
+        if out is sys.stdout:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            os.close(devnull)
+        return 0
     except UnknownProduct as exc:
         print(f"pibench: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
