@@ -51,6 +51,11 @@ def _config(args: argparse.Namespace) -> StationConfig:
     if faults:
         if not config.simulated:
             raise ConfigError("--sim-fault needs the simulated station (hardware = 'sim')")
+        from edge.fixtures.sim_faults import parse_faults
+
+        # Checked now, as `sim_faults` in station.toml is: a station must not start, show its
+        # prompt, and only refuse once the operator scans the first board.
+        parse_faults(faults)
         config = replace(config, sim_faults=tuple(faults))
     if getattr(args, "sim_pace", None) and not config.simulated:
         raise ConfigError("--sim-pace needs the simulated station (hardware = 'sim')")
