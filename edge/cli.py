@@ -74,12 +74,31 @@ def _busy_exit(exc, lang: str) -> int:
     return EXIT_BUSY
 
 
+def _hand_over(exc, args: argparse.Namespace, config: StationConfig, screen, lang: str,
+               handover) -> int | None:
+    """The running station tests the board (``edge/api/handover.py``); None when it cannot
+    (no API, not answering, or this command asks for simulated faults the station lacks)."""
+    from edge.api.client import ApiUnavailable
+    from edge.api.handover import run_through_station
+    from edge.api.settings import api_settings
+
+    owner = exc.owner
+    if owner is None or not owner.api or args.sim_fault or args.sim_pace:
+        return None
+    try:
+        token = api_settings(config).token
+        return run_through_station(owner.api, token, args, screen, lang, handover)
+    except (ApiUnavailable, ConnectionError):
+        return None
+
+
 def _stop_reason(signal_name: str) -> str:
     return f"{signal_name} received: the station was told to stop"
 
 
 def cmd_run(args: argparse.Namespace, out: TextIO) -> int:
     from drivers.scanner.serials import SerialRejected
+    from edge.api.handover import Handover
     from edge.engine import InvalidSerial, StationError
     from edge.owner import StationBusyError
     from edge.station import Station, StationStopping
@@ -88,10 +107,13 @@ def cmd_run(args: argparse.Namespace, out: TextIO) -> int:
 
     lang = pick_language(args.lang)
     screen = GuardedOutput(out)
-    station = Station(_config(args), command="pibench run", sim_pace=args.sim_pace)
+    config = _config(args)
+    station = Station(config, command="pibench run", sim_pace=args.sim_pace)
+    handover = Handover()  # set when the run is handed to a running station
 
     def on_stop(signal_name: str) -> None:
         station.stop(_stop_reason(signal_name))  # first: nothing may stand in its way
+        handover.abort(_stop_reason(signal_name))  # a run handed to a running station
         with contextlib.suppress(Exception):  # a closed stderr (SIGHUP: the terminal is gone)
             print(f"pibench: {t('stopping', lang, signal=signal_name)}", file=sys.stderr,
                   flush=True)
@@ -102,7 +124,8 @@ def cmd_run(args: argparse.Namespace, out: TextIO) -> int:
         try:
             station.open()
         except StationBusyError as exc:
-            return _busy_exit(exc, lang)
+            handed = _hand_over(exc, args, config, screen, lang, handover)
+            return handed if handed is not None else _busy_exit(exc, lang)
         except StoreError as exc:
             return _storage_exit(exc)
         try:
@@ -165,6 +188,10 @@ def _open_existing_store(args: argparse.Namespace):
         raise ConfigError(f"no result database at {config.database} yet: nothing was tested")
     if os.statvfs(config.database).f_flag & os.ST_RDONLY:  # nobody can be writing it
         return open_store_read_only(config.database)
+    if not os.access(config.database, os.W_OK):  # a technician, reading via the pibench group
+        from edge.store.readonly import open_readonly
+
+        return open_readonly(config.database)
     return open_store(config.database)
 
 
@@ -291,6 +318,14 @@ SIM_PACE_HELP = ("simulated station only: let simulated time pass in real time t
                  "seconds per simulated second (1: as long as on the bench; default: instant)")
 
 
+def cmd_hmi(args: argparse.Namespace, out: TextIO) -> int:
+    """``pibench hmi ...`` is ``pibench-hmi ...``: a separate process, a client of this API."""
+    import os
+
+    os.execv(sys.executable, [sys.executable, "-m", "hmi", *args.hmi_args])
+    return 0  # not reached
+
+
 def build_parser() -> argparse.ArgumentParser:
     # The options are accepted before or after the sub-command. Sub-parsers use SUPPRESS as
     # their default, or argparse would overwrite a value given before the sub-command.
@@ -349,6 +384,14 @@ def build_parser() -> argparse.ArgumentParser:
     from edge.sync.cli import add_arguments as add_sync
 
     add_sync(sub, parents=(common,))
+    from edge.appliance_cli import add_arguments as add_appliance  # doctor, backup, retention
+
+    add_appliance(sub, parents=(common,))
+    # The operator screen is its own program (edge never imports hmi): hand it every argument.
+    p = sub.add_parser("hmi", help="the operator screen (pibench-hmi --help)", add_help=False,
+                       prefix_chars="\x00")
+    p.add_argument("hmi_args", nargs=argparse.REMAINDER)
+    p.set_defaults(func=cmd_hmi)
     return parser
 
 

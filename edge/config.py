@@ -67,6 +67,7 @@ class StationConfig:
     scanner_baudrate: int = 9600
     sim_faults: tuple[str, ...] = ()  # simulated station only: "wrong-resistor", …
     sync: SyncConfig = field(default_factory=SyncConfig)
+    api: dict = field(default_factory=dict)  # the raw [api] table: edge/api/settings.py checks it
     source: Path | None = None  # the file this came from, for messages
 
     @property
@@ -91,6 +92,7 @@ _KNOWN = {
     "hardware": {"i2c_bus", "expander_backend"},
     "scanner": {"url", "baudrate"},
     "sync": None,  # its own keys are checked by edge.sync.settings (called from here)
+    "api": None,  # checked by edge.api.settings (called from here)
 }
 
 
@@ -159,6 +161,7 @@ class _ConfigReader(Checker):
             scanner_url=scanner_url,
             scanner_baudrate=baudrate,
             sync=self.sync(sync),
+            api=self.api(raw),
             source=self.path,
         )
 
@@ -183,6 +186,15 @@ class _ConfigReader(Checker):
             parse_faults(names)
         except SettingsFileError as exc:
             raise self.fail(at, str(exc)) from None
+
+    def api(self, raw: dict[str, Any]) -> dict[str, Any]:
+        """The [api] table, its keys checked (the token file itself is read by the station
+        that serves the API, not by every command that reads this file)."""
+        from edge.api.settings import api_settings
+
+        table = dict(self.table(raw, (), "api"))
+        api_settings(StationConfig(api=table, source=self.path), read_token=False)
+        return table
 
     def sync(self, table: dict[str, Any]) -> SyncConfig:
         at = ("sync",)

@@ -67,22 +67,6 @@ class ScanInbox:
         return None if item is self._EOF else item
 
 
-def _start_scanner(config: StationConfig, inbox: ScanInbox, out: TextIO, lang: str):
-    """The serial-port scanner, if one is configured. Its state changes (unplugged, back) are
-    printed as they happen; reading never stops the station."""
-    if not config.scanner_url:
-        return None
-    from drivers.scanner.serial_scanner import SerialScanner
-
-    def status(st) -> None:
-        print(f"\n[scanner] {st.message(lang)}", file=out, flush=True)
-
-    scanner = SerialScanner(config.scanner_url, baudrate=config.scanner_baudrate,
-                            on_scan=inbox.put_scan, on_status=status)
-    scanner.start()
-    return scanner
-
-
 def run_station(config: StationConfig, *, lang: str, out: TextIO, console: bool,
                 product: str | None = None, stdin: TextIO | None = None,
                 sim_pace: float | None = None) -> int:
@@ -90,11 +74,17 @@ def run_station(config: StationConfig, *, lang: str, out: TextIO, console: bool,
     SIGINT or SIGHUP (systemd's stop is a SIGTERM). A stop signal during a run aborts it
     through the engine: the board is powered off and the run stored ABORTED naming the
     signal, then the station exits 0. Raises StationBusyError if another process owns the
-    station (nothing touched), StoreError subclasses for storage faults."""
+    station (nothing touched), StoreError subclasses for storage faults.
+
+    The station serves its local API (``[api]``) and runs every run through its station
+    service, whoever asks: this console is one client of that service among others."""
     from drivers.scanner.serials import SerialRejected
+    from edge.api.hosting import hosted
+    from edge.api.settings import api_settings
     from edge.station import Station
     from edge.stop_signals import StopSignals
 
+    api = api_settings(config)  # the token file is read now: a bad one stops the start (78)
     stop = threading.Event()
     inboxes: list[ScanInbox] = []
     screen = GuardedOutput(out)
@@ -115,38 +105,42 @@ def run_station(config: StationConfig, *, lang: str, out: TextIO, console: bool,
             print(f"  {t('recovered', lang)}: {run_id}", file=screen)
         if station.start_sync():
             print(f"  inventory sync: {config.sync.backend} {config.sync.url}", file=screen)
-        screen.flush()
-        if not console:
-            stop.wait()
-            return 0
-        inbox = ScanInbox(stdin or sys.stdin)
-        inboxes.append(inbox)
-        if stop.is_set():  # a signal came while starting up
-            inbox.close()
-        scanner = _start_scanner(config, inbox, screen, lang)
+        with hosted(station, api, screen,
+                    on_url=lambda url: station.owner.advertise(api=url)) as service:
+            screen.flush()
+            if not console:
+                stop.wait()  # a stop signal has aborted the run in progress, if any
+                return 0
+            inbox = ScanInbox(stdin or sys.stdin)
+            inboxes.append(inbox)
+            if stop.is_set():  # a signal came while starting up
+                inbox.close()
+            # The station's serial-port scanner belongs to the service; its reads and its
+            # state changes (unplugged, back) come to this prompt too.
+            service.add_scan_listener(inbox.put_scan)
+            service.add_scanner_status_listener(
+                lambda st: print(f"\n[scanner] {st.message(lang)}", file=screen, flush=True))
 
-        def read(prompt: str) -> str | None:
-            item = inbox.read(screen, prompt)
-            while isinstance(item, SerialRejected):  # garbled on the serial line itself
-                print(f"{t('rejected', lang)}: {item.message(lang)}", file=screen)
+            def read(prompt: str) -> str | None:
                 item = inbox.read(screen, prompt)
-            return item
+                while isinstance(item, SerialRejected):  # garbled on the serial line itself
+                    print(f"{t('rejected', lang)}: {item.message(lang)}", file=screen)
+                    item = inbox.read(screen, prompt)
+                return item
 
-        try:
-            return _console_loop(station, read, screen, lang, product, stop)
-        finally:
-            if scanner is not None:
-                scanner.stop()
+            return _console_loop(service, read, screen, lang, product, stop)
 
 
-def _console_loop(station, read, out: TextIO, lang: str, product: str | None,
+def _console_loop(service, read, out: TextIO, lang: str, product: str | None,
                   stop: threading.Event) -> int:
-    """Pick the product once, then one board after another until 'q' or end of input."""
+    """Pick the product once, then one board after another until 'q' or end of input. Each
+    run goes through the station service, like any API client's."""
     from drivers.scanner.serials import SerialRejected
     from edge.engine import InvalidSerial, StationError
+    from edge.service import ServiceError
     from edge.station import StationStopping
 
-    products = station.products()
+    products = service.station.products()
     if product not in {p.product for p in products}:
         product = _choose_product(products, lang, out, read)
     while product is not None and not stop.is_set():
@@ -159,25 +153,24 @@ def _console_loop(station, read, out: TextIO, lang: str, product: str | None,
         if not line.strip():
             continue
         # Printed from a thread of its own: a slow or broken terminal never holds the engine.
-        live = LiveOutput(station.events, out, lang)
+        live = LiveOutput(service.bus, out, lang)
         try:
-            record = station.run(product, line)
+            record = service.run_and_wait(product, line)
         except SerialRejected as exc:
             print(f"{t('rejected', lang)}: {exc.message(lang)}", file=out)
             continue
         except InvalidSerial as exc:
             print(f"{t('rejected', lang)}: {exc}", file=out)
             continue
-        except StationStopping:
-            break
-        except StationError as exc:  # no bus, no GPIO, fixture busy: nothing was tested
+        except (StationError, ServiceError) as exc:  # no bus, no GPIO, busy: nothing tested
+            if isinstance(exc, StationStopping) or isinstance(exc.__cause__, StationStopping):
+                break
             print(f"{t('ERROR', lang)}: {exc}", file=out)
             continue
         finally:
             live.close()
         print(banner(record, lang), file=out)
         out.flush()
-        station.wake_sync()
         if not stop.is_set():
             print(f"{t('next_board', lang)}.", file=out)
     return 0

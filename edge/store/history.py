@@ -156,10 +156,14 @@ def _where(
     day: date | str | None = None,
     start: Moment | None = None,
     end: Moment | None = None,
+    outcome: str | None = None,
 ) -> tuple[str, list[Any]]:
     """A WHERE clause chosen from fixed fragments, and its parameters."""
     clauses: list[str] = []
     params: list[Any] = []
+    if outcome is not None:
+        clauses.append("outcome = ?")
+        params.append(outcome)
     if serial is not None:
         clauses.append("serial = ?")
         params.append(serial)
@@ -188,14 +192,17 @@ def find_runs(
     start: Moment | None = None,
     end: Moment | None = None,
     limit: int | None = None,
+    outcome: str | None = None,
+    offset: int = 0,
 ) -> list[RunSummary]:
-    """Runs matching every filter given, newest first."""
-    where, params = _where(serial=serial, product=product, day=day, start=start, end=end)
+    """Runs matching every filter given, newest first; ``offset`` skips that many (paging)."""
+    where, params = _where(serial=serial, product=product, day=day, start=start, end=end,
+                           outcome=outcome)
     rows = conn.execute(
         f"SELECT {_RUN_COLUMNS},"
         " (SELECT count(*) FROM steps WHERE steps.run_id = runs.run_id)"
-        f" FROM runs{where} ORDER BY started_epoch DESC, seq DESC LIMIT ?",
-        [*params, -1 if limit is None else int(limit)],
+        f" FROM runs{where} ORDER BY started_epoch DESC, seq DESC LIMIT ? OFFSET ?",
+        [*params, -1 if limit is None else int(limit), int(offset)],
     ).fetchall()
     return [
         RunSummary(_meta_from_row(r), Outcome(r[16]), r[17], r[18], r[19], r[20]) for r in rows

@@ -1,0 +1,117 @@
+"""Every word the operator screen shows, in French (the workshop's language, the default) and
+English. Keys are stable identifiers; the outcome words come from the station's own table so the
+console, the HMI and the guide say the same thing. No Textual import: tests read it directly."""
+
+from __future__ import annotations
+
+from edge.i18n import LANGUAGES, pick_language
+from edge.i18n import t as station_text
+
+_TEXT: dict[str, dict[str, str]] = {
+    # ready screen
+    "station": {"fr": "Banc", "en": "Station"},
+    "product": {"fr": "Produit", "en": "Product"},
+    "choose_product": {"fr": "Choisissez le produit", "en": "Pick the product"},
+    "product_from_scan": {"fr": "reconnu au numéro", "en": "recognised from the serial"},
+    "scan_here": {"fr": "Scannez le numéro de série", "en": "Scan the serial number"},
+    "serial": {"fr": "N° de série", "en": "Serial"},
+    "start": {"fr": "DÉMARRER", "en": "START"},
+    "start_on_scan": {"fr": "le test démarre au scan", "en": "the test starts on scan"},
+    "press_start": {"fr": "Appuyez sur DÉMARRER", "en": "Press START"},
+    "scan_refused": {"fr": "LECTURE REFUSÉE", "en": "SCAN REFUSED"},
+    "nothing_powered": {"fr": "Rien n'a été mis sous tension.",
+                        "en": "Nothing was powered."},
+    "starting": {"fr": "Démarrage…", "en": "Starting…"},
+    "start_refused": {"fr": "Démarrage refusé", "en": "Start refused"},
+    "run_in_progress": {"fr": "Un test est en cours : scan ignoré",
+                        "en": "A test is running: scan ignored"},
+    "scan_not_sent": {"fr": "Banc injoignable : scan non transmis, rescannez quand il revient",
+                      "en": "Station unreachable: scan not sent, scan again when it is back"},
+    "today": {"fr": "AUJOURD'HUI", "en": "TODAY"},
+    "back": {"fr": "RETOUR", "en": "BACK"},
+    "close": {"fr": "FERMER", "en": "CLOSE"},
+    # running screen
+    "elapsed": {"fr": "Durée", "en": "Elapsed"},
+    "abort": {"fr": "ARRÊTER", "en": "ABORT"},
+    "abort_question": {"fr": "Arrêter le test en cours ?\nLa carte sera mise hors tension et "
+                             "l'essai enregistré comme INTERROMPU.",
+                       "en": "Abort the running test?\nThe board will be powered off and the "
+                             "run recorded as ABORTED."},
+    "abort_yes": {"fr": "OUI, ARRÊTER", "en": "YES, ABORT"},
+    "abort_no": {"fr": "NON, CONTINUER", "en": "NO, CONTINUE"},
+    "aborting": {"fr": "Arrêt demandé…", "en": "Abort requested…"},
+    "retest": {"fr": "nouvel essai", "en": "retest"},
+    "attempt": {"fr": "essai", "en": "attempt"},
+    "teardown": {"fr": "mise hors tension", "en": "power-off"},
+    "step_pending": {"fr": "à venir", "en": "to do"},
+    # verdict screen
+    "next_board": {"fr": "Scannez la carte suivante", "en": "Scan the next board"},
+    "todo_PASS": {"fr": "Carte bonne.", "en": "Good board."},
+    "todo_PASS-MARGINAL": {"fr": "Carte bonne, mais une valeur est proche d'une limite : "
+                                 "signalez-le si cela se répète.",
+                           "en": "Good board, but a value is close to a limit: report it if "
+                                 "it happens again."},
+    "todo_FAIL": {"fr": "Carte mauvaise : mettez-la de côté pour réparation.",
+                  "en": "Bad board: set it aside for repair."},
+    "todo_ERROR": {"fr": "Le BANC est en défaut, pas la carte (elle n'a pas été jugée). "
+                         "Corrigez ce que dit le message, puis retestez la même carte.",
+                   "en": "The STATION is at fault, not the board (it was not judged). "
+                         "Fix what the message says, then test the same board again."},
+    "todo_ABORTED": {"fr": "Essai interrompu : retestez la carte.",
+                     "en": "Run stopped: test the board again."},
+    "failed_measurements": {"fr": "Mesures hors limites", "en": "Out-of-limit measurements"},
+    "verdict_of": {"fr": "Résultat de", "en": "Result of"},
+    "finished_while_away": {"fr": "terminé pendant la coupure de liaison",
+                            "en": "finished while the link was down"},
+    # status line
+    "link_ok": {"fr": "banc connecté", "en": "station connected"},
+    "link_down": {"fr": "BANC INJOIGNABLE depuis {since} — nouvel essai…",
+                  "en": "STATION UNREACHABLE since {since} — retrying…"},
+    "link_connecting": {"fr": "connexion au banc…", "en": "connecting to the station…"},
+    "link_resync": {"fr": "le banc a redémarré : état rechargé",
+                    "en": "the station restarted: state reloaded"},
+    "fixture": {"fr": "gabarit", "en": "fixture"},
+    "fixture_ok": {"fr": "gabarit OK", "en": "fixture OK"},
+    "fixture_missing": {"fr": "GABARIT ABSENT", "en": "NO FIXTURE"},
+    "scanner_ok": {"fr": "lecteur OK", "en": "scanner OK"},
+    "scanner_missing": {"fr": "LECTEUR DÉBRANCHÉ", "en": "SCANNER UNPLUGGED"},
+    "scanner_none": {"fr": "douchette clavier", "en": "keyboard scanner"},
+    "sync_delivered": {"fr": "inventaire à jour", "en": "inventory: delivered"},
+    "sync_waiting": {"fr": "inventaire : {n} en attente", "en": "inventory: {n} waiting"},
+    "sync_unreachable": {"fr": "INVENTAIRE INJOIGNABLE depuis {since}",
+                         "en": "INVENTORY UNREACHABLE since {since}"},
+    "sync_login": {"fr": "INVENTAIRE : CONNEXION EXPIRÉE", "en": "INVENTORY: LOGIN EXPIRED"},
+    "sync_off": {"fr": "inventaire désactivé", "en": "inventory off"},
+    "clock_unsynced": {"fr": "HORLOGE NON SYNCHRONISÉE", "en": "CLOCK NOT SYNCHRONISED"},
+    "disk_low": {"fr": "DISQUE PRESQUE PLEIN", "en": "DISK LOW"},
+    # today view
+    "boards_today": {"fr": "Cartes testées", "en": "Boards tested"},
+    "first_pass_yield": {"fr": "Bon du premier coup", "en": "First-pass yield"},
+    "last_boards": {"fr": "Dernières cartes", "en": "Last boards"},
+    "nothing_today": {"fr": "Aucune carte testée aujourd'hui.", "en": "No board tested today."},
+    "time": {"fr": "Heure", "en": "Time"},
+    "verdict": {"fr": "Verdict", "en": "Verdict"},
+    "prev": {"fr": "◀ PRÉC.", "en": "◀ PREV"},
+    "next": {"fr": "SUIV. ▶", "en": "NEXT ▶"},
+    "run_detail": {"fr": "Détail de l'essai", "en": "Run detail"},
+    "limits": {"fr": "limites", "en": "limits"},
+    "marginal_band": {"fr": "zone limite", "en": "marginal band"},
+    "plot_title": {"fr": "{name} (cartes du jour)", "en": "{name} (today's boards)"},
+    "pin_map": {"fr": "Broches de l'extenseur", "en": "Expander pins"},
+}
+
+
+def t(key: str, lang: str, **fields: object) -> str:
+    """The operator text for ``key``; outcome words (PASS, FAIL…) come from the station."""
+    entry = _TEXT.get(key)
+    if entry is None:
+        return station_text(key, lang)
+    text = entry.get(lang, entry["en"])
+    return text.format(**fields) if fields else text
+
+
+def text_keys() -> list[str]:
+    return list(_TEXT)
+
+
+__all__ = ["LANGUAGES", "pick_language", "t", "text_keys"]

@@ -1,0 +1,32 @@
+"""Where the scanned serial shows. Not an Input: the scan path is the app's key handler, which
+works whatever has focus (nothing on these screens can take focus), so the field only displays
+what is being typed and what was accepted or refused."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.widgets import Static
+
+from hmi.i18n import t
+from hmi.state import ScanView
+
+
+class ScanField(Static):
+    def show(self, typing: str, scan: ScanView | None, lang: str) -> None:
+        text = Text()
+        if typing:
+            text.append(typing, style="bold")
+            text.append("▏", style="blink")
+            self.set_class(False, "-ok", "-refused")
+        elif scan is not None and scan.ok:
+            text.append(scan.serial, style="bold")
+            self.set_class(True, "-ok")
+            self.set_class(False, "-refused")
+        elif scan is not None:
+            text.append(scan.raw or "∅", style="strike")
+            self.set_class(True, "-refused")
+            self.set_class(False, "-ok")
+        else:
+            text.append(t("scan_here", lang) + " …", style="dim")
+            self.set_class(False, "-ok", "-refused")
+        self.update(text)

@@ -1,0 +1,42 @@
+"""The verdict, as large as the screen allows: the word in the operator's language, the other
+language under it, a ✔/✘ mark (never colour alone), and the colour of the outcome."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.widgets import Static
+
+from hmi.i18n import t
+from hmi.widgets.big_text import render
+
+MARK = {"PASS": "✔", "PASS-MARGINAL": "✔", "FAIL": "✘", "ERROR": "⚠", "ABORTED": "■"}
+CLASSES = {"PASS": "-pass", "PASS-MARGINAL": "-marginal", "FAIL": "-fail", "ERROR": "-error",
+           "ABORTED": "-aborted"}
+
+
+class VerdictBanner(Static):
+    _shown: tuple[str, str] | None = None
+
+    def show(self, outcome: str, lang: str) -> None:
+        self._shown = (outcome, lang)
+        other = "en" if lang == "fr" else "fr"
+        word = t(outcome, lang)
+        head = word.partition(" (")[0]
+        width = (self.size.width or self.app.size.width) - 2
+        big = render(head, width)
+        text = Text(justify="center")
+        if big is not None:
+            text.append(big + "\n", style="bold")
+            text.append(f"{MARK.get(outcome, '')} {word}", style="bold")
+        else:
+            text.append(f"{MARK.get(outcome, '')}  {word}", style="bold")
+        text.append(f"  /  {t(outcome, other)}")
+
+        for cls in CLASSES.values():
+            self.set_class(False, cls)
+        self.set_class(True, CLASSES.get(outcome, "-error"))
+        self.update(text)
+
+    def on_resize(self) -> None:
+        if self._shown is not None:
+            self.show(*self._shown)

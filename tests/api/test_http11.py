@@ -1,0 +1,52 @@
+"""The API's HTTP/1.1 layer on the wire: keep-alive, 100-continue, header limits."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import socket
+
+
+def test_several_requests_share_one_connection(api):
+    conn = http.client.HTTPConnection(api.client.host, api.client.port, timeout=10)
+    for _ in range(3):
+        conn.request("GET", "/api/v1/station")
+        response = conn.getresponse()
+        assert response.status == 200 and json.loads(response.read())["hardware"] == "sim"
+    conn.request("POST", "/api/v1/serials/validate", body=b'{"product": "PowerBank-Foolish",'
+                 b' "serial": "PBF-000001"}', headers={"Content-Type": "application/json"})
+    response = conn.getresponse()
+    assert response.status == 200 and json.loads(response.read())["valid"] is True
+    conn.close()
+
+
+def test_expect_100_continue_is_honoured(api):
+    body = b'{"product": "PowerBank-Foolish", "serial": "PBF-000001"}'
+    sock = socket.create_connection((api.client.host, api.client.port), timeout=10)
+    sock.sendall(b"POST /api/v1/serials/validate HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                 b"Content-Type: application/json\r\nExpect: 100-continue\r\n"
+                 + f"Content-Length: {len(body)}\r\n\r\n".encode())
+    assert sock.recv(100).startswith(b"HTTP/1.1 100 Continue")
+    sock.sendall(body)
+    answer = b""
+    while b'"valid"' not in answer:
+        chunk = sock.recv(4096)
+        assert chunk
+        answer += chunk
+    sock.close()
+    assert answer.startswith(b"HTTP/1.1 200")
+
+
+def test_too_many_headers_is_a_431_in_json(api):
+    sock = socket.create_connection((api.client.host, api.client.port), timeout=10)
+    headers = b"".join(b"X-H%d: v\r\n" % n for n in range(150))
+    sock.sendall(b"GET /api/v1/station HTTP/1.1\r\nHost: 127.0.0.1\r\n" + headers + b"\r\n")
+    answer = b""
+    while b"}" not in answer:
+        chunk = sock.recv(4096)
+        if not chunk:
+            break
+        answer += chunk
+    sock.close()
+    assert answer.startswith(b"HTTP/1.1 431") and b'"error":"request_header_fields_too_large"' \
+        in answer

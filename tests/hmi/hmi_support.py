@@ -1,0 +1,136 @@
+"""Helpers of the HMI tests: ``pibench station`` in a subprocess (simulated hardware; with
+``--sim-pace`` when a test must act in the middle of a run), and waiting for what the screen
+shows (never a fixed sleep, never a timing assert)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from screen_text import screen_text
+
+from hmi.app import PibenchHMI
+from hmi.client import StationClient
+
+HERE = Path(__file__).parent
+ROOT = HERE.parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class StationProcess:
+    """``pibench``'s station service and API in a subprocess; start, kill, restart."""
+
+    def __init__(self, data_dir: Path, *, pace: float = 0.0, start_on_scan: bool = False,
+                 token_file: Path | None = None, sim_faults: list[str] = (),
+                 scanner: str = "") -> None:
+        self.data_dir = data_dir
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.pace = pace
+        self.start_on_scan = start_on_scan
+        self.token_file = token_file
+        self.sim_faults = list(sim_faults)
+        self.scanner = scanner  # a serial port the station reads scans from
+        self.proc: subprocess.Popen | None = None
+
+    def config(self) -> Path:
+        """The station.toml of this test station (simulated hardware)."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        path = self.data_dir / "station.toml"
+        faults = ", ".join(f'"{f}"' for f in self.sim_faults)
+        token = f'token_file = "{self.token_file}"\n' if self.token_file else ""
+        path.write_text(
+            f'[station]\nid = "banc-essai"\ndata_dir = "{self.data_dir / "data"}"\n'
+            f"sim_faults = [{faults}]\n\n"
+            f'[api]\nlisten = "127.0.0.1:{self.port}"\n{token}'
+            f"start_on_scan = {'true' if self.start_on_scan else 'false'}\n"
+            + (f'\n[scanner]\nurl = "{self.scanner}"\n' if self.scanner else ""))
+        return path
+
+    def start(self) -> StationProcess:
+        cmd = [sys.executable, "-m", "edge.cli", "station", "--no-console",
+               "--config", str(self.config())]
+        if self.pace:
+            cmd += ["--sim-pace", str(self.pace)]
+        env = dict(os.environ, PYTHONPATH=str(ROOT))
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     text=True, env=env, cwd=ROOT)
+        out = ""
+        while "api: " not in out:  # blocks until serving (or the process died)
+            line = self.proc.stdout.readline()
+            if not line:
+                self.proc.kill()
+                raise RuntimeError(f"station did not start: {out}{self.proc.stderr.read()}")
+            out += line
+        # Keep reading what it prints, so a full pipe can never stall the station.
+        threading.Thread(target=self.proc.stdout.read, daemon=True).start()
+        threading.Thread(target=self.proc.stderr.read, daemon=True).start()
+        return self
+
+    def kill(self, sig: int = signal.SIGKILL) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            self.proc.wait(30)
+
+    def stop(self) -> None:
+        self.kill(signal.SIGTERM)
+
+
+def make_app(url: str, lang: str = "fr", **kwargs) -> PibenchHMI:
+    return PibenchHMI(StationClient(url), lang=lang, **kwargs)
+
+
+async def wait_for(pilot, predicate: Callable[[], bool], what: str,
+                   timeout: float = 20.0) -> None:
+    """Let the app run until ``predicate()`` holds; fail with the screen when it never does."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}; screen:\n"
+                                 f"{screen_text(pilot.app)}")
+        await pilot.pause(0.02)
+
+
+async def wait_text(pilot, text: str, timeout: float = 20.0) -> None:
+    await wait_for(pilot, lambda: text in screen_text(pilot.app), repr(text), timeout)
+
+
+async def type_scan(pilot, serial: str) -> None:
+    """A keyboard-wedge scanner: the characters, then Enter."""
+    await pilot.press(*serial, "enter")
+
+
+
+
+async def tap(pilot, selector: str, timeout: float = 20.0) -> None:
+    """Tap a control once it is on the current screen and laid out (a screen just switched to
+    has no regions yet, and a tap there would land on whatever was before)."""
+
+    def ready() -> bool:
+        found = pilot.app.screen.query(selector)
+        return bool(found) and found.first().region.area > 0 and \
+            not found.first().disabled
+
+    await wait_for(pilot, ready, f"{selector} on screen", timeout)
+    await pilot.click(selector)
+
+
+async def wait_ready(pilot, timeout: float = 20.0) -> None:
+    """The ready screen, connected to the station and painted."""
+    from hmi.state import Phase
+
+    await wait_for(pilot, lambda: pilot.app.state.phase is Phase.READY
+                   and pilot.app.screen.id is None and "│" in screen_text(pilot.app)
+                   and bool(pilot.app.screen.query("#start")), "the ready screen", timeout)
