@@ -51,7 +51,11 @@ def wait_first_pulse(ctx: StepContext) -> None:
     t0 = relay.switched_at
 
     def first_pulse():
-        return next((e for e in pulse_in.edges_since(t0) if e.level == pulse_level), None)
+        # Strictly after t0: an edge at the very instant the relay closed is not this board's
+        # pulse. It is the previous board's output falling as the last run's teardown cut its
+        # power, which the simulation stamps at the same instant when a run follows an abort.
+        return next((e for e in pulse_in.edges_since(t0) if e.level == pulse_level
+                     and pulse_in.factory.ticks_diff(e.ticks, t0) > 0), None)
 
     remaining = t0 + within - ctx.clock.now()
     if not ctx.wait_until(lambda: first_pulse() is not None, max(remaining, 0.0)):
