@@ -90,6 +90,10 @@ def sync_status(args: argparse.Namespace, out: TextIO) -> int:
     from edge.sync.worker import WorkerLock
 
     settings, database = _load(args)
+    if not database.exists():  # a status read must not create an empty database (wrong dir?)
+        print(f"no result database at {database} yet: nothing was tested, nothing to deliver",
+              file=out)
+        return 0
     # On a read-only filesystem nobody can be writing the database: read it as it is there,
     # as `pibench history` does (open_store would need to create its -shm file).
     read_only = database.exists() and bool(os.statvfs(database).f_flag & os.ST_RDONLY)

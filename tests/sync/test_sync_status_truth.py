@@ -208,3 +208,16 @@ def test_status_piped_into_head_prints_no_traceback(generic, db, workdir):
     done = subprocess.run(["bash", "-o", "pipefail", "-c", pipeline], capture_output=True,
                           text=True, timeout=60)
     assert "Traceback" not in done.stderr and "BrokenPipe" not in done.stderr, done.stderr
+
+
+def test_status_of_a_data_dir_that_was_never_used_creates_nothing(tmp_path):
+    """A mistyped --data-dir must not leave an empty database behind (as history refuses)."""
+    import subprocess
+    import sys
+
+    data = tmp_path / "never-used"
+    proc = subprocess.run([sys.executable, "-m", "edge.cli", "--data-dir", str(data), "sync",
+                           "status"], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert "no result database" in proc.stdout and "Traceback" not in proc.stderr
+    assert not (data / "results.sqlite3").exists()
