@@ -38,12 +38,14 @@ from hmi.messages import (
 from hmi.screens.confirm_abort import ConfirmAbort
 from hmi.screens.link import LinkScreen
 from hmi.screens.ready import ReadyScreen
-from hmi.screens.running import RunningScreen
-from hmi.screens.verdict import VerdictScreen
+from hmi.screens.run import RunScreen
 from hmi.state import Phase, RunView, StationState
 
 # Today's view plots these measurements of this product over the day's boards.
 PLOTTED = ("PowerBank-Foolish", ("period", "duty"))
+# The screen of each phase: a board's live run and its verdict share one (see hmi.screens.run).
+SCREEN_OF = {Phase.LINK: "link", Phase.READY: "ready", Phase.RUNNING: "run",
+             Phase.VERDICT: "run"}
 SCAN_MAX = 64  # longer than any serial: a stuck key or a pasted page is cut, not stored
 
 
@@ -82,7 +84,7 @@ class PibenchHMI(App, inherit_bindings=False):
     # -- life cycle ---------------------------------------------------------------------------
     def on_mount(self) -> None:
         for name, screen in (("link", LinkScreen()), ("ready", ReadyScreen()),
-                             ("running", RunningScreen()), ("verdict", VerdictScreen())):
+                             ("run", RunScreen())):
             self.install_screen(screen, name)
         self._phase = Phase.LINK
         self.push_screen("link")
@@ -103,15 +105,18 @@ class PibenchHMI(App, inherit_bindings=False):
     # -- routing ------------------------------------------------------------------------------
     def _route(self, change: str, seq: int | None = None) -> None:
         phase = self.state.phase
+        name = SCREEN_OF[phase]
         if phase is not self._phase:
+            self._close_overlays()
+        if self._phase is None or name != SCREEN_OF[self._phase]:
             self._phase = phase
             self._switching = True  # painted when the new screen resumes
-            self._close_overlays()
-            self.switch_screen(phase.value)  # its on_screen_resume repaints it whole
+            self.switch_screen(name)  # its on_screen_resume repaints it whole
         else:
+            self._phase = phase
             if change in ("scan", "run"):
                 self._close_overlays()
-            screen = self.get_screen(phase.value)
+            screen = self.get_screen(name)
             screen.show(self.state, change)  # type: ignore[attr-defined]
             if self.screen is not screen:
                 self.screen.show(self.state, change) if hasattr(self.screen, "show") else None
