@@ -272,7 +272,7 @@ class PibenchHMI(App, inherit_bindings=False):
             result = await self.client.submit_scan(raw, self.state.scan_product())
         except StationRefused as exc:
             self.post_message(StationEvent("scan", {"raw": raw, "ok": False,
-                                                    "reason": exc.reason}))
+                                                    "reason": exc.texts()}))
             return
         except StationUnreachable:
             return  # the link worker has already said so
@@ -297,7 +297,7 @@ class PibenchHMI(App, inherit_bindings=False):
         try:
             await self.client.start(product, serial, request_id=request_id)
         except StationRefused as exc:
-            self.post_message(CommandFailed("start", exc.reason))
+            self.post_message(CommandFailed("start", exc.texts()))
         except StationUnreachable:
             self.post_message(CommandFailed("start", {"fr": t("link_connecting", "fr"),
                                                       "en": t("link_connecting", "en")}))
@@ -321,7 +321,7 @@ class PibenchHMI(App, inherit_bindings=False):
         try:
             await self.client.abort()
         except (StationRefused, StationUnreachable) as exc:
-            reason = exc.reason if isinstance(exc, StationRefused) else {"en": str(exc)}
+            reason = exc.texts() if isinstance(exc, StationRefused) else {"en": str(exc)}
             self.post_message(CommandFailed("abort", reason))
 
     # -- today and run detail ----------------------------------------------------------------------

@@ -24,6 +24,8 @@ from typing import Any
 import httpx
 from httpx_sse import aconnect_sse
 
+from hmi.i18n import LANGUAGES, refusal_text
+
 # Every path the HMI uses, in one place: the contract is the station's committed OpenAPI schema.
 PATHS = {
     "current": "/api/v1/runs/current",
@@ -58,6 +60,11 @@ class StationRefused(Exception):
     def text(self, lang: str) -> str:
         return self.reason.get(lang) or self.reason.get("en") or next(
             iter(self.reason.values()), "")
+
+    def texts(self) -> dict[str, str]:
+        """What the operator reads, per language: the text for the station's ``code``, its
+        own sentence as detail (see hmi.i18n.refusal_text)."""
+        return {lang: refusal_text(self.code, self.reason, lang) for lang in LANGUAGES}
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,16 +35,20 @@ _OUTCOMES = tuple(o.value for o in Outcome)
 
 class HttpError(Exception):
     def __init__(self, status: int, code: str, message: str,
-                 extra: dict[str, Any] | None = None, headers: dict[str, str] | None = None):
+                 extra: dict[str, Any] | None = None, headers: dict[str, str] | None = None,
+                 cause: str | None = None):
         super().__init__(message)
         self.status = status
         self.code = code
+        self.cause = cause or code
         self.message = message
         self.extra = extra or {}
         self.headers = headers or {}
 
     def body(self) -> dict[str, Any]:
-        return {"error": self.code, "message": self.message, **self.extra}
+        # error: the kind of refusal; code: its precise cause, a stable word clients translate
+        # (the HMI's texts are keyed by it); message: the station's own sentence, as detail.
+        return {"error": self.code, "code": self.cause, "message": self.message, **self.extra}
 
 
 @dataclass
@@ -126,7 +130,7 @@ def _no_unknown_fields(req: Request, known: tuple[str, ...]) -> None:
 def _service_error(exc: ServiceError) -> HttpError:
     status = {RunInProgress: 409, NoRunInProgress: 409, UnknownProductError: 404,
               SyncOff: 409, StartFailed: 503}.get(type(exc), 409)
-    return HttpError(status, exc.code, str(exc))
+    return HttpError(status, exc.code, str(exc), cause=exc.cause)
 
 
 # -- reads ---------------------------------------------------------------------------------------

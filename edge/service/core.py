@@ -40,9 +40,14 @@ START_TIMEOUT_S = 30.0  # loading the plan and building the fixture, before RunS
 
 
 class ServiceError(Exception):
-    """A request the service refuses; ``code`` is a stable machine-readable word."""
+    """A request the service refuses; ``code`` is a stable machine-readable word for the kind
+    of refusal, ``cause`` (the same unless told) the precise reason a client can translate."""
 
     code = "refused"
+
+    def __init__(self, *args: object, cause: str | None = None) -> None:
+        super().__init__(*args)
+        self.cause = cause or self.code
 
 
 class RunInProgress(ServiceError):
@@ -62,9 +67,16 @@ class SyncOff(ServiceError):
 
 
 class StartFailed(ServiceError):
-    """The run could not start (fixture unreachable, plan unusable): nothing was powered."""
+    """The run could not start (fixture unreachable, plan unusable): nothing was powered.
+    ``cause``: start_timeout, start_failed, or the StationError's own code (fixture_fault,
+    fixture_busy, wrong_fixture, plan_unusable, store_failed, station_stopping,
+    station_error)."""
 
     code = "station_cannot_start"
+
+
+class PlanUnusable(StationError):
+    code = "plan_unusable"
 
 
 @dataclass(frozen=True)
@@ -362,13 +374,16 @@ class StationService:
                 name="pibench-run", daemon=False)
             self._worker.start()
         if not pending.done.wait(timeout):
-            raise StartFailed(f"the run did not start within {timeout:.0f} s")
+            raise StartFailed(f"the run did not start within {timeout:.0f} s",
+                              cause="start_timeout")
         if pending.error is not None:
             if isinstance(pending.error, SerialRejected | InvalidSerial | ServiceError):
                 raise pending.error
             if isinstance(pending.error, StationError):
-                raise StartFailed(str(pending.error)) from pending.error
-            raise StartFailed(f"{type(pending.error).__name__}: {pending.error}")
+                raise StartFailed(str(pending.error),
+                                  cause=pending.error.code) from pending.error
+            raise StartFailed(f"{type(pending.error).__name__}: {pending.error}",
+                              cause="start_failed")
         answer = {"run_id": pending.run_id, "product": product, "serial": cleaned,
                   "boot": self.boot_id}
         with self._lock:
@@ -388,7 +403,7 @@ class StationService:
         except UnknownProduct as exc:
             self._worker_error = UnknownProductError(str(exc))
         except PlanError as exc:
-            self._worker_error = StationError(f"the plan cannot be used: {exc}")
+            self._worker_error = PlanUnusable(f"the plan cannot be used: {exc}")
         except BaseException as exc:  # recorded for the waiter; the run's record says the rest
             self._worker_error = exc
             if pending.run_id is not None:
@@ -397,7 +412,8 @@ class StationService:
             self._worker_record = record
             with self._lock:
                 if pending.run_id is None:
-                    pending.error = self._worker_error or StartFailed("the run did not start")
+                    pending.error = self._worker_error or StartFailed("the run did not start",
+                                                                      cause="start_failed")
                 elif record is None:
                     # Started but no stored verdict (the store failed at the end): the run must
                     # not stay on every screen as if it were still going.
