@@ -39,7 +39,7 @@ from hmi.screens.confirm_abort import ConfirmAbort
 from hmi.screens.link import LinkScreen
 from hmi.screens.ready import ReadyScreen
 from hmi.screens.run import RunScreen
-from hmi.state import Phase, RunView, StationState
+from hmi.state import MeasurementView, Phase, StationState
 
 # Today's view plots these measurements of this product over the day's boards.
 PLOTTED = ("PowerBank-Foolish", ("period", "duty"))
@@ -343,26 +343,24 @@ class PibenchHMI(App, inherit_bindings=False):
         if isinstance(yields, dict):
             yields = yields.get("products", yields.get("items", list(yields.values())))
         self.post_message(TodayLoaded(list(items), list(yields)))
-        await self._plot_today(list(items))
+        await self._plot_today(day)
 
-    async def _plot_today(self, runs: list[dict]) -> None:
-        """The period of today's PowerBank boards against its limits (their last 30)."""
-        import asyncio
-
+    async def _plot_today(self, day: str) -> None:
+        """The period and duty cycle of today's PowerBank boards against their limits (the
+        last 30 boards): one request per measurement name, not one per run."""
         product, names = PLOTTED
-        ids = [r["run_id"] for r in runs if r.get("product") == product][:30]
-        try:
-            records = await asyncio.gather(*(self.client.run(i) for i in ids[::-1]))
-        except (StationRefused, StationUnreachable):
-            return
         values: dict[str, list[float]] = {name: [] for name in names}
         limits: dict[str, object] = {}
-        for record in records:
-            for step in RunView.from_record(record).steps:
-                for m in step.measurements:
-                    if m.name in values and isinstance(m.value, int | float):
-                        values[m.name].append(float(m.value))
-                        limits[m.name] = m
+        for name in names:
+            try:
+                found = await self.client.measurements(product, day, name, limit=30)
+            except (StationRefused, StationUnreachable):
+                return
+            for data in found:
+                m = MeasurementView.from_wire(data)
+                if isinstance(m.value, int | float) and not isinstance(m.value, bool):
+                    values[name].append(float(m.value))
+                    limits[name] = m
         if any(values.values()):
             self.post_message(TodayPlot([(name, values[name], limits.get(name))
                                          for name in names]))

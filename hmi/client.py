@@ -35,6 +35,7 @@ PATHS = {
     "run": "/api/v1/runs/{run_id}",
     "runs": "/api/v1/runs",
     "yield": "/api/v1/yield",
+    "measurements": "/api/v1/measurements",
     "sync": "/api/v1/sync",
     "validate": "/api/v1/serials/validate",
     "start": "/api/v1/runs",
@@ -169,6 +170,22 @@ class StationClient:
     async def runs(self, **filters: Any) -> dict:
         params = {k: v for k, v in filters.items() if v is not None}
         return await self._request("GET", PATHS["runs"], params=params)
+
+    async def measurements(self, product: str, day: str, name: str | None = None,
+                           limit: int = 500) -> list[dict]:
+        """A day's measurements of a product (``name`` only if given), oldest run first: the
+        last ``limit`` of them, whatever the number of pages."""
+        params: dict[str, Any] = {"product": product, "day": day, "limit": limit}
+        if name is not None:
+            params["name"] = name
+        found: list[dict] = []
+        offset: int | None = 0
+        while offset is not None:
+            page = await self._request("GET", PATHS["measurements"],
+                                       params={**params, "offset": offset})
+            found = (found + list(page.get("measurements", [])))[-limit:]
+            offset = page.get("next_offset")
+        return found
 
     async def yield_(self, **filters: Any) -> Any:
         params = {k: v for k, v in filters.items() if v is not None}

@@ -170,6 +170,16 @@ def get_runs(service: StationService, req: Request) -> tuple[int, Any]:
         offset=_query_int(req, "offset", 0, 0, 10**9))
 
 
+def get_measurements(service: StationService, req: Request) -> tuple[int, Any]:
+    product = _query_text(req, "product")
+    if product is None:
+        raise HttpError(400, "bad_query", "query parameter 'product' is required")
+    return 200, service.measurements(
+        product=product, day=_query_day(req) or datetime.now(UTC).date().isoformat(),
+        name=_query_text(req, "name"), limit=_query_int(req, "limit", 500, 1, 2000),
+        offset=_query_int(req, "offset", 0, 0, 10**9))
+
+
 def get_yield(service: StationService, req: Request) -> tuple[int, Any]:
     day = _query_day(req) or datetime.now(UTC).date().isoformat()
     return 200, service.yield_by_product(day=day, product=_query_text(req, "product"))
@@ -256,6 +266,7 @@ ROUTES: list[tuple[str, str, Handler | None]] = [
     ("GET", "/runs/current", get_current),
     ("POST", "/runs/current/abort", post_abort),
     ("GET", "/runs/{run_id}", get_run),
+    ("GET", "/measurements", get_measurements),
     ("GET", "/yield", get_yield),
     ("GET", "/sync", get_sync),
     ("POST", "/sync/retry-parked", post_retry_parked),

@@ -307,6 +307,25 @@ class StationService:
             "limit": limit, "offset": offset, "next_offset": offset + limit if more else None,
         }
 
+    def measurements(self, *, product: str, day: str, name: str | None = None,
+                     limit: int = 500, offset: int = 0) -> dict[str, Any]:
+        """A day's measurements of one product, paged, from one query (the today plots)."""
+        from edge.store import find_measurements
+        from edge.store.payload import _measurement_to_json
+
+        with self._db_lock:
+            rows = find_measurements(self._conn, product=product, day=day, name=name,
+                                     limit=limit + 1, offset=offset)
+        more = len(rows) > limit
+        return {
+            "product": product, "day": day,
+            "measurements": [{
+                "run_id": r.run_id, "serial": r.serial, "started_utc": r.started_utc,
+                "run_outcome": str(r.run_outcome), "step_index": r.step_index, "step": r.step,
+                **_measurement_to_json(r.measurement)} for r in rows[:limit]],
+            "limit": limit, "offset": offset, "next_offset": offset + limit if more else None,
+        }
+
     def yield_by_product(self, *, day: str, product: str | None = None) -> dict[str, Any]:
         from edge.store import yield_by_product
 

@@ -36,7 +36,9 @@ from edge.store.db import (
 from edge.store.export import export_csv, export_json
 from edge.store.history import (
     ProductYield,
+    RunMeasurement,
     RunSummary,
+    find_measurements,
     find_runs,
     last_runs,
     load_run,
@@ -55,6 +57,7 @@ __all__ = [
     "STORE_FAILED_ERROR",
     "NotAResultStoreError",
     "ProductYield",
+    "RunMeasurement",
     "RunRecorder",
     "RunStateError",
     "RunSummary",
@@ -67,6 +70,7 @@ __all__ = [
     "UnknownRunError",
     "export_csv",
     "export_json",
+    "find_measurements",
     "find_runs",
     "last_runs",
     "load_run",

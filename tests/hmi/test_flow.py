@@ -159,12 +159,21 @@ async def test_today_view_and_a_runs_detail_on_tap(station_factory):
             await wait_for(pilot, lambda: app.state.can_start(), "startable")
             await tap(pilot, "#start")
             await wait_for(pilot, lambda: app.state.phase is Phase.VERDICT, "verdict")
+        runs_fetched: list[str] = []
+        fetch_run = app.client.run
+
+        def counting(run_id: str):
+            runs_fetched.append(run_id)
+            return fetch_run(run_id)
+
+        app.client.run = counting
         await tap(pilot, "#today")
         await wait_text(pilot, "Cartes testées : 2")
         await wait_text(pilot, "HIO-000202")
         assert "Bon du premier coup" in screen_text(app)
         await wait_text(pilot, "period (cartes du jour)")  # the PowerBank's plots
         await wait_text(pilot, "duty (cartes du jour)")
+        assert runs_fetched == []  # the day's measurements came in one request per name
         await tap(pilot, "#run-0")  # the newest: the I/O board that failed
         await wait_for(pilot, lambda: type(app.screen).__name__ == "RunDetail", "the detail")
         await wait_text(pilot, "GPA")
