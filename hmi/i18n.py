@@ -98,6 +98,8 @@ _TEXT: dict[str, dict[str, str]] = {
     "marginal_band": {"fr": "zone limite", "en": "marginal band"},
     "plot_title": {"fr": "{name} (cartes du jour)", "en": "{name} (today's boards)"},
     "pin_map": {"fr": "Broches de l'extenseur", "en": "Expander pins"},
+    "pulse_train": {"fr": "Train d'impulsions : bas {low}, haut {high} (limites en rouge)",
+                    "en": "Pulse train: low {low}, high {high} (limits in red)"},
 }
 
 
