@@ -87,7 +87,11 @@ class PibenchHMI(App, inherit_bindings=False):
                              ("run", RunScreen())):
             self.install_screen(screen, name)
         self._phase = Phase.LINK
-        self.push_screen("link")
+        # The run screen is composed now, while nobody waits for it: composed on the first
+        # board instead, it held that board's first events back by 100-200 ms. Pushed, then
+        # replaced by the link screen at once (an installed screen stays composed).
+        self.push_screen("run")
+        self.switch_screen("link")
 
         if self._connect:
             self.follow()
