@@ -183,6 +183,10 @@ def _open_existing_store(args: argparse.Namespace):
         raise ConfigError(f"no result database at {config.database} yet: nothing was tested")
     if os.statvfs(config.database).f_flag & os.ST_RDONLY:  # nobody can be writing it
         return open_store_read_only(config.database)
+    if not os.access(config.database, os.W_OK):  # a technician, reading via the pibench group
+        from edge.store.readonly import open_readonly
+
+        return open_readonly(config.database)
     return open_store(config.database)
 
 
@@ -375,6 +379,9 @@ def build_parser() -> argparse.ArgumentParser:
     from edge.sync.cli import add_arguments as add_sync
 
     add_sync(sub, parents=(common,))
+    from edge.appliance_cli import add_arguments as add_appliance  # doctor, backup, retention
+
+    add_appliance(sub, parents=(common,))
     # The operator screen is its own program (edge never imports hmi): hand it every argument.
     p = sub.add_parser("hmi", help="the operator screen (pibench-hmi --help)", add_help=False,
                        prefix_chars="\x00")

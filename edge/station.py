@@ -32,6 +32,7 @@ from edge.owner import OwnerLock, OwnerLockError
 from edge.records import RunRecord
 from edge.store import RunRecorder, open_store, recover_interrupted
 from edge.store.db import classify_sqlite_error, os_error_to_store_error
+from edge.store.integrity import verify_at_startup
 
 _log = logging.getLogger("edge.station")
 
@@ -78,6 +79,7 @@ class Station:
             raise os_error_to_store_error(exc, self.owner.path, "create the station's lock "
                                           "file") from exc
         try:
+            verify_at_startup(self.config.database)  # a damaged file: say so before writing
             conn = open_store(self.config.database)
             try:
                 self.recovered = recover_interrupted(conn, datetime.now(UTC))
