@@ -39,7 +39,7 @@ def replayed(name: str) -> StationState:
 @pytest.mark.parametrize(("name", "outcome", "failing"), [
     ("powerbank-pass", "PASS", []),
     ("powerbank-fail", "FAIL", ["pulse timing", "pulse timing"]),  # width and duty
-    ("io-fail", "FAIL", ["output walk", "output walk"]),
+    ("io-fail", "FAIL", ["output walk"] * 3),  # walking one, walking zero, failed_pins
     ("io-error", "ERROR", ["fixture check"]),
 ])
 def test_recorded_runs_end_in_their_verdict(name, outcome, failing):
