@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from edge.records import Outcome, RunMeta, RunRecord
+from edge.records import Measurement, Outcome, RunMeta, RunRecord
 from edge.store.codec import day_bounds, utc_epoch
 from edge.store.db import UnknownRunError, read_snapshot
 from edge.store.migrations import STEP_KEY_SPAN
@@ -192,31 +192,28 @@ def find_measurements(
     limit: int | None = None,
     offset: int = 0,
 ) -> list[RunMeasurement]:
-    """The measurements of a product's runs started on ``day`` (UTC), ``name`` only if given,
-    in one query: each step's deciding (last) attempt, oldest run first, then plan order.
-    What a plot of the day needs without loading every run."""
+    """The measurements of a product's runs started on ``day`` (UTC), ``name`` only if given:
+    each step's deciding (last) attempt, oldest run first, then plan order. One query over
+    the day's runs and their step rows; what a plot of the day needs without loading every
+    run one by one."""
     where, params = _where(product=product, day=day)
-    if name is not None:
-        where += " AND m.name = ?"
-        params.append(name)
+    step_columns = ", ".join(f"s.{c.strip()}" for c in STEP_COLUMNS.split(","))
     rows = conn.execute(
-        "SELECT r.run_id, r.serial, r.started_utc, r.outcome, m.step_index, s.name, m.name,"
-        " m.value_type, m.value_text, m.outcome, m.units, m.low, m.high, m.marginal_low,"
-        " m.marginal_high, m.expected_type, m.expected_text"
-        " FROM runs r JOIN steps s ON s.run_id = r.run_id"
-        " JOIN measurements m ON m.run_id = s.run_id AND m.step_index = s.step_index"
-        f"{where} AND m.attempt_position = (SELECT max(a.position) FROM attempts a"
-        " WHERE a.run_id = m.run_id AND a.step_index = m.step_index)"
-        " ORDER BY r.started_epoch, r.seq, m.step_index, m.position LIMIT ? OFFSET ?",
-        [*params, -1 if limit is None else int(limit), int(offset)],
+        f"SELECT r.run_id, r.serial, r.started_utc, r.outcome, {step_columns}"
+        " FROM runs AS r JOIN step_results AS s"
+        f" ON s.id >= r.seq * {STEP_KEY_SPAN} AND s.id < (r.seq + 1) * {STEP_KEY_SPAN}"
+        f"{where} ORDER BY r.started_epoch, r.seq, s.id",
+        params,
     ).fetchall()
-    return [
-        RunMeasurement(run_id, serial, started, Outcome(run_outcome), step_index, step,
-                       Measurement(m_name, decode_value(value_type, value_text),
-                                   _limits(limits), Outcome(outcome)))
-        for (run_id, serial, started, run_outcome, step_index, step, m_name, value_type,
-             value_text, outcome, *limits) in rows
+    found = [
+        RunMeasurement(run_id, serial, started, Outcome(run_outcome), step.index, step.name, m)
+        for run_id, serial, started, run_outcome, *step_row in rows
+        for step in (step_from_row(tuple(step_row)),)
+        for m in step.measurements
+        if name is None or m.name == name
     ]
+    end = None if limit is None else offset + int(limit)
+    return found[int(offset):end]
 
 
 def find_run_ids(
