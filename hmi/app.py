@@ -59,7 +59,7 @@ class PibenchHMI(App, inherit_bindings=False):
                         priority=True)]
 
     def __init__(self, client: StationClient, *, lang: str | None = None,
-                 on_render=None, connect: bool = True) -> None:
+                 on_render=None, connect: bool = True, rediscover=None) -> None:
         super().__init__()
         self.client = client
         self.lang = pick_language(lang)
@@ -76,6 +76,7 @@ class PibenchHMI(App, inherit_bindings=False):
         self._unstamped: list[tuple[str, int | None]] = []
         self.on_render = on_render  # bench hook: called after each event has been painted
         self._connect = connect  # False: messages come from the caller (screenshot replays)
+        self.rediscover = rediscover  # where the station says it is now (hmi.settings)
         trace = os.environ.get("PIBENCH_HMI_TRACE_SCREEN")
         if trace and on_render is None:
             # Field diagnostics (and the browser test): the screen as text, after each change.
@@ -98,7 +99,7 @@ class PibenchHMI(App, inherit_bindings=False):
 
     @work(exclusive=True, group="link", exit_on_error=False, description="station link")
     async def follow(self) -> None:
-        await follow_station(self.client, self.post_message)
+        await follow_station(self.client, self.post_message, rediscover=self.rediscover)
 
     async def on_unmount(self) -> None:
         await self.client.aclose()

@@ -113,6 +113,11 @@ class StationClient:
         self._http = httpx.AsyncClient(base_url=self.base_url, headers=headers,
                                        timeout=httpx.Timeout(timeout, connect=2.0))
 
+    def rebase(self, base_url: str) -> None:
+        """Talk to the station at another address from now on (it moved to another port)."""
+        self.base_url = base_url.rstrip("/")
+        self._http.base_url = self.base_url
+
     async def aclose(self) -> None:
         await self._http.aclose()
 

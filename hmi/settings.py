@@ -32,6 +32,12 @@ class HmiSettingsError(Exception):
 class HmiSettings:
     url: str = DEFAULT_URL
     token: str | None = None
+    # Where the station advertises its address, when the address was not given explicitly
+    # (--url, PIBENCH_API_URL, [api] listen): read again after each failed connection.
+    owner_dir: Path | None = None
+
+    def rediscover(self) -> str | None:
+        return advertised_url(self.owner_dir) if self.owner_dir is not None else None
 
     def __repr__(self) -> str:  # the token never reaches a log through a repr
         return f"HmiSettings(url={self.url!r}, token={'set' if self.token else None})"
@@ -123,8 +129,9 @@ def resolve(url: str | None = None, token_file: str | None = None,
     config_path = station_config or os.environ.get("PIBENCH_CONFIG")
     if config_path:
         config_url, config_token, data_dir = _from_station_config(Path(config_path))
-    url = (url or os.environ.get("PIBENCH_API_URL") or config_url
-           or advertised_url(data_dir or default_data_dir()) or DEFAULT_URL)
+    explicit = url or os.environ.get("PIBENCH_API_URL") or config_url
+    owner_dir = None if explicit else (data_dir or default_data_dir())
+    url = explicit or advertised_url(owner_dir) or DEFAULT_URL
     token_path = token_file or os.environ.get("PIBENCH_API_TOKEN_FILE") or config_token
     token = read_token(Path(token_path)) if token_path else None
-    return HmiSettings(url.rstrip("/"), token)
+    return HmiSettings(url.rstrip("/"), token, owner_dir)

@@ -67,4 +67,29 @@ def test_owner_record_is_read_only_for_a_loopback_http_address(tmp_path, monkeyp
     record.write_text(json.dumps({"pid": 1, "command": "pibench station",
                                   "api": "http://127.0.0.1:8751"}))
     assert resolve().url == "http://127.0.0.1:8751"
-    assert resolve(url="http://127.0.0.1:9000").url == "http://127.0.0.1:9000"  # --url first
+    assert resolve().owner_dir == tmp_path  # read again after each failed connection
+    explicit = resolve(url="http://127.0.0.1:9000")  # --url first, and then only it
+    assert explicit.url == "http://127.0.0.1:9000" and explicit.rediscover() is None
+
+
+@pytest.mark.asyncio
+@pytest.mark.slow
+async def test_hmi_started_first_finds_the_station_when_it_advertises(station_factory,
+                                                                        tmp_path):
+    """The kiosk's HMI may start before the station has written its address: it keeps reading
+    the owner record after each failed connection and moves to where the station is."""
+    from hmi_support import free_port, wait_text
+
+    from hmi.client import StationClient
+    from hmi.settings import HmiSettings
+
+    owner_dir = tmp_path / "station" / "data"  # the data_dir station_factory configures
+    settings = HmiSettings(url=f"http://127.0.0.1:{free_port()}", owner_dir=owner_dir)
+    from hmi.app import PibenchHMI
+
+    app = PibenchHMI(StationClient(settings.url), lang="fr", rediscover=settings.rediscover)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_text(pilot, "INJOIGNABLE")
+        station = station_factory(listen=False)
+        await wait_ready(pilot, timeout=30)
+        assert app.client.base_url == advertised_url(owner_dir) == station.url
