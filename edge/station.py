@@ -167,6 +167,9 @@ class Station:
                         sim_faults=self.config.sim_faults,
                         clock=(PacedSimClock(self.sim_pace)
                                if self.config.simulated and self.sim_pace else None),
+                        # lgpio's notification pipe: in the data dir the station owns (a
+                        # unit's LG_WD still wins), never a new temporary dir per run.
+                        gpio_workdir=None if self.config.simulated else self.config.data_dir,
                     )
                 except (OSError, PiGPIOUnavailableError) as exc:
                     # No I2C bus, no GPIO: the station cannot test at all. Said plainly, with

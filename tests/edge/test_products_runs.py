@@ -188,6 +188,28 @@ def test_dut_power_off_is_guaranteed_after_an_abort(benches):
     assert not bench.fixture.sim.dut_powered
 
 
+def test_a_good_board_passes_on_the_same_fixture_right_after_an_aborted_run(benches):
+    # Aborted while waiting for the first pulse (the 555's output high), the teardown cuts the
+    # power and the output falls low at that very instant; the next run powers on at the same
+    # simulated instant. That fall is the last board's, not a pulse of this one: it was measured
+    # as first_pulse = 0 s and every good board failed until the station restarted.
+    bench = benches("PowerBank-Foolish")
+    sub = bench.events.subscribe()
+
+    def abort_in_first_pulse() -> None:
+        for event in sub.drain():
+            if isinstance(event, StepStarted) and event.name == "first pulse":
+                bench.runner.abort("operator pressed Abort")
+
+    sub.on_ready = abort_in_first_pulse
+    assert bench.run().outcome is Outcome.ABORTED
+    sub.on_ready = None
+    record = bench.run()
+    assert record.outcome is Outcome.PASS, record.error
+    first = step(record, "first pulse").attempts[-1].measurements[0]
+    assert first.value > 6.0  # the 555's first high phase, about 8.1 s
+
+
 def test_dut_power_off_is_guaranteed_when_a_step_raises(benches, monkeypatch):
     bench = benches("HMI-IO-Board")
 

@@ -76,12 +76,15 @@ def test_last_error_is_gone_once_delivery_recovers(inventree, db, clock, recorde
 
 @pytest.mark.parametrize(("code", "text"), [(500, "inventory server error (HTTP 500)"),
                                             (429, "inventory server busy (HTTP 429)")])
-def test_a_server_error_is_not_called_unreachable(inventree, db, clock, recorder, code, text):
+def test_a_server_error_is_not_called_unreachable(inventree, db, clock, recorder, code, text,
+                                                  caplog):
     write_run(recorder, "PB-00001")
     inventree.script({"action": "status", "status": code, "method": "POST",
                       "path": "/api/stock/test/"})
-    worker(db, inventree_settings(inventree.base_url), clock).run(until_idle=True)
+    with caplog.at_level(logging.WARNING, logger="edge.sync"):
+        worker(db, inventree_settings(inventree.base_url), clock).run(until_idle=True)
     assert status(db, clock).message.startswith(text)
+    assert f"{text} (" in caplog.text and "unreachable" not in caplog.text  # the log too
 
 
 def test_refused_connection_is_unreachable(inventree, db, clock, recorder):
