@@ -44,10 +44,15 @@ the same disk (one short row, WAL + synchronous=FULL, WAL overwritten in place),
 floor is visible: with one commit per step, a step can never cost less than that commit plus the
 engine, and the report says when that floor alone is above the ratio goal.
 
-Goals (issue 4): pibench per step <= 0.2x OpenHTF's while committing every step; station RSS <= 40
-MiB. The lines "goal met / NOT met" say which; a miss is never hidden. On a miss the script profiles
-a warm durable run (time inside each recorder call, and cProfile's top functions) to show where the
-time goes. No timing asserts: this is a measurement, not a test.
+Goals (issue 14, goal 2, replacing issue 4's "durable step <= 0.2x OpenHTF's", which no store that
+fsyncs every step can meet on a disk where one fsync costs more than that): the durable step's warm
+marginal time <= 1.2x a one-row SQLite commit into a growing table (fresh database, SQLite's
+defaults, WAL + synchronous=FULL) measured in the same run; the cheapest in-place one-row commit is
+printed beside it; CPU per step <= 0.2x OpenHTF's phase. The wall-time ratios to OpenHTF and the
+worker's peak RSS are still printed (the station's own memory is bench_station_rss.py's). The lines
+"goal met / NOT met" say which; a miss is never hidden. On a miss the script profiles a warm
+durable run (time inside each recorder call, and cProfile's top functions) to show where the time
+goes. No timing asserts: this is a measurement, not a test.
 
 Set ``PIBENCH_BENCH_DIR`` to put the databases on another filesystem (the station's data disk);
 on tmpfs fsync is free and the durable row would measure nothing real.
@@ -64,8 +69,8 @@ import time
 
 from _engine_plans import HIGH, LOW, RESULT_MARK, STEPS, VOLTS
 
-GOAL_RATIO = 0.2
-GOAL_RSS_MIB = 40.0
+GOAL_RATIO = 0.2  # CPU per step vs OpenHTF's phase
+GOAL_COMMIT_RATIO = 1.2  # durable step vs a one-row SQLite commit into a growing table
 BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
 # A worker imports the helper module (bytecode cached) rather than re-running this script, whose
 # compilation on every start would inflate the peak RSS being measured.
@@ -153,11 +158,12 @@ def fsync_cost(directory: str, size: int, append: bool, samples: int = 200) -> l
     return sorted(spent)
 
 
-def sqlite_commit_cost(directory: str, samples: int = 400) -> list[float]:
-    """Sorted seconds of the cheapest durable SQLite commit there is: one short row into a
-    one-table database, WAL mode, synchronous=FULL. A small autocheckpoint interval and a
-    warm-up past it make the timed commits overwrite the WAL in place (a growing WAL costs more),
-    so this is the steady-state floor: no SQLite store commits a step for less on this disk."""
+def sqlite_commit_cost(directory: str, commits: int = 400) -> list[float]:
+    """Seconds per commit of the cheapest durable SQLite commit there is: one short row into a
+    one-table database, WAL mode, synchronous=FULL, as the mean of each block of STEPS commits
+    (see :func:`sqlite_growing_commit_cost`). A small autocheckpoint interval and a warm-up past
+    it make the timed commits overwrite the WAL in place (a growing WAL costs more), so this is
+    the steady-state floor: no SQLite store commits a step for less on this disk."""
     import sqlite3
 
     path = os.path.join(directory, "commit-probe.sqlite")
@@ -168,20 +174,56 @@ def sqlite_commit_cost(directory: str, samples: int = 400) -> list[float]:
         conn.execute("PRAGMA wal_autocheckpoint=100")
         conn.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, body TEXT NOT NULL)")
         row = ("x" * 100,)
-        spent = []
-        for i in range(samples + 150):
+        blocks = []
+        for i in range(commits // STEPS + 3):
             t0 = time.perf_counter()
-            conn.execute("BEGIN IMMEDIATE")
-            conn.execute("INSERT INTO t (body) VALUES (?)", row)
-            conn.execute("COMMIT")
-            if i >= 150:
-                spent.append(time.perf_counter() - t0)
+            for _ in range(STEPS):
+                conn.execute("BEGIN IMMEDIATE")
+                conn.execute("INSERT INTO t (body) VALUES (?)", row)
+                conn.execute("COMMIT")
+            if i >= 3:  # 150 commits of warm-up: past a checkpoint, the WAL reused in place
+                blocks.append((time.perf_counter() - t0) / STEPS)
     finally:
         conn.close()
         for suffix in ("", "-wal", "-shm"):
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(path + suffix)
-    return sorted(spent)
+    return blocks
+
+
+def sqlite_growing_commit_cost(directory: str, commits: int = 500) -> list[float]:
+    """Seconds per commit of one-row commits into a growing table of a fresh database with
+    SQLite's defaults (4 KiB pages, autocheckpoint at 1000 pages), WAL + synchronous=FULL: what a
+    durable step is compared with (goal 2), as the mean of each block of STEPS commits, the way
+    pibench's warm per-step figure is a 50-step run's time / 50 (a median of single commits
+    would leave out the slow tail that a run's time includes). The WAL grows through the
+    commits, as it does in the bench's workers (each starts a fresh database: 11 runs never reach
+    pibench's checkpoint). Measured once per round of workers, between them, so the machine's
+    drift reaches it as it reaches them."""
+    import sqlite3
+
+    path = os.path.join(directory, "growing-probe.sqlite")
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=FULL")
+        conn.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, body TEXT NOT NULL)")
+        row = ("x" * 100,)
+        blocks = []
+        for i in range(commits // STEPS + 1):
+            t0 = time.perf_counter()
+            for _ in range(STEPS):
+                conn.execute("BEGIN IMMEDIATE")
+                conn.execute("INSERT INTO t (body) VALUES (?)", row)
+                conn.execute("COMMIT")
+            if i:  # the first block warms up
+                blocks.append((time.perf_counter() - t0) / STEPS)
+    finally:
+        conn.close()
+        for suffix in ("", "-wal", "-shm"):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path + suffix)
+    return blocks
 
 
 def describe_fsync(spent: list[float]) -> str:
@@ -224,7 +266,7 @@ def _join(values: list) -> str:
 
 
 def report(summary: dict[str, dict], bare_rss: float, step_fsync: float, sqlite_floor: float,
-           processes: int, warm: int) -> bool:
+           sqlite_growing: float, processes: int, warm: int) -> bool:
     d, o = summary["pibench-durable"], summary["openhtf"]
     print(f"\n{processes} fresh processes per configuration, each: 1 first run + {warm} warm runs "
           f"of {STEPS} steps, interleaved\nwith {warm} runs of 1 step (for the marginal cost). "
@@ -280,26 +322,37 @@ def report(summary: dict[str, dict], bare_rss: float, step_fsync: float, sqlite_
     ):
         print(f"  {label:<56}{secs * MS:7.3f}{note}")
 
-    ratio = {k: d[k] / o[k] for k in ("first", "warm", "marginal")}
-    print("\ngoals (issue 4)")
+    print("\ngoals (issue 14, goal 2; they replace issue 4's 'durable step <= 0.2x OpenHTF', which"
+          " no store fsyncing every step can meet where one fsync costs more than that)")
     all_met = commits_ok
-    for key, what in (("warm", "warm, T/50"), ("marginal", "warm, marginal"),
-                      ("first", "first run, T/50")):
-        ok = ratio[key] <= GOAL_RATIO and commits_ok
-        all_met &= ok
-        print(f"  per step <= {GOAL_RATIO}x OpenHTF, committing every step ({what}): "
-              f"{d[key] * MS:.3f} vs {o[key] * MS:.3f} ms = {ratio[key]:.2f}x -> {_verdict(ok)}")
-    rss_ok = d["rss_max"] <= GOAL_RSS_MIB
-    all_met &= rss_ok
-    print(f"  station process peak RSS <= {GOAL_RSS_MIB:.0f} MiB: {d['rss_med']:.1f} MiB median, "
-          f"{d['rss_max']:.1f} max (OpenHTF {o['rss_med']:.1f}) -> {_verdict(rss_ok)}")
-    budget = GOAL_RATIO * o["warm"]
-    print(f"  ({GOAL_RATIO}x OpenHTF's warm per-step time is {budget * MS:.3f} ms/step for engine, "
-          f"SQL and fsync together; pibench spends {engine * MS:.3f} in the engine and "
-          f"{(d['warm'] - engine) * MS:.3f} in the store)")
+    for label, ref in (("one-row SQLite commit into a growing table (the reference)",
+                        sqlite_growing),
+                       ("cheapest in-place one-row commit (WAL reused, for comparison)",
+                        sqlite_floor)):
+        ratio = d["marginal"] / ref
+        print(f"  durable step, warm marginal {d['marginal'] * MS:.3f} ms vs {label} "
+              f"{ref * MS:.3f} ms = {ratio:.2f}x")
+    ok = d["marginal"] / sqlite_growing <= GOAL_COMMIT_RATIO and commits_ok
+    all_met &= ok
+    print(f"  -> durable step <= {GOAL_COMMIT_RATIO}x the one-row commit into a growing table: "
+          f"{_verdict(ok)}")
+    engine_cpu = summary["pibench-memory"]["cpu"] / o["cpu"]
+    ok = engine_cpu <= GOAL_RATIO
+    all_met &= ok
+    print(f"  engine CPU per step <= {GOAL_RATIO}x OpenHTF's phase (in-memory row: runner, events, "
+          f"step): {summary['pibench-memory']['cpu'] * MS:.3f} vs {o['cpu'] * MS:.3f} ms = "
+          f"{engine_cpu:.3f}x -> {_verdict(ok)}")
+    print(f"  (the durable row's CPU, {d['cpu'] * MS:.3f} ms = {d['cpu'] / o['cpu']:.3f}x, adds "
+          "the store's SQL and the kernel's share of each fdatasync: not the engine's)")
+    print(f"  for the record, wall time per step vs OpenHTF (issue 4's old goal): warm "
+          f"{d['warm'] / o['warm']:.2f}x, marginal {d['marginal'] / o['marginal']:.2f}x, first run "
+          f"{d['first'] / o['first']:.2f}x")
+    print(f"  worker peak RSS {d['rss_med']:.1f} MiB median, {d['rss_max']:.1f} max (OpenHTF "
+          f"{o['rss_med']:.1f}): a bench worker, not the station; the station's memory is "
+          "bench_station_rss.py's")
     if not commits_ok:
-        print("  NOT every step was committed exactly once: the ratio above does not count.")
-    print_floors(o["warm"], engine, floor, sqlite_floor, budget)
+        print("  NOT every step was committed exactly once: the ratios above do not count.")
+    print_floors(o["warm"], engine, floor, sqlite_floor, GOAL_RATIO * o["warm"])
     return all_met
 
 
@@ -319,7 +372,7 @@ def print_floors(openhtf: float, engine: float, fsync_floor: float, sqlite_floor
     if engine + sqlite_floor > budget:
         print(f"  NOTE: {GOAL_RATIO}x OpenHTF is {budget * MS:.3f} ms/step, below what the "
               "engine plus the cheapest possible SQLite commit costs on this disk: no SQLite "
-              "store committing every step can meet the ratio goal here"
+              "store committing every step could meet issue 4's old wall-time goal here"
               + (", nor any store fsyncing every step." if fsync_floor > budget else "."))
 
 
@@ -381,10 +434,14 @@ def main(argv: list[str]) -> int:
         for mode in MODES:  # fills the bytecode cache; figures discarded
             run_worker(mode, os.path.join(root, f"{mode}-prime"), 0, pycache)
         results: dict[str, list[dict]] = {mode: [] for mode in MODES}
+        growing: list[float] = []  # the goal's reference, measured in the same round-robin
+        in_place: list[float] = []
         for p in range(args.processes):
             for mode in MODES:  # round-robin: a noisy spell spreads over every configuration
                 workdir = os.path.join(root, f"{mode}-{p}")
                 results[mode].append(run_worker(mode, workdir, args.warm, pycache))
+            growing.extend(sqlite_growing_commit_cost(root))  # means of 50 commits each
+            in_place.extend(sqlite_commit_cost(root))
         bare = min(run_worker("bare", root, 0, pycache)["rss_peak_mib"] for _ in range(3))
         summary = {mode: summarise(rs) for mode, rs in results.items()}
 
@@ -396,9 +453,10 @@ def main(argv: list[str]) -> int:
         print(f"raw os.fsync after writing one average commit's WAL frames ({pages} x "
               f"{d['page_size'][0]} B) in place, median of 200: {describe_fsync(commit_fsync)}")
 
-        sqlite_floor = statistics.median(sqlite_commit_cost(root))
+        sqlite_floor = statistics.median(in_place)
+        sqlite_growing = statistics.median(growing)
         met = report(summary, bare, statistics.median(commit_fsync), sqlite_floor,
-                     args.processes, args.warm)
+                     sqlite_growing, args.processes, args.warm)
         if not met or args.profile:
             print_profile(run_worker("profile", os.path.join(root, "profile"), 10, pycache))
         print(f"\nbench took {time.perf_counter() - started:.0f} s")

@@ -390,10 +390,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
-    from edge.engine import StationError
-    from edge.products.catalog import UnknownProduct
+def _raised(exc: BaseException, module: str, name: str) -> bool:
+    """Whether ``exc`` is ``module.name``, without importing ``module`` for commands that never
+    did: an exception class whose module was never imported cannot have been raised."""
+    loaded = sys.modules.get(module)
+    return loaded is not None and isinstance(exc, getattr(loaded, name))
 
+
+def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.WARNING,
@@ -405,17 +409,20 @@ def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
     out = out or sys.stdout
     try:
         return args.func(args, out)
-    except UnknownProduct as exc:
-        print(f"pibench: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    except StationError as exc:  # the station could not even start the run: its own fault
-        print(f"pibench: {exc}", file=sys.stderr)
-        return EXIT_CODES[Outcome.ERROR]
     except SettingsFileError as exc:  # config, plan, fixture, sync settings: a person must fix it
         print(f"pibench: {exc}", file=sys.stderr)
         return EXIT_CONFIG
     except KeyboardInterrupt:
         return EXIT_CODES[Outcome.ABORTED]
+    except Exception as exc:
+        if _raised(exc, "edge.products.catalog", "UnknownProduct"):
+            print(f"pibench: {exc}", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        if _raised(exc, "edge.engine.context", "StationError"):
+            # the station could not even start the run: its own fault
+            print(f"pibench: {exc}", file=sys.stderr)
+            return EXIT_CODES[Outcome.ERROR]
+        raise
 
 
 if __name__ == "__main__":

@@ -228,11 +228,12 @@ class Station:
         """Deliver in a background thread of this process, if a backend is configured.
         Returns False when sync is off. Testing never waits for it."""
         from edge.sync.settings import from_station_config
-        from edge.sync.worker import SyncWorker
 
         settings = from_station_config(self.config)
         if not settings.enabled:
             return False
+        from edge.sync.worker import SyncWorker  # the HTTP stack: only with a sync to run
+
         self._sync_worker = SyncWorker(self.config.database, settings)
         # start() reports a worker that cannot run (another process holds the database's sync
         # lock) in the sync status instead of letting a bare thread die silently.

@@ -21,6 +21,7 @@ from drivers.clock import SimClock
 DEFAULT_SIM_REVISION = "d04170"
 
 LevelListener = Callable[[bool, float], None]
+STATE_HISTORY = 2048  # most level changes a SimPin remembers in ``states``
 
 
 class PiGPIOUnavailableError(RuntimeError):
@@ -70,6 +71,10 @@ class SimPin(MockPin):
         ticks = self.factory.ticks()
         self._state = value
         self.states.append(PinState(ticks - self._last_change, value))
+        if len(self.states) > STATE_HISTORY:
+            # MockPin keeps every change forever: a simulated station running for days would
+            # grow without bound (10 edges per board). The recent half is what tests look at.
+            del self.states[: len(self.states) - STATE_HISTORY // 2]
         self._last_change = ticks
         for listener in list(self._listeners):
             listener(bool(value), ticks)

@@ -161,7 +161,11 @@ class Subscription:
 class EventBus:
     """Thread-safe publish/subscribe with sequence numbers and a replay buffer."""
 
-    def __init__(self, replay_size: int = 4096) -> None:
+    # A reconnecting client needs the run in progress and the verdicts just before it. Each
+    # RunFinished holds a whole RunRecord: 4096 events kept ~290 finished runs of the shipped
+    # plans alive, 2.5 MiB of the station's 40 MiB budget (issue 14); 1024 still holds several
+    # runs of a 100-step plan.
+    def __init__(self, replay_size: int = 1024) -> None:
         self._lock = threading.Lock()
         self._seq = 0
         self._replay: deque[Event] = deque(maxlen=replay_size)

@@ -5,6 +5,8 @@ Modules, one job each:
 * :mod:`~edge.store.db`: open the file (WAL, synchronous=FULL, foreign keys), migrate, errors;
 * :mod:`~edge.store.migrations`: the schema, as ordered migrations;
 * :mod:`~edge.store.codec`: exact storage of measured values and timestamps;
+* :mod:`~edge.store.step_codec`: a step as one `step_results` row (attempts and measurements as
+  compact exact JSON), the row layout that keeps a durable step to one page;
 * :mod:`~edge.store.payload`: the ``pibench.run/1`` JSON shape (outbox snapshot, JSON export);
 * :mod:`~edge.store.recorder`: :class:`RunRecorder`, the engine's writer;
 * :mod:`~edge.store.recovery`: closing runs a crash left RUNNING;

@@ -6,6 +6,22 @@ Settings every connection gets, and why:
 * ``synchronous=FULL``: each commit fsyncs the WAL before returning. With ``NORMAL`` a power cut
   may roll back the last commits, that is, lose steps the operator already saw; not acceptable.
 * ``foreign_keys=ON``: a step can never point at a run that does not exist.
+* ``page_size`` (new files only; a page size is fixed once a WAL file has data): one
+  durable step is one page appended to the WAL, and a WAL frame is a 24-byte header plus the
+  page, so with 4096-byte pages every frame straddles two 4 KiB blocks of the card (8 KiB
+  written per step); a 1024-byte page rewrites one block, sometimes two (issue 14, bench/).
+* ``wal_autocheckpoint``: a checkpoint copies the WAL's pages into the database file (and
+  fsyncs it). The recorder turns it off while a run is recording and back on for the commit
+  that finishes the run, so it never delays a step; every page changed by several runs is
+  copied once per checkpoint, so checkpointing every few runs rather than every run writes less.
+* ``journal_size_limit``: after a checkpoint the WAL is overwritten from its start in place, so
+  a durable commit rewrites blocks the file already owns (no block allocation, no filesystem
+  journal commit on each fdatasync). The limit only trims a WAL that some huge transaction grew
+  far beyond its usual size.
+* ``cache_size``: SQLite keeps up to this much of the file in each connection's memory; its
+  default (2 MB) fills as the database grows, and the station holds several connections (engine,
+  sync, readers). A step touches a handful of pages, so 256 KiB each is plenty (issue 14: the
+  station stays under 40 MiB after thousands of runs).
 * ``busy_timeout``: a writer waits for another writer (the sync marking a row delivered) instead
   of failing a step commit with "database is locked".
 
@@ -31,6 +47,10 @@ from pathlib import Path
 from edge.store import migrations
 
 BUSY_TIMEOUT_MS = 10_000
+PAGE_SIZE = 1024
+CHECKPOINT_PAGES = 2000  # WAL frames (about 2 MiB) before the checkpoint that follows a run
+WAL_SIZE_LIMIT = 16 * 1024 * 1024
+PAGE_CACHE_KIB = 256  # per connection; SQLite's default 2000 KiB grows with the file
 # The state directory is the service's own (systemd's StateDirectoryMode=0750 agrees): group may
 # read results for backups, nobody else may read, and only the service may write.
 DIR_MODE = 0o750
@@ -211,12 +231,17 @@ def _check_identity(conn: sqlite3.Connection, path: Path) -> None:
 
 
 def _apply_settings(conn: sqlite3.Connection, path: Path) -> None:
+    # Only takes effect on a file with no table yet (a new store); a no-op on any other.
+    conn.execute(f"PRAGMA page_size={int(PAGE_SIZE)}")
     mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
     if str(mode).lower() != "wal":
         raise StoreWriteError(f"{path}: could not switch to WAL journal mode (got {mode!r})")
     conn.execute("PRAGMA synchronous=FULL")
     conn.execute("PRAGMA foreign_keys=ON")
     conn.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_MS)}")
+    conn.execute(f"PRAGMA wal_autocheckpoint={int(CHECKPOINT_PAGES)}")
+    conn.execute(f"PRAGMA journal_size_limit={int(WAL_SIZE_LIMIT)}")
+    conn.execute(f"PRAGMA cache_size={-int(PAGE_CACHE_KIB)}")
 
 
 def _migrate(conn: sqlite3.Connection, path: Path) -> int:
@@ -239,6 +264,10 @@ def _migrate(conn: sqlite3.Connection, path: Path) -> int:
                     f"{migration.version}"
                 )
             for statement in migration.statements:
+                conn.execute(statement)
+            if migration.convert is not None:
+                migration.convert(conn)
+            for statement in migration.after:
                 conn.execute(statement)
             # PRAGMAs take no parameters; both values are integers from our own table.
             conn.execute(f"PRAGMA application_id={int(migrations.APPLICATION_ID)}")

@@ -17,17 +17,11 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from edge.records import (
-    Attempt,
-    Limits,
-    Measurement,
-    Outcome,
-    RunMeta,
-    RunRecord,
-    StepResult,
-)
-from edge.store.codec import day_bounds, decode_value, utc_epoch
+from edge.records import Outcome, RunMeta, RunRecord
+from edge.store.codec import day_bounds, utc_epoch
 from edge.store.db import UnknownRunError, read_snapshot
+from edge.store.migrations import STEP_KEY_SPAN
+from edge.store.step_codec import STEP_COLUMNS, run_key_range, step_from_row
 
 Moment = datetime | str  # an aware datetime or an ISO-8601 string (naive means UTC)
 
@@ -95,57 +89,23 @@ def _meta_from_row(row: sqlite3.Row | tuple[Any, ...]) -> RunMeta:
     )
 
 
-def _limits(row: tuple[Any, ...]) -> Limits:
-    units, low, high, marginal_low, marginal_high, expected_type, expected_text = row
-    return Limits(
-        low=low,
-        high=high,
-        units=units,
-        marginal_low=marginal_low,
-        marginal_high=marginal_high,
-        expected=decode_value(expected_type, expected_text),
-    )
-
-
 def load_run(conn: sqlite3.Connection, run_id: str) -> RunRecord:
     """The run exactly as recorded, steps in index order (raises :class:`UnknownRunError`)."""
     with read_snapshot(conn):
         row = conn.execute(
-            f"SELECT {_RUN_COLUMNS} FROM runs WHERE run_id = ?", (run_id,)
+            f"SELECT {_RUN_COLUMNS}, seq FROM runs WHERE run_id = ?", (run_id,)
         ).fetchone()
         if row is None:
             raise UnknownRunError(f"no run {run_id!r} on record")
-        measurements: dict[tuple[int, int], list[Measurement]] = defaultdict(list)
-        for step_index, attempt_pos, name, value_type, value_text, outcome, *limits in conn.execute(
-            "SELECT step_index, attempt_position, name, value_type, value_text, outcome, units,"
-            " low, high, marginal_low, marginal_high, expected_type, expected_text"
-            " FROM measurements WHERE run_id = ? ORDER BY step_index, attempt_position, position",
-            (run_id,),
-        ):
-            measurements[step_index, attempt_pos].append(
-                Measurement(name, decode_value(value_type, value_text), _limits(limits),
-                            Outcome(outcome))
-            )
-        attempts: dict[int, list[Attempt]] = defaultdict(list)
-        for step_index, position, number, outcome, duration_s, error in conn.execute(
-            "SELECT step_index, position, number, outcome, duration_s, error FROM attempts"
-            " WHERE run_id = ? ORDER BY step_index, position",
-            (run_id,),
-        ):
-            attempts[step_index].append(
-                Attempt(number, Outcome(outcome), duration_s,
-                        tuple(measurements.get((step_index, position), ())), error)
-            )
+        low, high = run_key_range(row[20])
         steps = tuple(
-            StepResult(index, name, Outcome(outcome), started, ended, duration_s,
-                       tuple(attempts.get(index, ())), bool(critical))
-            for index, name, outcome, started, ended, duration_s, critical in conn.execute(
-                "SELECT step_index, name, outcome, started_utc, ended_utc, duration_s, critical"
-                " FROM steps WHERE run_id = ? ORDER BY step_index",
-                (run_id,),
+            step_from_row(r)
+            for r in conn.execute(
+                f"SELECT {STEP_COLUMNS} FROM step_results WHERE id >= ? AND id < ? ORDER BY id",
+                (low, high),
             )
         )
-    outcome, ended_utc, duration_s, error = row[16:]
+    outcome, ended_utc, duration_s, error = row[16:20]
     return RunRecord(_meta_from_row(row), Outcome(outcome), ended_utc, duration_s, steps, error)
 
 
@@ -200,7 +160,8 @@ def find_runs(
                            outcome=outcome)
     rows = conn.execute(
         f"SELECT {_RUN_COLUMNS},"
-        " (SELECT count(*) FROM steps WHERE steps.run_id = runs.run_id)"
+        f" (SELECT count(*) FROM step_results WHERE id >= seq * {STEP_KEY_SPAN}"
+        f"  AND id < (seq + 1) * {STEP_KEY_SPAN})"
         f" FROM runs{where} ORDER BY started_epoch DESC, seq DESC LIMIT ? OFFSET ?",
         [*params, -1 if limit is None else int(limit), int(offset)],
     ).fetchall()

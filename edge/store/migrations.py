@@ -22,6 +22,8 @@ Deliberate choices in migration 1:
 
 from __future__ import annotations
 
+import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass
 
 # 'pibR' (pibench Results) in ASCII: identifies our files in the SQLite header.
@@ -33,6 +35,10 @@ class Migration:
     version: int
     description: str
     statements: tuple[str, ...]
+    # Data a statement cannot move exactly (floats through SQLite's JSON functions lose digits):
+    # a function run after ``statements`` in the same transaction.
+    convert: Callable[[sqlite3.Connection], None] | None = None
+    after: tuple[str, ...] = ()  # statements run after ``convert``
 
 
 _V1_RESULTS_AND_OUTBOX = (
@@ -187,11 +193,71 @@ _V2_SYNC_STATE = (
     """,
 )
 
+# Migration 3: one row, one page, per durable step (issue 14: bytes written to the SD card).
+# v1 wrote a step as rows in three WITHOUT ROWID tables keyed by the run's 36-character UUID:
+# every step commit touched at least three b-tree leaves (steps, attempts, measurements), placed
+# at random spots of the file because UUIDs are random, and each split half-filled pages. Now:
+# * a step is one row of ``step_results``; its attempts and measurements are a compact JSON array
+#   in that row (format in ``edge/store/step_codec.py``), written and read back exactly;
+# * the row's key is ``run_seq * 2**20 + step_index`` (runs.seq is this station's run counter):
+#   one integer that grows with every step of every run, so a step is appended at the end of the
+#   table's b-tree (one leaf page per commit, a split adds one page and its parent), and the key
+#   itself refuses a step recorded twice; no secondary index to update;
+# * ``steps`` stays readable as a view (run_id, step_index, name, outcome, ...), for ad-hoc SQL.
+STEP_KEY_SPAN = 1 << 20  # step indexes per run in the packed key (a plan has a few hundred)
+
+_V3_ONE_ROW_PER_STEP = (
+    f"""
+    CREATE TABLE step_results (
+        id          INTEGER PRIMARY KEY,  -- run_seq * {STEP_KEY_SPAN} + step_index
+        run_seq     INTEGER NOT NULL REFERENCES runs (seq),
+        step_index  INTEGER NOT NULL CHECK (step_index >= 0 AND step_index < {STEP_KEY_SPAN}),
+        name        TEXT NOT NULL,
+        outcome     TEXT NOT NULL,
+        started_utc TEXT NOT NULL,
+        ended_utc   TEXT NOT NULL,
+        duration_s  REAL NOT NULL,
+        critical    INTEGER NOT NULL CHECK (critical IN (0, 1)),
+        attempts    TEXT NOT NULL,        -- JSON, see edge/store/step_codec.py
+        CHECK (id = run_seq * {STEP_KEY_SPAN} + step_index)
+    )
+    """,
+)
+
+_V3_AFTER_CONVERSION = (
+    "DROP TABLE measurements",
+    "DROP TABLE attempts",
+    "DROP TABLE steps",  # drops its trigger too
+    f"""
+    CREATE VIEW steps AS
+    SELECT r.run_id AS run_id, s.step_index, s.name, s.outcome, s.started_utc, s.ended_utc,
+           s.duration_s, s.critical
+    FROM runs AS r JOIN step_results AS s  -- a range of the key: no index on run_seq needed
+      ON s.id >= r.seq * {STEP_KEY_SPAN} AND s.id < (r.seq + 1) * {STEP_KEY_SPAN}
+    """,
+    """
+    CREATE TRIGGER step_results_only_while_running BEFORE INSERT ON step_results
+    WHEN (SELECT outcome FROM runs WHERE seq = NEW.run_seq) <> 'RUNNING'
+    BEGIN
+        SELECT RAISE(ABORT, 'pibench: steps can only be added to a running run');
+    END
+    """,
+)
+
+
+def _convert_v1_steps(conn: sqlite3.Connection) -> None:
+    from edge.store.step_codec import convert_v1_steps  # only an upgrading station needs it
+
+    convert_v1_steps(conn)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "runs, steps, attempts, measurements and the delivery outbox",
               _V1_RESULTS_AND_OUTBOX),
     Migration(2, "sync: reconcile flag, FIFO indexes, per-target delivery state",
               _V2_SYNC_STATE),
+    Migration(3, "one row per step (attempts and measurements as JSON), keyed to append",
+              _V3_ONE_ROW_PER_STEP, _convert_v1_steps, _V3_AFTER_CONVERSION),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -31,8 +31,9 @@ from pathlib import Path
 from typing import Any
 
 from edge.records import Outcome, RunMeta, RunRecord, StepResult
-from edge.store.codec import encode_value, storable_text, utc_epoch, utc_iso
+from edge.store.codec import storable_text, utc_epoch, utc_iso
 from edge.store.db import (
+    CHECKPOINT_PAGES,
     RunStateError,
     StoreFullError,
     StoreWriteError,
@@ -45,6 +46,7 @@ from edge.store.db import (
 from edge.store.history import load_run
 from edge.store.last_words import LastWordsFile
 from edge.store.payload import payload_text
+from edge.store.step_codec import step_key, step_row
 
 DEFAULT_TARGET = "inventory"
 # Refuse to *start* a run below this much free space: running out mid-run would cost a result.
@@ -139,41 +141,6 @@ def _extra_json(extra: dict[str, Any]) -> str:
     return text
 
 
-def _step_rows(
-    run_id: str, step: StepResult
-) -> tuple[tuple[Any, ...], list[tuple[Any, ...]], list[tuple[Any, ...]]]:
-    index = int(step.index)  # plain int: SQLite cannot bind e.g. a numpy integer
-    step_row = (
-        run_id,
-        index,
-        step.name,
-        str(step.outcome),
-        step.started_utc,
-        step.ended_utc,
-        float(step.duration_s),
-        _bit(step.critical),
-    )
-    attempt_rows: list[tuple[Any, ...]] = []
-    measurement_rows: list[tuple[Any, ...]] = []
-    for a_pos, attempt in enumerate(step.attempts):
-        attempt_rows.append((
-            run_id, index, a_pos, int(attempt.number), str(attempt.outcome),
-            float(attempt.duration_s),
-            None if attempt.error is None else storable_text(attempt.error),
-        ))
-        for m_pos, m in enumerate(attempt.measurements):
-            value_type, value_text, value_real = encode_value(m.value)
-            expected_type, expected_text, _ = encode_value(m.limits.expected)
-            lim = m.limits
-            measurement_rows.append((
-                run_id, index, a_pos, m_pos, m.name, value_real, value_type, value_text,
-                lim.units, _optional_float(lim.low), _optional_float(lim.high),
-                _optional_float(lim.marginal_low), _optional_float(lim.marginal_high),
-                expected_type, expected_text, str(m.outcome), _bit(m.marginal),
-            ))
-    return step_row, attempt_rows, measurement_rows
-
-
 class RunRecorder:
     """The engine's writer. Build with :meth:`open` (owns its connection) or from a connection
     returned by :func:`edge.store.db.open_store`."""
@@ -191,6 +158,7 @@ class RunRecorder:
         self._path = database_path(conn)
         self._lock = threading.Lock()
         self._owns_conn = False
+        self._current: tuple[str | None, int] = (None, 0)  # (run_id, seq) of the last run seen
         # Where the cause of a run the database refused is kept until recovery can write it
         # (see edge.store.last_words); prepared now, while there is room for it.
         self._last_words: LastWordsFile | None = None
@@ -243,6 +211,9 @@ class RunRecorder:
         started_epoch = utc_epoch(meta.started_utc)
         extra = _extra_json(meta.extra)
         self._check_free_space()
+        with self._lock:
+            # No checkpoint while the run records: its steps must not wait for one (see db.py).
+            self._conn.execute("PRAGMA wal_autocheckpoint=0")
         with self._lock, self._writing(f"start run {meta.run_id}"):
             if self._exists(meta.run_id):
                 raise RunStateError(f"run {meta.run_id} already exists; run ids are single-use")
@@ -266,25 +237,18 @@ class RunRecorder:
         Raises :class:`UnknownRunError` / :class:`RunStateError` for an unknown or finished run
         or a step index already recorded, :class:`StoreWriteError` if SQLite refuses the write.
         """
-        step_row, attempt_rows, measurement_rows = _step_rows(run_id, step)
         with self._lock, self._writing(f"record step {step.index} ({step.name!r}) of run {run_id}",
                                        run_id):
-            # No look-before-you-leap SELECTs: the schema already refuses an unknown run (foreign
-            # key), a finished run (trigger) and a second copy of a step (primary key). Asking
-            # first would cost two queries on every step to explain a refusal that almost never
-            # happens; the explanation is worked out only when SQLite refuses.
+            row = step_row(self._run_seq(run_id), step)
+            # One INSERT of one row, appended at the end of the table (see migration 3): the
+            # schema refuses a finished run (trigger) and a second copy of a step (the key).
+            # Asking first would cost queries on every step to explain a refusal that almost
+            # never happens; the explanation is worked out only when SQLite refuses.
             try:
-                self._conn.execute("INSERT INTO steps VALUES (?, ?, ?, ?, ?, ?, ?, ?)", step_row)
-                self._conn.executemany(
-                    "INSERT INTO attempts VALUES (?, ?, ?, ?, ?, ?, ?)", attempt_rows
-                )
-                self._conn.executemany(
-                    "INSERT INTO measurements VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
-                    " ?, ?)",
-                    measurement_rows,
-                )
+                self._conn.execute(
+                    "INSERT INTO step_results VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", row)
             except sqlite3.IntegrityError as exc:
-                raise self._step_refused(run_id, step_row[1], exc) from exc
+                raise self._step_refused(run_id, row[2], exc) from exc
 
     def finish_run(
         self,
@@ -302,6 +266,9 @@ class RunRecorder:
         if outcome is Outcome.RUNNING:
             raise ValueError("a run cannot finish with outcome RUNNING")
         utc_epoch(ended_utc)  # malformed timestamps fail here, before anything is written
+        with self._lock:
+            # The commit of the verdict checkpoints, if the WAL has grown enough since the last.
+            self._conn.execute(f"PRAGMA wal_autocheckpoint={int(CHECKPOINT_PAGES)}")
         with self._lock, self._writing(f"finish run {run_id} ({outcome})", run_id):
             return close_run(
                 self._conn, run_id, outcome, ended_utc, duration_s, error, self._utc_now()
@@ -321,11 +288,22 @@ class RunRecorder:
             return RunStateError(f"run {run_id} is finished ({current}); step {index} "
                                  "cannot be added")
         if self._conn.execute(
-            "SELECT 1 FROM steps WHERE run_id = ? AND step_index = ?", (run_id, index)
+            "SELECT 1 FROM step_results WHERE id = ?", (step_key(self._run_seq(run_id), index),)
         ).fetchone():
             return RunStateError(f"step {index} of run {run_id} is already recorded")
         return StoreWriteError(f"{self._path}: could not record step {index} of run {run_id}: "
                                f"{exc}")
+
+    def _run_seq(self, run_id: str) -> int:
+        """The run's ``seq`` (the key of its steps): remembered for the run being recorded, so a
+        step costs no lookup; raises :class:`UnknownRunError` for a run never begun."""
+        if self._current[0] == run_id:
+            return self._current[1]
+        row = self._conn.execute("SELECT seq FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+        if row is None:
+            raise UnknownRunError(f"no run {run_id!r} on record")
+        self._current = (run_id, row[0])
+        return row[0]
 
     def _exists(self, run_id: str) -> bool:
         return self._conn.execute(

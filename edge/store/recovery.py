@@ -15,6 +15,7 @@ from edge.store.codec import parse_utc
 from edge.store.db import database_path, write_transaction
 from edge.store.last_words import clear_last_words, read_last_words
 from edge.store.recorder import close_run
+from edge.store.step_codec import run_key_range
 
 INTERRUPTED_ERROR = "interrupted: station stopped during the run (crash or power loss)"
 # A run whose cause the station knew but could not write into the database (disk full, locked):
@@ -28,13 +29,14 @@ def _last_sign_of_life(conn: sqlite3.Connection, run_id: str) -> str:
     Used as ``ended_utc`` because the restart time can be days after a power cut, which would
     be a false end time. The duration stays NULL: the monotonic clock did not survive.
     """
-    row = conn.execute(
-        "SELECT coalesce("
-        " (SELECT ended_utc FROM steps WHERE run_id = ? ORDER BY step_index DESC LIMIT 1),"
-        " (SELECT started_utc FROM runs WHERE run_id = ?))",
-        (run_id, run_id),
+    seq, started_utc = conn.execute(
+        "SELECT seq, started_utc FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+    low, high = run_key_range(seq)
+    last = conn.execute(
+        "SELECT ended_utc FROM step_results WHERE id >= ? AND id < ? ORDER BY id DESC LIMIT 1",
+        (low, high),
     ).fetchone()
-    return row[0]
+    return started_utc if last is None else last[0]
 
 
 def recover_interrupted(conn: sqlite3.Connection, now_utc: datetime | str) -> list[str]:

@@ -16,17 +16,20 @@ import sys
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from edge.config import load_config
 from edge.console import EXIT_CONFIG
 from edge.errors import SettingsFileError
 from edge.store.db import open_store
-from edge.sync.outbox import Outbox
 from edge.sync.secrets import REDACTOR, TokenError
 from edge.sync.settings import SyncSettings, from_station_config
-from edge.sync.status import parked_runs, read_status
-from edge.sync.worker import MAX_WAIT_S, SyncBusyError, SyncWorker, WorkerLock
+
+if TYPE_CHECKING:
+    from edge.sync.worker import SyncWorker
+
+# The outbox, status and worker modules (and through them the HTTP stack) are imported by the
+# sub-commands that use them, not here: edge/cli.py builds this parser for every pibench command.
 
 EXIT_OK, EXIT_USAGE, EXIT_PENDING, EXIT_SETUP_PROBLEMS = 0, 2, 3, 1
 
@@ -50,6 +53,8 @@ def _quiet_stdout() -> None:
 
 def _guard(fn):
     def wrapper(args: argparse.Namespace, out: TextIO | None = None) -> int:
+        from edge.sync.worker import SyncBusyError
+
         out = out or sys.stdout
         try:
             code = fn(args, out)
@@ -76,6 +81,9 @@ def _guard(fn):
 @_guard
 def sync_status(args: argparse.Namespace, out: TextIO) -> int:
     """Print the delivery status; exit 0 when nothing waits, 3 when results wait or are parked."""
+    from edge.sync.status import parked_runs, read_status
+    from edge.sync.worker import WorkerLock
+
     settings, database = _load(args)
     conn = open_store(database)
     try:
@@ -113,6 +121,8 @@ def sync_status(args: argparse.Namespace, out: TextIO) -> int:
 @_guard
 def sync_retry_parked(args: argparse.Namespace, out: TextIO) -> int:
     """Put parked runs back in the queue (after fixing the configuration or the inventory)."""
+    from edge.sync.outbox import Outbox
+
     settings, database = _load(args)
     conn = open_store(database)
     try:
@@ -140,6 +150,9 @@ def _progress(database: Path, target: str) -> tuple[int, int, int]:
 def sync_now(args: argparse.Namespace, out: TextIO) -> int:
     """Forget the backoff and deliver now: in this process, every waiting run tried once, when
     no worker runs; else the running worker is asked and watched for a few seconds."""
+    from edge.sync.outbox import Outbox
+    from edge.sync.worker import SyncBusyError, SyncWorker
+
     settings, database = _load(args)
     if not settings.enabled:
         print("sync is off ([sync] backend = 'none')", file=out)
@@ -170,6 +183,8 @@ def _nudge_running_worker(args: argparse.Namespace, database: Path, settings: Sy
                           worker: SyncWorker, out: TextIO) -> int:
     """The running worker looks at the database at least every MAX_WAIT_S: watch it do so
     instead of promising something it may not do."""
+    from edge.sync.worker import MAX_WAIT_S
+
     pid = worker.lock.holder_pid()
     print(f"a sync worker (pid {pid}) is running; it looks at the queue at least every "
           f"{MAX_WAIT_S:g} s", file=out)

@@ -14,12 +14,11 @@ import requests
 import urllib3
 
 from edge.sync import outcomes
-from edge.sync.outcomes import Outcome
+from edge.sync.outcomes import RETRY_AFTER_MAX_S, Outcome
 from edge.sync.secrets import REDACTOR, describe_error
 
-# Clamp a server's Retry-After: a misconfigured proxy saying "come back in a year" must not
-# silence a station for a year (about an hour is the usual advice).
-RETRY_AFTER_MAX_S = 3600.0
+# RETRY_AFTER_MAX_S (the clamp on a server's Retry-After) lives in edge.sync.outcomes, so the
+# runner and the status can use it without importing requests through this module.
 
 _TRANSIENT_STATUSES = {408, 425, 429, 500, 503}
 # The proxy may have forwarded the request before failing: the server may hold the run.

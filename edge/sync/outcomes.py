@@ -22,6 +22,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+# Clamp a server's Retry-After: a misconfigured proxy saying "come back in a year" must not
+# silence a station for a year (about an hour is the usual advice). Here rather than in
+# http_classify so the runner (and the status every station reads) need not import requests.
+RETRY_AFTER_MAX_S = 3600.0
+
 
 class OutcomeClass(StrEnum):
     DELIVERED = "delivered"

@@ -23,9 +23,8 @@ from dataclasses import dataclass, field, replace
 
 from edge.sync.backends.base import Backend, OutboxItem
 from edge.sync.clock import SyncClock
-from edge.sync.http_classify import RETRY_AFTER_MAX_S
 from edge.sync.outbox import MAX_SCHEDULE_AHEAD_S, Outbox, TargetState, iso
-from edge.sync.outcomes import Outcome, OutcomeClass
+from edge.sync.outcomes import RETRY_AFTER_MAX_S, Outcome, OutcomeClass
 from edge.sync.secrets import REDACTOR, TokenError, describe_error
 from edge.sync.settings import SyncSettings
 

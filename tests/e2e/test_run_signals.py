@@ -39,7 +39,17 @@ def _assert_aborted_by(data, run_id, signum, proc):
     assert outcome == "ABORTED", proc.text()
     assert signal.Signals(signum).name in error
     assert [(i, name) for i, name, _ in steps] == PLANNED  # every planned step has its row
-    assert [o for *_, o in steps] == ["PASS", "PASS", "ABORTED", "SKIPPED", "PASS"], proc.text()
+    # The signal is sent once "power on" passed; on a loaded machine the engine may already be
+    # in a later step when it lands. Wherever it lands: the steps before it passed, the one it
+    # interrupted is ABORTED, the rest of the plan is SKIPPED, and the teardown still ran.
+    outcomes = [o for *_, o in steps]
+    body, teardown = outcomes[:-1], outcomes[-1]
+    assert body[:2] == ["PASS", "PASS"], proc.text()
+    assert teardown == "PASS", proc.text()
+    ran = [o for o in body if o != "SKIPPED"]
+    assert ran[:-1] == ["PASS"] * (len(ran) - 1) and ran[-1] in ("ABORTED", "PASS"), proc.text()
+    assert body[len(ran):] == ["SKIPPED"] * (len(body) - len(ran)), proc.text()
+    assert "ABORTED" in body or "SKIPPED" in body, proc.text()  # the signal cut the run short
     assert dut_power_changes(proc) == ["ON", "OFF"], proc.text()
 
 

@@ -116,7 +116,11 @@ def test_a_disk_full_mid_run_is_recorded_as_disk_full(tmp_path):
         assert "disk is full" in "".join(proc.err) and "Traceback" not in "".join(proc.out)
         assert proc.err and any("simulated DUT power OFF" in line for line in proc.err)
         outcome, _, steps = stored_run(data, run_id)
-        assert outcome == "RUNNING" and [s[1] for s in steps] == ["fixture check", "power on"]
+        # A step is one small WAL frame (1 KiB pages): the first one or two after the disk
+        # filled may still fit in a block the WAL already owns. Which write meets the full
+        # disk varies; that every committed step stays, and the cause is disk full, does not.
+        stored = [s[1] for s in steps]
+        assert outcome == "RUNNING" and stored[:2] == ["fixture check", "power on"], stored
 
         filler.unlink()  # the technician frees space; the next start closes the run
         nxt = pibench(data, "run", "--product", PRODUCT, "--serial", "PBF-000002")
@@ -124,7 +128,7 @@ def test_a_disk_full_mid_run_is_recorded_as_disk_full(tmp_path):
         outcome, error, steps = stored_run(data, run_id)
         assert outcome == "ABORTED" and "disk full" in error, error
         assert "crash or power loss" not in error
-        assert [s[1] for s in steps] == ["fixture check", "power on"]  # nothing lost
+        assert [s[1] for s in steps] == stored  # nothing lost
 
 
 def _fill(path: Path) -> None:

@@ -26,7 +26,8 @@ def test_a_new_file_gets_the_latest_schema_and_durable_settings(db_path):
     assert conn.execute("PRAGMA foreign_keys").fetchone() == (1,)
     assert conn.execute("PRAGMA busy_timeout").fetchone()[0] >= 5000
     tables = {name for kind, name, _ in schema_of(conn) if kind == "table"}
-    assert {"runs", "steps", "attempts", "measurements", "outbox"} <= tables
+    assert {"runs", "step_results", "outbox"} <= tables
+    assert ("view", "steps") in {(kind, name) for kind, name, _ in schema_of(conn)}
     indexes = {name for kind, name, _ in schema_of(conn) if kind == "index"}
     assert {"runs_by_serial", "runs_by_started", "runs_by_product"} <= indexes
     conn.close()

@@ -1,0 +1,189 @@
+"""Start-up of the real pibench commands against ``python -c pass``, bytecode cached.
+
+Run:  .venv/bin/python bench/bench_startup.py             (about 30 s)
+      .venv/bin/python bench/bench_startup.py --rounds 30 (steadier)
+
+Measured, as fresh processes of this venv's interpreter, visited round-robin ``--rounds`` times,
+wall time from ``Popen`` to exit (or to the prompt), medians:
+
+* ``python -c pass``: the reference, the least any Python command costs here;
+* ``pibench run``: the installed ``pibench`` script testing one simulated board (PowerBank-Foolish,
+  a new serial each time, on the simulated station) to its verdict and exit;
+* ``pibench history``: listing the last runs;
+* ``pibench station`` start: from ``Popen`` to the scan prompt printed on stdout (the station has
+  opened and recovered its store, loaded the products and is reading a serial); its stdin then
+  closes and it exits (not timed). Twice: with the simulated station's default configuration
+  (no sync), and with the generic sync configured (aimed at a closed port on 127.0.0.1: the
+  worker starts, and with it the HTTP stack, as on a real station).
+
+Bytecode: the environment may set ``PYTHONDONTWRITEBYTECODE=1`` (this project's does), which makes
+every start compile pibench from source, as no installed station does. The bench removes that
+variable for every measured command and sets ``PYTHONPYCACHEPREFIX`` to a cache in its temp dir,
+then fills that cache before timing: ``python -m compileall`` over ``edge/`` and ``drivers/``, and
+one untimed run of every command (which compiles the standard library and dependencies it
+imports into the same cache). Every timed command then loads its modules from cached bytecode.
+
+Also printed: how many modules each command imports and whether any of the libraries it must not
+load is among them (``python -X importtime``, one untimed run each); the same rule is asserted by
+``tests/e2e/test_startup_imports.py``, without any time.
+
+Goals (issue 14, goal 3): ``pibench run`` <= 6x ``python -c pass``; station start to the scan
+prompt <= 8x (judged with and without a sync configured).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BIN = os.path.dirname(sys.executable)
+PIBENCH = os.path.join(BIN, "pibench")
+PRODUCT = "PowerBank-Foolish"
+GOAL_RUN, GOAL_STATION = 6.0, 8.0
+# Libraries these commands must not import (HTTP stack, inventory client, serial port, HMI).
+FORBIDDEN = ("requests", "urllib3", "inventree", "serial", "textual", "rich")
+MS = 1000.0
+
+
+def write_sync_config(root: str) -> str:
+    """A station.toml with the generic sync aimed at a closed loopback port: the station loads
+    and starts its sync worker, whose deliveries are refused (nothing leaves the machine)."""
+    token = os.path.join(root, "inventory.token")
+    with open(token, "w", encoding="utf-8") as f:
+        f.write("startup-bench-token\n")
+    os.chmod(token, 0o600)
+    path = os.path.join(root, "station.toml")
+    with open(path, "w", encoding="utf-8") as f:
+        f.write("[station]\nid = 'startup-bench'\n[sync]\nbackend = 'generic'\n"
+                "url = 'http://127.0.0.1:9/pibench/results'\ntoken_file = 'inventory.token'\n")
+    return path
+
+
+class Bench:
+    def __init__(self, root: str) -> None:
+        self.data = os.path.join(root, "data")
+        self.sync_config = write_sync_config(root)
+        self.env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+        self.env["PYTHONPYCACHEPREFIX"] = os.path.join(root, "pycache")
+        self.serial = 0
+
+    def common(self) -> list[str]:
+        return ["--data-dir", self.data, "--lang", "en"]
+
+    def run_argv(self) -> list[str]:
+        self.serial += 1
+        return [PIBENCH, *self.common(), "run", "--product", PRODUCT, "--serial",
+                f"PBF-{self.serial:06d}"]
+
+    def history_argv(self) -> list[str]:
+        return [PIBENCH, *self.common(), "history", "--last", "5"]
+
+    def timed(self, argv: list[str]) -> float:
+        t0 = time.perf_counter()
+        proc = subprocess.run(argv, env=self.env, capture_output=True, check=False)
+        spent = time.perf_counter() - t0
+        if proc.returncode != 0:
+            raise SystemExit(f"{argv} exited {proc.returncode}:\n{proc.stderr.decode()[-2000:]}")
+        return spent
+
+    def station_to_prompt(self, sync: bool = False) -> float:
+        """Popen to the scan prompt on stdout; then stdin closes and the station exits."""
+        config = ["--config", self.sync_config] if sync else []
+        argv = [PIBENCH, *config, *self.common(), "station", "--product", PRODUCT]
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(argv, env=self.env, stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        seen = b""
+        assert proc.stdout is not None and proc.stdin is not None
+        while b"Scan the serial" not in seen or not seen.endswith(b"> "):
+            chunk = os.read(proc.stdout.fileno(), 4096)
+            if not chunk:
+                proc.wait()
+                raise SystemExit(f"station exited {proc.returncode} before its prompt:\n"
+                                 f"{seen.decode()}\n{proc.stderr.read().decode()[-2000:]}")
+            seen += chunk
+        spent = time.perf_counter() - t0
+        proc.stdin.close()
+        proc.stdout.read()
+        proc.stderr.read()
+        proc.wait(timeout=30)
+        return spent
+
+    def imports(self, argv: list[str]) -> tuple[int, list[str]]:
+        """Modules imported by ``argv`` (``-X importtime``), and the forbidden ones among them."""
+        cmd = [sys.executable, "-X", "importtime", "-m", "edge.cli", *argv[1:]]
+        proc = subprocess.run(cmd, env=self.env, capture_output=True, text=True, check=False,
+                              input="q\n")
+        names = [line.rsplit("|", 1)[1].strip() for line in proc.stderr.splitlines()
+                 if line.startswith("import time:") and "|" in line][1:]
+        bad = sorted({n for n in names if n.split(".")[0] in FORBIDDEN})
+        return len(names), bad
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=15)
+    args = parser.parse_args(argv)
+
+    root = tempfile.mkdtemp(prefix="pibench-startup-bench-")
+    try:
+        b = Bench(root)
+        print(f"Start-up bench: {sys.executable} (Python {sys.version.split()[0]}), "
+              f"{os.cpu_count()} CPUs; bytecode cached in {b.env['PYTHONPYCACHEPREFIX']}, "
+              "PYTHONDONTWRITEBYTECODE unset")
+        subprocess.run([sys.executable, "-m", "compileall", "-q", os.path.join(ROOT, "edge"),
+                        os.path.join(ROOT, "drivers")], env=b.env, check=True,
+                       stdout=subprocess.DEVNULL)
+        commands = {
+            "python -c pass": lambda: b.timed([sys.executable, "-c", "pass"]),
+            "pibench run (simulated board)": lambda: b.timed(b.run_argv()),
+            "pibench history": lambda: b.timed(b.history_argv()),
+            "pibench station: start to scan prompt": b.station_to_prompt,
+            "pibench station, sync configured: start to prompt": lambda: b.station_to_prompt(True),
+        }
+        for fn in commands.values():  # untimed: fills the bytecode cache
+            fn()
+        spent: dict[str, list[float]] = {name: [] for name in commands}
+        for _ in range(args.rounds):
+            for name, fn in commands.items():
+                spent[name].append(fn())
+        med = {name: statistics.median(v) for name, v in spent.items()}
+        ref = med["python -c pass"]
+        station = [PIBENCH, *b.common(), "station", "--product", PRODUCT]
+        imports = {
+            "pibench run (simulated board)": b.imports(b.run_argv()),
+            "pibench history": b.imports(b.history_argv()),
+            "pibench station: start to scan prompt": b.imports(station),
+        }
+        print(f"\n{args.rounds} rounds, medians{'':<28}{'ms':>8}{'x pass':>8}{'min ms':>8}"
+              f"{'modules':>9}  forbidden imported")
+        for name, values in spent.items():
+            count, bad = imports.get(name, (None, None))
+            extra = "" if count is None else f"{count:>9}  {', '.join(bad) or 'none'}"
+            print(f"  {name:<52}{med[name] * MS:>8.1f}{med[name] / ref:>8.2f}"
+                  f"{min(values) * MS:>8.1f}{extra}")
+        print(f"  (forbidden: {', '.join(FORBIDDEN)}; gpiozero is the simulated station's Pi-pin "
+              "simulator, so it stays)")
+        for name, goal in (("pibench run (simulated board)", GOAL_RUN),
+                           ("pibench station: start to scan prompt", GOAL_STATION),
+                           ("pibench station, sync configured: start to prompt", GOAL_STATION)):
+            ratio = med[name] / ref
+            print(f"goal (issue 14): {name} <= {goal:.0f}x python -c pass: {ratio:.2f}x -> "
+                  + ("goal met" if ratio <= goal else "goal NOT met"))
+        clean = all(not bad for _, bad in imports.values())
+        print("goal (issue 14): nothing forbidden imported by run/history/station without sync -> "
+              + ("goal met" if clean else "goal NOT met"))
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,80 @@
+"""What a command imports is what it uses (issue 14): no HTTP stack, inventory client, serial-port
+library or HMI toolkit for `pibench run` on the simulated station nor for `pibench history`; the
+HTTP stack only for a sync command with a sync configured. Each command runs in a fresh real
+process that dumps ``sys.modules`` on exit; nothing here measures time."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+HTTP = {"requests", "urllib3", "inventree", "charset_normalizer", "idna", "certifi"}
+NEVER = {"serial", "textual", "rich"}  # pyserial: only with a scanner configured; HMI toolkit
+# Runs `pibench` as its console script does, then prints the top-level packages imported.
+DUMP = (
+    "import atexit, json, sys\n"
+    "atexit.register(lambda: print('MODULES ' + json.dumps(sorted({m.split('.')[0]"
+    " for m in sys.modules}))))\n"
+    "from edge.cli import main\n"
+    "sys.exit(main(sys.argv[1:]))\n"
+)
+
+
+def imported(*argv: str, stdin: str = "") -> set[str]:
+    proc = subprocess.run([sys.executable, "-c", DUMP, *argv], capture_output=True, text=True,
+                          input=stdin, timeout=120, check=False,
+                          env={**os.environ, "PIBENCH_DATA_DIR": ""})
+    # (after a prompt the dump shares its line: look for the marker anywhere)
+    _, marker, dump = proc.stdout.rpartition("MODULES ")
+    assert marker, f"exit {proc.returncode}: {proc.stderr[-2000:]}"
+    return set(json.loads(dump.splitlines()[0]))
+
+
+@pytest.fixture
+def data(tmp_path: Path) -> list[str]:
+    return ["--data-dir", str(tmp_path / "data"), "--lang", "en"]
+
+
+def test_run_on_the_simulated_station_imports_no_http_serial_or_hmi_library(data):
+    modules = imported(*data, "run", "--product", "PowerBank-Foolish", "--serial", "PBF-000001")
+    assert "edge" in modules and "sqlite3" in modules  # it did run
+    assert not modules & (HTTP | NEVER), sorted(modules & (HTTP | NEVER))
+
+
+def test_history_imports_no_hardware_http_or_serial_library(data):
+    imported(*data, "run", "--product", "PowerBank-Foolish", "--serial", "PBF-000001")
+    modules = imported(*data, "history")
+    assert not modules & (HTTP | NEVER | {"gpiozero", "smbus2", "colorzero"}), sorted(
+        modules & (HTTP | NEVER | {"gpiozero", "smbus2", "colorzero"}))
+
+
+def _sync_config(tmp_path: Path) -> Path:
+    token = tmp_path / "inventory.token"
+    token.write_text("t0k3n-for-import-test\n")
+    token.chmod(0o600)
+    cfg = tmp_path / "station.toml"
+    cfg.write_text("[station]\nid = 'imports'\n[sync]\nbackend = 'generic'\n"
+                   "url = 'http://127.0.0.1:9/pibench/results'\ntoken_file = 'inventory.token'\n")
+    return cfg
+
+
+def test_run_with_a_sync_configured_still_imports_no_http_stack(tmp_path, data):
+    """`pibench run` queues its result; only the station's worker or `sync now` delivers."""
+    modules = imported("--config", str(_sync_config(tmp_path)), *data, "run", "--product",
+                       "PowerBank-Foolish", "--serial", "PBF-000002")
+    assert not modules & (HTTP | NEVER), sorted(modules & (HTTP | NEVER))
+
+
+def test_a_station_loads_the_http_stack_only_when_a_sync_is_configured(tmp_path, data):
+    """Started, shown its scan prompt, then told 'q': without a sync, no HTTP library; with
+    one, its worker's (which also shows that this test sees an import when there is one)."""
+    station = ("station", "--product", "PowerBank-Foolish")
+    without = imported(*data, *station, stdin="q\n")
+    assert "edge" in without and not without & (HTTP | NEVER), sorted(without & (HTTP | NEVER))
+    with_sync = imported("--config", str(_sync_config(tmp_path)), *data, *station, stdin="q\n")
+    assert {"requests", "urllib3"} <= with_sync and not with_sync & NEVER
