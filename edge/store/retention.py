@@ -17,6 +17,7 @@ import sqlite3
 from dataclasses import dataclass
 
 from edge.store.db import read_snapshot, write_transaction
+from edge.store.migrations import STEP_KEY_SPAN
 
 _DELIVERED_ONLY = """
     r.outcome <> 'RUNNING'
@@ -66,7 +67,12 @@ def apply_retention(conn: sqlite3.Connection, *, older_than_epoch: float | None 
         doomed = [run_id for run_id, ok in selected if ok]
         if not dry_run:
             for run_id in doomed:
-                for table in ("measurements", "attempts", "steps", "outbox"):
-                    conn.execute(f"DELETE FROM {table} WHERE run_id = ?", (run_id,))
+                # A run's steps are the key range run_seq * STEP_KEY_SPAN + step_index of
+                # step_results (schema 3): deleted by that range, then its outbox row and itself.
+                conn.execute(
+                    "DELETE FROM step_results WHERE id >= (SELECT seq FROM runs WHERE run_id = ?)"
+                    " * ? AND id < ((SELECT seq FROM runs WHERE run_id = ?) + 1) * ?",
+                    (run_id, STEP_KEY_SPAN, run_id, STEP_KEY_SPAN))
+                conn.execute("DELETE FROM outbox WHERE run_id = ?", (run_id,))
                 conn.execute("DELETE FROM runs WHERE run_id = ?", (run_id,))
     return RetentionResult(tuple(doomed), sum(1 for _r, ok in selected if not ok))

@@ -19,6 +19,7 @@ from edge.records import Outcome
 from edge.store import NotAResultStoreError, open_store
 from edge.store.backup import BackupError, backup_database, usb_destination
 from edge.store.integrity import DamagedDatabaseError, check_database, verify_at_startup
+from edge.store.migrations import STEP_KEY_SPAN
 from edge.store.readonly import open_readonly
 from edge.store.retention import apply_retention
 
@@ -115,10 +116,19 @@ def test_retention_deletes_only_delivered_runs(
     done = apply_retention(store, older_than_epoch=cutoff)
     assert done.deleted == (old_delivered,)
     assert run_ids(store) == [old_pending, old_parked, new_delivered]
-    for table in ("steps", "attempts", "measurements", "outbox"):
+    for table in ("steps", "outbox"):  # steps: the view over step_results (schema 3)
         left = store.execute(f"SELECT count(*) FROM {table} WHERE run_id = ?",
                              (old_delivered,)).fetchone()[0]
         assert left == 0, table
+    # No orphan step rows: every step_results row belongs to a run that is still there.
+    orphans = store.execute(
+        "SELECT count(*) FROM step_results s WHERE NOT EXISTS (SELECT 1 FROM runs r"
+        " WHERE s.id >= r.seq * ? AND s.id < (r.seq + 1) * ?)",
+        (STEP_KEY_SPAN, STEP_KEY_SPAN)).fetchone()[0]
+    assert orphans == 0
+    kept = store.execute("SELECT count(*) FROM steps WHERE run_id = ?",
+                         (new_delivered,)).fetchone()[0]
+    assert kept > 0  # the range delete reached only the doomed run
 
 
 def test_retention_by_count_keeps_the_newest_and_never_a_running_run(
