@@ -135,13 +135,14 @@ in_root setpriv --reuid=pibench-hmi --regid=pibench-hmi --init-groups cat /etc/p
     echo "pibench-hmi cannot read /etc/pibench: ok"
 tmx() { tmux -L "pibench-chroot-$$" "$@"; }
 tmx new-session -d -x 100 -y 30 "chroot $root setpriv --reuid=pibench-hmi --regid=pibench-hmi --init-groups env -i PATH=/usr/bin:/bin HOME=$khome TERM=xterm-256color ${kenv[*]} sh -c 'cd $khome && exec $hmi_cmd' 2>$root/tmp/hmi.err"
+tmx set-option -g remain-on-exit on >/dev/null # a crashed HMI leaves its last screen to read
 seen=""
 for _ in $(seq 60); do
     sleep 1
     screen=$(tmx capture-pane -p 2>/dev/null || true)
     if grep -q PowerBank <<<"$screen"; then seen=1; break; fi
 done
-printf '%s\n' "$screen" | sed 's/[[:space:]]*$//' | grep -v '^$' | head -30
+printf '%s\n' "$screen" | sed 's/[[:space:]]*$//' | grep -v '^$' | head -30 || true
 tmx kill-server 2>/dev/null || true
 [ -n "$seen" ] || { echo "the HMI did not show the station's products:"; cat "$root/tmp/hmi.err"; exit 1; }
 echo "the HMI, as pibench-hmi with the kiosk's command, shows the station's products: ok"
