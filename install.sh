@@ -110,6 +110,11 @@ udev_uses_group() {
 os_field() { # KEY: a field of os-release
     sed -n "s/^$1=//p" "$ROOT/etc/os-release" 2>/dev/null | tr -d '"' | head -n1
 }
+toml_value() { # TABLE KEY FILE: a key's string value in a table of a TOML file (simple form only)
+    awk -v table="[$1]" -v key="$2" '/^[[:space:]]*\[/ { s = $0; sub(/[[:space:]]*(#.*)?$/, "", s) }
+        s == table && $0 ~ "^[[:space:]]*" key "[[:space:]]*=" {
+            sub(/^[^=]*=[[:space:]]*"/, ""); sub(/".*/, ""); print; exit }' "$3" 2>/dev/null || true
+}
 is_pi_os() { [ -e "$ROOT/etc/rpi-issue" ] || [ -x "$ROOT/usr/bin/raspi-config" ]; }
 
 # ---- checks ----------------------------------------------------------------------------------
@@ -243,8 +248,12 @@ configuration() {
     act chown "root:$SVC_USER" "$ROOT$CONF"
     if [ ! -f "$ROOT$CONF/station.toml" ]; then
         # The example names the service's data directory, so a technician's `pibench` reads
-        # the same database as the service.
-        write_file "$ROOT$CONF/station.toml" 0640 <"$SRC/docs/station.example.toml"
+        # the same database as the service. Its API address is made explicit: a station whose
+        # [api] listen is set never moves to another free port when that one is taken (it stops
+        # with exit 78 and says why), so the touchscreen, which cannot read the station's owner
+        # record, always finds it where /etc/pibench-kiosk/api.env says.
+        sed 's/^# listen = "127\.0\.0\.1:8750"/listen = "127.0.0.1:8750"/' \
+            "$SRC/docs/station.example.toml" | write_file "$ROOT$CONF/station.toml" 0640
         act chown "root:$SVC_USER" "$ROOT$CONF/station.toml"
     fi
     # The token lives alone in a file only the service user can read: the configuration stays
@@ -263,8 +272,7 @@ configuration() {
 interfaces() {
     say "== interfaces"
     local scanner
-    scanner=$(awk '/^\[/{s=$0} s=="[scanner]" && /^[[:space:]]*url[[:space:]]*=/ {
-        sub(/^[^=]*=[[:space:]]*"/, ""); sub(/".*/, ""); print }' "$ROOT$CONF/station.toml" 2>/dev/null || true)
+    scanner=$(toml_value scanner url "$ROOT$CONF/station.toml")
     if is_pi_os && command -v raspi-config >/dev/null 2>&1; then
         act raspi-config nonint do_i2c 0
         case "$scanner" in
@@ -337,12 +345,18 @@ health_check() { # RELEASE
         return 1
     fi
     rm -rf "$tmp"
+    if [ "${2:-}" != old-ok ] && ! has_hmi "$1"; then
+        say "   the new version cannot start its operator screen (import hmi.app, hmi.web failed)" >&2
+        return 1
+    fi
     say "   ok"
 }
 
-has_hmi() { # RELEASE: does this release have the touchscreen HMI yet?
-    [ "$dry" = 0 ] && [ -n "$1" ] &&
-        "$ROOT$RELEASES/$1/venv/bin/pibench" hmi --help >/dev/null 2>&1
+has_hmi() { # RELEASE: can this release run the touchscreen HMI (textual, textual-serve)?
+    # Every release this script builds has it; a release installed before the HMI existed
+    # (only ever met by --rollback) does not, and its kiosk must not be left crash-looping.
+    [ "$dry" = 1 ] && return 0
+    "$ROOT$RELEASES/$1/venv/bin/python" -c 'import hmi.app, hmi.web' >/dev/null 2>&1
 }
 
 link_name() { # LINK: the release a link (current, previous) points at, or nothing
@@ -391,6 +405,7 @@ system_files() { # sets: units_changed
     [ -d "$ROOT$KIOSK_CONF" ] || act install -d -m 0755 "$ROOT$KIOSK_CONF"
     install_file "$SRC/systemd/kiosk/rc.xml" "$KIOSK_CONF/rc.xml" 0644 || true
     install_file "$SRC/systemd/kiosk/foot.ini" "$KIOSK_CONF/foot.ini" 0644 || true
+    kiosk_settings
     # Technicians' command: always the station's configuration (so the station's database),
     # unless PIBENCH_CONFIG says otherwise.
     [ -d "$ROOT$(dirname "$WRAPPER")" ] || act install -d -m 0755 "$ROOT$(dirname "$WRAPPER")"
@@ -404,6 +419,50 @@ WRAPPER
     rm -f "$wrapper"
 }
 
+# Where the touchscreen (and the browser HMI) find the station, written from station.toml on
+# every install: pibench-hmi cannot read /etc/pibench (root:pibench 0750). api.env is always
+# rewritten from [api]; hmi.env (the operator language) is the installer's and kept.
+kiosk_settings() {
+    local conf="$ROOT$CONF/station.toml" listen host port url token_file env
+    listen=$(toml_value api listen "$conf")
+    listen=${listen:-127.0.0.1:8750}
+    if [ "$listen" = off ]; then
+        say "   [api] listen = \"off\" in $CONF/station.toml: the touchscreen has no station to show" >&2
+        listen=127.0.0.1:8750
+    fi
+    host=${listen%:*} port=${listen##*:}
+    host=${host#[} host=${host%]}
+    case "$host" in 0.0.0.0|::|"") host=127.0.0.1 ;; esac # listening everywhere: use loopback
+    case "$host" in *:*) url="http://[$host]:$port" ;; *) url="http://$host:$port" ;; esac
+    env=$(mktemp)
+    {
+        printf '# Written by install.sh from %s [api]; rewritten on every install.\n' "$CONF/station.toml"
+        printf 'PIBENCH_API_URL=%s\n' "$url"
+    } >"$env"
+    token_file=$(toml_value api token_file "$conf")
+    if [ -n "$token_file" ]; then
+        case "$token_file" in /*) ;; *) token_file="$CONF/$token_file" ;; esac
+        # The station answers only with its token: the touchscreen gets its own copy, readable
+        # by pibench-hmi alone (re-run install.sh after changing the token).
+        if [ -f "$ROOT$token_file" ]; then
+            act install -m 0600 "$ROOT$token_file" "$ROOT$KIOSK_CONF/api-token"
+            act chown "$HMI_USER:$HMI_USER" "$ROOT$KIOSK_CONF/api-token"
+            printf 'PIBENCH_API_TOKEN_FILE=%s\n' "$KIOSK_CONF/api-token" >>"$env"
+        else
+            say "   [api] token_file $token_file does not exist: the touchscreen will be refused (401)" >&2
+        fi
+    elif [ -e "$ROOT$KIOSK_CONF/api-token" ]; then
+        act rm -f "$ROOT$KIOSK_CONF/api-token"
+    fi
+    install_file "$env" "$KIOSK_CONF/api.env" 0644 || true
+    rm -f "$env"
+    if [ ! -f "$ROOT$KIOSK_CONF/hmi.env" ]; then
+        printf '%s\n' "# The operator language of the touchscreen and the browser HMI: fr or en." \
+            "# Kept by install.sh; after a change: systemctl restart pibench-kiosk" \
+            "PIBENCH_LANG=fr" | write_file "$ROOT$KIOSK_CONF/hmi.env" 0644
+    fi
+}
+
 services() { # KIOSK(0|1) RESTART(0|1)
     if [ "$units_changed" = 1 ]; then act systemctl daemon-reload; fi
     act systemctl enable pibench-edge.service
@@ -414,8 +473,6 @@ services() { # KIOSK(0|1) RESTART(0|1)
             # Boot to the console, not the desktop: the kiosk alone owns the screen.
             act raspi-config nonint do_boot_behaviour B1
         fi
-    else
-        say "   the touchscreen unit (pibench-kiosk) waits for the HMI: this version has no 'pibench hmi'"
     fi
     if [ "$start" = 1 ] && [ "$2" = 1 ]; then
         act systemctl restart pibench-edge.service
@@ -440,7 +497,7 @@ do_install() {
     check_root "$@"
     check_system
     hash=$(source_hash)
-    local cur cur_hash="" rel kiosk=0 upgraded=0 restart=0
+    local cur cur_hash="" rel upgraded=0 restart=0
     cur=$(link_name current)
     if [ -n "$cur" ] && [ -f "$ROOT$RELEASES/$cur/SOURCE_HASH" ]; then
         cur_hash=$(cat "$ROOT$RELEASES/$cur/SOURCE_HASH")
@@ -458,14 +515,14 @@ do_install() {
             die 1 "the new version failed its health check: the installed version is unchanged"
         rel=$release upgraded=1
     fi
-    if has_hmi "$rel"; then kiosk=1; hmi_user; fi
+    hmi_user # every release built here has the HMI (its health check imports it)
     system_files
     if [ "$upgraded" = 1 ]; then
         switch_to "$rel"
         building=""
     fi
     if [ "$upgraded" = 1 ] || [ "$units_changed" = 1 ]; then restart=1; fi
-    services "$kiosk" "$restart"
+    services 1 "$restart"
     say "done: $os_name, $PREFIX/releases/$rel; results in $STATE; logs: journalctl -u pibench-edge; check: pibench doctor"
 }
 
@@ -477,11 +534,20 @@ do_rollback() {
     if [ -z "$prev" ] || [ ! -d "$ROOT$RELEASES/$prev" ]; then
         die 1 "no previous version to roll back to (nothing was changed)"
     fi
-    health_check "$prev" || die 1 "the previous version $prev fails its health check: staying on $cur"
+    health_check "$prev" old-ok || die 1 "the previous version $prev fails its health check: staying on $cur"
     say "== rolling back from releases/$cur to releases/$prev"
     relink current "$prev"
     relink previous "$cur"
     if [ "$start" = 1 ]; then act systemctl restart pibench-edge.service; fi
+    # The touchscreen runs the current release's code too. A release older than the HMI has no
+    # operator screen: its kiosk would only crash-loop, so it is disabled until a newer install.
+    if has_hmi "$prev"; then
+        act systemctl enable pibench-kiosk.service
+        if [ "$start" = 1 ]; then act systemctl restart pibench-kiosk.service; fi
+    else
+        say "   releases/$prev has no operator screen: pibench-kiosk disabled (install.sh or --rollback re-enables it)"
+        act systemctl disable --now pibench-kiosk.service pibench-hmi-web.service
+    fi
     say "done: running releases/$prev (install.sh --rollback again returns to releases/$cur)"
 }
 

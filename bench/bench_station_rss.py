@@ -58,14 +58,17 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def write_config(root: Path, url: str, api_port: int) -> Path:
+def write_config(root: Path, url: str, api_port: int | None, name: str = "station.toml") -> Path:
+    """The station's configuration; ``api_port`` None switches the API off (the reference)."""
     token = root / "inventory.token"
     token.write_text(TOKEN + "\n")
     token.chmod(0o600)
-    cfg = root / "station.toml"
+    cfg = root / name
+    listen = "off" if api_port is None else f"127.0.0.1:{api_port}"
+    data = "data" if api_port is not None else "data-api-off"
     cfg.write_text(
-        "[station]\nid = 'rss-bench'\ndata_dir = 'data'\n"
-        f"[api]\nlisten = '127.0.0.1:{api_port}'\n"
+        f"[station]\nid = 'rss-bench'\ndata_dir = '{data}'\n"
+        f"[api]\nlisten = '{listen}'\n"
         f"[sync]\nbackend = 'generic'\nurl = '{url}/pibench/results'\n"
         "token_file = 'inventory.token'\nconnect_timeout_s = 1\nread_timeout_s = 2\n")
     return cfg
@@ -215,7 +218,7 @@ def main(argv: list[str]) -> int:
         t0 = time.perf_counter()
         for i in range(args.runs):
             api.run_board(f"PBF-{i + 1:06d}")
-            if i + 1 in (1, 10, 100) or (i + 1) % 250 == 0:
+            if i + 1 in (1, 10) or (i + 1) % 100 == 0:
                 samples[i + 1] = station.rss()
         spent = time.perf_counter() - t0
         after_runs = station.rss()
@@ -232,9 +235,18 @@ def main(argv: list[str]) -> int:
         after_outage, peak = station.rss(), station.hwm()
         station.stop()
         bare = bare_python(env)
+        # The reference beside it: the same station and sync with its API off, idle 2 s after
+        # its prompt-less start (the API is the only way in, so nothing is run on it).
+        api_off = Station(write_config(root, server.base_url, None, "api-off.toml"), env,
+                          "--no-console")
+        time.sleep(4.0)
+        off_idle = api_off.rss()
+        api_off.stop()
 
         print(f"\n{'pibench station --no-console, API and sync on':<66}{'VmRSS MiB':>10}")
         print(f"  {'python -c pass (VmHWM, reference: the interpreter alone)':<64}{bare:>10.1f}")
+        print(f"  {'the same station with [api] listen = off, idle (reference)':<64}"
+              f"{off_idle:>10.1f}")
         rows = (
             ("idle, 2 s after its API answered", idle, ""),
             (f"after {args.runs} runs started and watched through the API", after_runs,
@@ -248,11 +260,17 @@ def main(argv: list[str]) -> int:
         for label, value, note in rows:
             print(f"  {label:<64}{value:>10.1f}{note}")
         print("  VmRSS after n runs: " + ", ".join(f"{n}: {v:.1f}" for n, v in samples.items()))
+        last = max(samples)
+        first = max(last - 500, min(n for n in samples if n >= 100))
+        slope = (samples[last] - samples[first]) / max((last - first) / 100, 1e-9)
+        print(f"  growth over runs {first}..{last}: {slope:+.2f} MiB per 100 runs; idle "
+              f"{idle / bare:.2f}x python -c pass, {idle - off_idle:+.1f} MiB over the API-off "
+              "station")
         worst = max(value for _, value, _ in rows)
         print(f"goal (issue 14): station RSS <= {GOAL_MIB:.0f} MiB idle and after {args.runs} "
               f"runs, no growth: idle {idle:.1f}, after {after_sync:.1f} "
-              f"({after_sync - idle:+.1f}), worst {worst:.1f} MiB -> "
-              + ("goal met" if worst <= GOAL_MIB else "goal NOT met"))
+              f"({after_sync - idle:+.1f}), worst {worst:.1f} MiB, {slope:+.2f} MiB per 100 runs "
+              "-> " + ("goal met" if worst <= GOAL_MIB and slope <= 0.05 else "goal NOT met"))
         print("goal (issue 14): HMI <= 60 MiB -> measured by bench_hmi.py, not here")
     finally:
         server.stop()

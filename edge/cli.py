@@ -51,6 +51,11 @@ def _config(args: argparse.Namespace) -> StationConfig:
     if faults:
         if not config.simulated:
             raise ConfigError("--sim-fault needs the simulated station (hardware = 'sim')")
+        from edge.fixtures.sim_faults import parse_faults
+
+        # Checked now, as `sim_faults` in station.toml is: a station must not start, show its
+        # prompt, and only refuse once the operator scans the first board.
+        parse_faults(faults)
         config = replace(config, sim_faults=tuple(faults))
     if getattr(args, "sim_pace", None) and not config.simulated:
         raise ConfigError("--sim-pace needs the simulated station (hardware = 'sim')")
@@ -408,7 +413,18 @@ def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
     install_redaction()  # before anything could log a token
     out = out or sys.stdout
     try:
-        return args.func(args, out)
+        code = args.func(args, out)
+        out.flush()  # a closed pipe shows here, inside the handler below, not at interpreter exit
+        return code
+    except BrokenPipeError:
+        # The reader went away (`pibench export | head -1`): what it wanted, it has. (`pibench
+        # run` never gets here: its screen is a GuardedOutput.) Send the rest nowhere, so the
+        # interpreter's final flush cannot raise again, and say nothing.
+        if out is sys.stdout:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            os.close(devnull)
+        return 0
     except SettingsFileError as exc:  # config, plan, fixture, sync settings: a person must fix it
         print(f"pibench: {exc}", file=sys.stderr)
         return EXIT_CONFIG

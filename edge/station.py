@@ -27,6 +27,7 @@ from drivers.gpio.pi import PiGPIOUnavailableError
 from drivers.scanner.serials import SerialRule, SerialRules
 from edge.config import StationConfig
 from edge.engine import EventBus, Runner, StationError, StationInfo
+from edge.fixtures.runtime import FixtureFault
 from edge.owner import OwnerLock, OwnerLockError
 from edge.records import RunRecord
 from edge.store import RunRecorder, open_store, recover_interrupted
@@ -167,11 +168,14 @@ class Station:
                         sim_faults=self.config.sim_faults,
                         clock=(PacedSimClock(self.sim_pace)
                                if self.config.simulated and self.sim_pace else None),
+                        # lgpio's notification pipe: in the data dir the station owns (a
+                        # unit's LG_WD still wins), never a new temporary dir per run.
+                        gpio_workdir=None if self.config.simulated else self.config.data_dir,
                     )
                 except (OSError, PiGPIOUnavailableError) as exc:
                     # No I2C bus, no GPIO: the station cannot test at all. Said plainly, with
                     # the driver's own hint (how to enable I2C, which group to join).
-                    raise StationError(
+                    raise FixtureFault(
                         f"the station cannot reach fixture '{key}': {exc}") from exc
                 self._fixtures[key] = fixture
         return fixture
@@ -252,6 +256,8 @@ class Station:
 
 class StationStopping(StationError):
     """A run was asked for after the station was told to stop."""
+
+    code = "station_stopping"
 
 
 __all__ = ["Station", "StationStopping", "software_version"]

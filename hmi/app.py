@@ -38,12 +38,14 @@ from hmi.messages import (
 from hmi.screens.confirm_abort import ConfirmAbort
 from hmi.screens.link import LinkScreen
 from hmi.screens.ready import ReadyScreen
-from hmi.screens.running import RunningScreen
-from hmi.screens.verdict import VerdictScreen
-from hmi.state import Phase, RunView, StationState
+from hmi.screens.run import RunScreen
+from hmi.state import MeasurementView, Phase, StationState
 
 # Today's view plots these measurements of this product over the day's boards.
 PLOTTED = ("PowerBank-Foolish", ("period", "duty"))
+# The screen of each phase: a board's live run and its verdict share one (see hmi.screens.run).
+SCREEN_OF = {Phase.LINK: "link", Phase.READY: "ready", Phase.RUNNING: "run",
+             Phase.VERDICT: "run"}
 SCAN_MAX = 64  # longer than any serial: a stuck key or a pasted page is cut, not stored
 
 
@@ -57,7 +59,7 @@ class PibenchHMI(App, inherit_bindings=False):
                         priority=True)]
 
     def __init__(self, client: StationClient, *, lang: str | None = None,
-                 on_render=None, connect: bool = True) -> None:
+                 on_render=None, connect: bool = True, rediscover=None) -> None:
         super().__init__()
         self.client = client
         self.lang = pick_language(lang)
@@ -74,6 +76,7 @@ class PibenchHMI(App, inherit_bindings=False):
         self._unstamped: list[tuple[str, int | None]] = []
         self.on_render = on_render  # bench hook: called after each event has been painted
         self._connect = connect  # False: messages come from the caller (screenshot replays)
+        self.rediscover = rediscover  # where the station says it is now (hmi.settings)
         trace = os.environ.get("PIBENCH_HMI_TRACE_SCREEN")
         if trace and on_render is None:
             # Field diagnostics (and the browser test): the screen as text, after each change.
@@ -82,17 +85,21 @@ class PibenchHMI(App, inherit_bindings=False):
     # -- life cycle ---------------------------------------------------------------------------
     def on_mount(self) -> None:
         for name, screen in (("link", LinkScreen()), ("ready", ReadyScreen()),
-                             ("running", RunningScreen()), ("verdict", VerdictScreen())):
+                             ("run", RunScreen())):
             self.install_screen(screen, name)
         self._phase = Phase.LINK
-        self.push_screen("link")
+        # The run screen is composed now, while nobody waits for it: composed on the first
+        # board instead, it held that board's first events back by 100-200 ms. Pushed, then
+        # replaced by the link screen at once (an installed screen stays composed).
+        self.push_screen("run")
+        self.switch_screen("link")
 
         if self._connect:
             self.follow()
 
     @work(exclusive=True, group="link", exit_on_error=False, description="station link")
     async def follow(self) -> None:
-        await follow_station(self.client, self.post_message)
+        await follow_station(self.client, self.post_message, rediscover=self.rediscover)
 
     async def on_unmount(self) -> None:
         await self.client.aclose()
@@ -103,15 +110,18 @@ class PibenchHMI(App, inherit_bindings=False):
     # -- routing ------------------------------------------------------------------------------
     def _route(self, change: str, seq: int | None = None) -> None:
         phase = self.state.phase
+        name = SCREEN_OF[phase]
         if phase is not self._phase:
+            self._close_overlays()
+        if self._phase is None or name != SCREEN_OF[self._phase]:
             self._phase = phase
             self._switching = True  # painted when the new screen resumes
-            self._close_overlays()
-            self.switch_screen(phase.value)  # its on_screen_resume repaints it whole
+            self.switch_screen(name)  # its on_screen_resume repaints it whole
         else:
+            self._phase = phase
             if change in ("scan", "run"):
                 self._close_overlays()
-            screen = self.get_screen(phase.value)
+            screen = self.get_screen(name)
             screen.show(self.state, change)  # type: ignore[attr-defined]
             if self.screen is not screen:
                 self.screen.show(self.state, change) if hasattr(self.screen, "show") else None
@@ -267,7 +277,7 @@ class PibenchHMI(App, inherit_bindings=False):
             result = await self.client.submit_scan(raw, self.state.scan_product())
         except StationRefused as exc:
             self.post_message(StationEvent("scan", {"raw": raw, "ok": False,
-                                                    "reason": exc.reason}))
+                                                    "reason": exc.texts()}))
             return
         except StationUnreachable:
             return  # the link worker has already said so
@@ -292,7 +302,7 @@ class PibenchHMI(App, inherit_bindings=False):
         try:
             await self.client.start(product, serial, request_id=request_id)
         except StationRefused as exc:
-            self.post_message(CommandFailed("start", exc.reason))
+            self.post_message(CommandFailed("start", exc.texts()))
         except StationUnreachable:
             self.post_message(CommandFailed("start", {"fr": t("link_connecting", "fr"),
                                                       "en": t("link_connecting", "en")}))
@@ -316,7 +326,7 @@ class PibenchHMI(App, inherit_bindings=False):
         try:
             await self.client.abort()
         except (StationRefused, StationUnreachable) as exc:
-            reason = exc.reason if isinstance(exc, StationRefused) else {"en": str(exc)}
+            reason = exc.texts() if isinstance(exc, StationRefused) else {"en": str(exc)}
             self.post_message(CommandFailed("abort", reason))
 
     # -- today and run detail ----------------------------------------------------------------------
@@ -338,26 +348,24 @@ class PibenchHMI(App, inherit_bindings=False):
         if isinstance(yields, dict):
             yields = yields.get("products", yields.get("items", list(yields.values())))
         self.post_message(TodayLoaded(list(items), list(yields)))
-        await self._plot_today(list(items))
+        await self._plot_today(day)
 
-    async def _plot_today(self, runs: list[dict]) -> None:
-        """The period of today's PowerBank boards against its limits (their last 30)."""
-        import asyncio
-
+    async def _plot_today(self, day: str) -> None:
+        """The period and duty cycle of today's PowerBank boards against their limits (the
+        last 30 boards): one request per measurement name, not one per run."""
         product, names = PLOTTED
-        ids = [r["run_id"] for r in runs if r.get("product") == product][:30]
-        try:
-            records = await asyncio.gather(*(self.client.run(i) for i in ids[::-1]))
-        except (StationRefused, StationUnreachable):
-            return
         values: dict[str, list[float]] = {name: [] for name in names}
         limits: dict[str, object] = {}
-        for record in records:
-            for step in RunView.from_record(record).steps:
-                for m in step.measurements:
-                    if m.name in values and isinstance(m.value, int | float):
-                        values[m.name].append(float(m.value))
-                        limits[m.name] = m
+        for name in names:
+            try:
+                found = await self.client.measurements(product, day, name, limit=30)
+            except (StationRefused, StationUnreachable):
+                return
+            for data in found:
+                m = MeasurementView.from_wire(data)
+                if isinstance(m.value, int | float) and not isinstance(m.value, bool):
+                    values[name].append(float(m.value))
+                    limits[name] = m
         if any(values.values()):
             self.post_message(TodayPlot([(name, values[name], limits.get(name))
                                          for name in names]))

@@ -41,6 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     from hmi.app import PibenchHMI
     from hmi.client import StationClient
 
-    app = PibenchHMI(StationClient(settings.url, settings.token), lang=args.lang)
+    app = PibenchHMI(StationClient(settings.url, settings.token), lang=args.lang,
+                     rediscover=settings.rediscover if settings.owner_dir else None)
     app.run()
     return 0

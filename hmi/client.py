@@ -24,6 +24,8 @@ from typing import Any
 import httpx
 from httpx_sse import aconnect_sse
 
+from hmi.i18n import LANGUAGES, refusal_text
+
 # Every path the HMI uses, in one place: the contract is the station's committed OpenAPI schema.
 PATHS = {
     "current": "/api/v1/runs/current",
@@ -33,6 +35,7 @@ PATHS = {
     "run": "/api/v1/runs/{run_id}",
     "runs": "/api/v1/runs",
     "yield": "/api/v1/yield",
+    "measurements": "/api/v1/measurements",
     "sync": "/api/v1/sync",
     "validate": "/api/v1/serials/validate",
     "start": "/api/v1/runs",
@@ -58,6 +61,11 @@ class StationRefused(Exception):
     def text(self, lang: str) -> str:
         return self.reason.get(lang) or self.reason.get("en") or next(
             iter(self.reason.values()), "")
+
+    def texts(self) -> dict[str, str]:
+        """What the operator reads, per language: the text for the station's ``code``, its
+        own sentence as detail (see hmi.i18n.refusal_text)."""
+        return {lang: refusal_text(self.code, self.reason, lang) for lang in LANGUAGES}
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +112,11 @@ class StationClient:
         self.base_url = base_url.rstrip("/")
         self._http = httpx.AsyncClient(base_url=self.base_url, headers=headers,
                                        timeout=httpx.Timeout(timeout, connect=2.0))
+
+    def rebase(self, base_url: str) -> None:
+        """Talk to the station at another address from now on (it moved to another port)."""
+        self.base_url = base_url.rstrip("/")
+        self._http.base_url = self.base_url
 
     async def aclose(self) -> None:
         await self._http.aclose()
@@ -162,6 +175,22 @@ class StationClient:
     async def runs(self, **filters: Any) -> dict:
         params = {k: v for k, v in filters.items() if v is not None}
         return await self._request("GET", PATHS["runs"], params=params)
+
+    async def measurements(self, product: str, day: str, name: str | None = None,
+                           limit: int = 500) -> list[dict]:
+        """A day's measurements of a product (``name`` only if given), oldest run first: the
+        last ``limit`` of them, whatever the number of pages."""
+        params: dict[str, Any] = {"product": product, "day": day, "limit": limit}
+        if name is not None:
+            params["name"] = name
+        found: list[dict] = []
+        offset: int | None = 0
+        while offset is not None:
+            page = await self._request("GET", PATHS["measurements"],
+                                       params={**params, "offset": offset})
+            found = (found + list(page.get("measurements", [])))[-limit:]
+            offset = page.get("next_offset")
+        return found
 
     async def yield_(self, **filters: Any) -> Any:
         params = {k: v for k, v in filters.items() if v is not None}

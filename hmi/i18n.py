@@ -98,7 +98,61 @@ _TEXT: dict[str, dict[str, str]] = {
     "marginal_band": {"fr": "zone limite", "en": "marginal band"},
     "plot_title": {"fr": "{name} (cartes du jour)", "en": "{name} (today's boards)"},
     "pin_map": {"fr": "Broches de l'extenseur", "en": "Expander pins"},
+    "pulse_train": {"fr": "Train d'impulsions : bas {low}, haut {high} (limites en rouge)",
+                    "en": "Pulse train: low {low}, high {high} (limits in red)"},
 }
+
+
+# The station's refusals by their stable ``code`` (docs/api.md): what the operator reads. The
+# station's own sentence (English) follows as detail, so nothing it said is lost.
+REFUSALS: dict[str, dict[str, str]] = {
+    "run_in_progress": {"fr": "Un test est déjà en cours sur ce banc",
+                        "en": "A test is already running on this station"},
+    "no_run_in_progress": {"fr": "Aucun test en cours", "en": "No test is running"},
+    "unknown_product": {"fr": "Produit inconnu de ce banc",
+                        "en": "This station does not know the product"},
+    "serial_rejected": {"fr": "Numéro de série refusé", "en": "Serial number refused"},
+    "sync_off": {"fr": "L'envoi à l'inventaire n'est pas configuré",
+                 "en": "Delivery to the inventory is not configured"},
+    "station_cannot_start": {"fr": "Le banc n'a pas pu démarrer le test",
+                             "en": "The station could not start the test"},
+    "start_timeout": {"fr": "Le test n'a pas démarré à temps : rien n'a été mis sous tension",
+                      "en": "The test did not start in time: nothing was powered"},
+    "start_failed": {"fr": "Le banc n'a pas pu démarrer le test : appelez le responsable",
+                     "en": "The station could not start the test: call the supervisor"},
+    "fixture_fault": {"fr": "Montage absent ou muet : vérifiez le câble du montage",
+                      "en": "Fixture missing or silent: check the fixture cable"},
+    "fixture_busy": {"fr": "Le montage est occupé par un autre test",
+                     "en": "The fixture is busy with another test"},
+    "wrong_fixture": {"fr": "Ce n'est pas le montage de ce produit",
+                      "en": "This is not this product's fixture"},
+    "plan_unusable": {"fr": "Le plan de test de ce produit est inutilisable : "
+                            "appelez le responsable",
+                      "en": "This product's test plan cannot be used: call the supervisor"},
+    "store_failed": {"fr": "Enregistrement impossible : test non démarré, appelez le "
+                           "responsable",
+                     "en": "Results cannot be stored: test not started, call the supervisor"},
+    "station_stopping": {"fr": "Le banc s'arrête : réessayez quand il aura redémarré",
+                         "en": "The station is stopping: try again once it has restarted"},
+    "station_error": {"fr": "Défaut du banc : test non démarré",
+                      "en": "Station fault: test not started"},
+    "unauthorized": {"fr": "Jeton d'accès au banc absent ou faux",
+                     "en": "Missing or wrong access token for the station"},
+}
+
+
+def refusal_text(code: str, reason: dict[str, str], lang: str) -> str:
+    """A station refusal for the operator: the station's own words when it gave them in this
+    language (a serial rejection), else the text for its ``code`` with the station's sentence
+    as detail, else that sentence as it came."""
+    if lang in reason and (any(key != "en" for key in reason) or code not in REFUSALS):
+        return reason[lang]  # the station's words in this language (or uncoded)
+    detail = reason.get("en") or next(iter(reason.values()), "")
+    entry = REFUSALS.get(code)
+    if entry is None:
+        return detail
+    text = entry.get(lang, entry["en"])
+    return f"{text} ({detail})" if detail and detail != text else text
 
 
 def t(key: str, lang: str, **fields: object) -> str:
@@ -114,4 +168,4 @@ def text_keys() -> list[str]:
     return list(_TEXT)
 
 
-__all__ = ["LANGUAGES", "pick_language", "t", "text_keys"]
+__all__ = ["LANGUAGES", "REFUSALS", "pick_language", "refusal_text", "t", "text_keys"]

@@ -72,7 +72,11 @@ async def follow_station(
     *,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     backoff: tuple[float, ...] = BACKOFF_S,
+    rediscover: Callable[[], str | None] | None = None,
 ) -> None:
+    """``rediscover``: where the station says it is now (its owner record), asked after each
+    failed connection when the address was not given explicitly: a station that started after
+    this HMI, or restarted on another free port, is found again."""
     failures = 0
     while True:
         try:
@@ -98,6 +102,9 @@ async def follow_station(
             post(LinkDown(str(exc)))
             await sleep(backoff[min(failures, len(backoff) - 1)])
             failures += 1
+            moved = rediscover() if rediscover is not None else None
+            if moved and moved != client.base_url:
+                client.rebase(moved)
         except StationRefused as exc:  # a wrong token, a station too old for this HMI
             post(LinkDown(exc.text("en")))
             await sleep(backoff[-1])

@@ -195,7 +195,9 @@ class RunView:
             error=data.get("error"),
             duration_s=_num(data.get("duration_s")),
         )
-        run.started_mono = time.monotonic() - _age(run.started_utc)
+        elapsed = _num(data.get("elapsed_s"))  # the station's own count, when it sends one
+        run.started_mono = time.monotonic() - (elapsed if elapsed is not None and elapsed >= 0
+                                               else _age(run.started_utc))
         for name_index, name in enumerate(data.get("step_names") or ()):
             run.step(name_index, name)
         for step in data.get("steps") or ():

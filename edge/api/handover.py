@@ -14,13 +14,15 @@ import logging
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from edge.api.client import ApiClient, ApiUnavailable
 from edge.console import EXIT_BAD_INPUT, EXIT_BUSY, EXIT_CODES, EXIT_CONFIG, LivePrinter, banner
 from edge.engine import Log, MeasurementTaken, RunStarted, StepFinished, StepStarted
 from edge.records import Outcome, RunMeta
 from edge.store.payload import _measurement_from_json, _step_from_json, record_from_json
+
+if TYPE_CHECKING:
+    from edge.api.client import ApiClient
 
 _log = logging.getLogger("edge.api")
 
@@ -68,6 +70,10 @@ def run_through_station(url: str, token: str | None, args: Any, out: TextIO, lan
                         note: Callable[[str], None] = lambda text: print(text, file=sys.stderr)
                         ) -> int:
     """Start the run on the station at ``url`` and follow it to its verdict: the exit code."""
+    # Imported here: `pibench run` builds a Handover on every run, and only a handed-over run
+    # needs http.client (with ssl and email), ~20% of its start-up otherwise (issue 14).
+    from edge.api.client import ApiClient, ApiUnavailable
+
     client = ApiClient(url, token=token, timeout=30)
     printer = LivePrinter(out, lang)
     stream = client.events(timeout=STREAM_TIMEOUT_S)

@@ -35,16 +35,20 @@ _OUTCOMES = tuple(o.value for o in Outcome)
 
 class HttpError(Exception):
     def __init__(self, status: int, code: str, message: str,
-                 extra: dict[str, Any] | None = None, headers: dict[str, str] | None = None):
+                 extra: dict[str, Any] | None = None, headers: dict[str, str] | None = None,
+                 cause: str | None = None):
         super().__init__(message)
         self.status = status
         self.code = code
+        self.cause = cause or code
         self.message = message
         self.extra = extra or {}
         self.headers = headers or {}
 
     def body(self) -> dict[str, Any]:
-        return {"error": self.code, "message": self.message, **self.extra}
+        # error: the kind of refusal; code: its precise cause, a stable word clients translate
+        # (the HMI's texts are keyed by it); message: the station's own sentence, as detail.
+        return {"error": self.code, "code": self.cause, "message": self.message, **self.extra}
 
 
 @dataclass
@@ -126,7 +130,7 @@ def _no_unknown_fields(req: Request, known: tuple[str, ...]) -> None:
 def _service_error(exc: ServiceError) -> HttpError:
     status = {RunInProgress: 409, NoRunInProgress: 409, UnknownProductError: 404,
               SyncOff: 409, StartFailed: 503}.get(type(exc), 409)
-    return HttpError(status, exc.code, str(exc))
+    return HttpError(status, exc.code, str(exc), cause=exc.cause)
 
 
 # -- reads ---------------------------------------------------------------------------------------
@@ -163,6 +167,16 @@ def get_runs(service: StationService, req: Request) -> tuple[int, Any]:
         serial=_query_text(req, "serial"), product=_query_text(req, "product"),
         day=_query_day(req), outcome=outcome,
         limit=_query_int(req, "limit", 50, 1, 500),
+        offset=_query_int(req, "offset", 0, 0, 10**9))
+
+
+def get_measurements(service: StationService, req: Request) -> tuple[int, Any]:
+    product = _query_text(req, "product")
+    if product is None:
+        raise HttpError(400, "bad_query", "query parameter 'product' is required")
+    return 200, service.measurements(
+        product=product, day=_query_day(req) or datetime.now(UTC).date().isoformat(),
+        name=_query_text(req, "name"), limit=_query_int(req, "limit", 500, 1, 2000),
         offset=_query_int(req, "offset", 0, 0, 10**9))
 
 
@@ -252,6 +266,7 @@ ROUTES: list[tuple[str, str, Handler | None]] = [
     ("GET", "/runs/current", get_current),
     ("POST", "/runs/current/abort", post_abort),
     ("GET", "/runs/{run_id}", get_run),
+    ("GET", "/measurements", get_measurements),
     ("GET", "/yield", get_yield),
     ("GET", "/sync", get_sync),
     ("POST", "/sync/retry-parked", post_retry_parked),

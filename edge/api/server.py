@@ -124,7 +124,7 @@ class _Handler(Http11Handler):
         phrase = HTTPStatus(code).phrase if code in HTTPStatus._value2member_map_ else "Error"
         word = phrase.lower().replace(" ", "_").replace("-", "_")
         self.close_connection = True
-        self._send(code, {"error": word, "message": message or phrase}, close=True)
+        self._send(code, {"error": word, "code": word, "message": message or phrase}, close=True)
 
     def _dispatch(self) -> None:
         self._cors: str | None = None
@@ -142,7 +142,7 @@ class _Handler(Http11Handler):
             self.close_connection = True
         except Exception:
             _log.exception("API %s %s failed", self.command, self.path.split("?")[0][:200])
-            self._send(500, {"error": "internal_error",
+            self._send(500, {"error": "internal_error", "code": "internal_error",
                              "message": "internal error; the station's log has the details"},
                        close=True)
 

@@ -38,7 +38,10 @@ if TYPE_CHECKING:
 
 
 class StationError(Exception):
-    """The station (fixture, instrument, wiring, plan/code mismatch) is at fault: ERROR."""
+    """The station (fixture, instrument, wiring, plan/code mismatch) is at fault: ERROR.
+    ``code`` is a stable word for the cause (clients translate it; the message is detail)."""
+
+    code = "station_error"
 
 
 class DutFailure(Exception):

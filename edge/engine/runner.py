@@ -126,6 +126,20 @@ class InvalidSerial(ValueError):
 class FixtureBusy(StationError):
     """Another run holds this fixture."""
 
+    code = "fixture_busy"
+
+
+class WrongFixture(StationError):
+    """The plan needs another kind of fixture than the one on the station."""
+
+    code = "wrong_fixture"
+
+
+class StoreFailedAtStart(StationError):
+    """The result store could not open the run: nothing was powered."""
+
+    code = "store_failed"
+
 
 class _StoreFailed(Exception):
     """The recorder raised: the run can no longer be made durable."""
@@ -190,7 +204,7 @@ class Runner:
     ) -> None:
         kind = getattr(fixture, "kind", None)
         if plan.fixture is not None and kind != plan.fixture:
-            raise StationError(f"plan '{plan.name}' needs a '{plan.fixture}' fixture, but "
+            raise WrongFixture(f"plan '{plan.name}' needs a '{plan.fixture}' fixture, but "
                                f"fixture '{fixture.fixture_id}' is a '{kind}'")
         resources = getattr(fixture, "resources", None)
         if isinstance(resources, Mapping):
@@ -263,8 +277,8 @@ class Runner:
             )
             self.recorder.begin_run(meta)
         except Exception as exc:  # nothing has been powered yet: refuse to start
-            raise StationError(f"result store failed, run not started: "
-                               f"{type(exc).__name__}: {exc}") from exc
+            raise StoreFailedAtStart(f"result store failed, run not started: "
+                                     f"{type(exc).__name__}: {exc}") from exc
         self.events.emit(RunStarted, run_id, meta=meta,
                          steps=tuple(s.name for s in plan.all_steps),
                          teardown=tuple(s.name for s in plan.teardown))

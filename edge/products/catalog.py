@@ -310,7 +310,8 @@ def load_product(product_or_plan_name: str, *, plans_dirs: DirList,
 
 def build_fixture(fixture_spec: FixtureSpec, *, simulated: bool, i2c_bus: int | str | Any = 1,
                   expander_backend: str = "pibench", sim_faults: Iterable[str] = (),
-                  clock: Clock | None = None, pin_factory: Any = None) -> Fixture:
+                  clock: Clock | None = None, pin_factory: Any = None,
+                  gpio_workdir: Any = None) -> Fixture:
     """The fixture, not yet checked (its first run's ``fixture_check`` step, or ``.check()``,
     does that). Simulated: on a fresh SimClock (``.clock``) unless one is given, carrying
     ``sim_faults``. Real: on ``i2c_bus`` (a number, path, or SMBus-like object) and the Pi's
@@ -323,4 +324,4 @@ def build_fixture(fixture_spec: FixtureSpec, *, simulated: bool, i2c_bus: int | 
     if tuple(sim_faults):
         raise ValueError("simulated faults need the simulated station")
     return build_real(fixture_spec, i2c_bus=i2c_bus, expander_backend=expander_backend,
-                      pin_factory=pin_factory, clock=clock)
+                      pin_factory=pin_factory, clock=clock, gpio_workdir=gpio_workdir)

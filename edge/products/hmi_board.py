@@ -8,9 +8,11 @@ Step types, in the order a plan runs them (the DUT expander must be found and in
   is bad or not seated), not an ERROR.
 * ``output_walk`` - ``walking_one``, ``walking_zero``: every output of a loopback group driven
   alone high, then alone low, read back through the fixture; the value is ``"pass"`` or what is
-  wrong, by name ("LED3 (GPA2) stuck low").
+  wrong, by name ("LED3 (GPA2) stuck low"). ``failed_pins``: the same as data, the DUT pins
+  that read wrong in either walk as a mask (bit n = the DUT expander's pin n, GPA0 = bit 0,
+  GPB7 = bit 15; limit ``expected = 0``), which screens draw without reading the words.
 * ``input_walk`` - ``buttons``: the fixture presses each button in turn and the DUT must see that
-  one, and only that one.
+  one, and only that one; ``failed_pins`` as for the outputs.
 * ``interrupt_check`` - ``asserted``, ``flagged``, ``cleared``: interrupt-on-change on the
   buttons; a press pulls the Pi's INT line active, the service read flags that button's pin,
   and the line is released.
@@ -24,7 +26,9 @@ from drivers.mcp23017.driver import ExpanderIdentityError, scan
 from edge.engine.context import DutFailure, StationError, StepContext
 from edge.fixtures.resources import ExpanderHandle, InterruptLine, Sense, WireGroup
 from edge.plans.steptypes import Param, resource, step_type
-from edge.products.walks import PASS, Observation, Signal, diagnose, high_labels
+from edge.products.walks import PASS, Observation, Signal, diagnose, high_labels, wrong_pins
+
+FAILED_PINS = "failed_pins"  # the walks' failing DUT pins as a mask (0: none)
 
 
 def _settle(ctx: StepContext) -> None:
@@ -67,13 +71,14 @@ def _signals(group: WireGroup, *, inputs: bool = False) -> list[Signal]:
 @step_type("output_walk", params={
     "loopbacks": resource("loopbacks"),
     "settle_s": Param(float, default=0.0, doc="wait between writing and reading back"),
-}, measurements=("walking_one", "walking_zero"))
+}, measurements=("walking_one", "walking_zero", FAILED_PINS))
 def output_walk(ctx: StepContext) -> None:
     """Walking one, then walking zero, over every output in the loopback group."""
     group: WireGroup = ctx.resource("loopbacks")
     dut, mask = group.dut.expander, group.dut_mask
     signals = _signals(group)
     verdicts: dict[str, str] = {}
+    failed = 0
     try:
         for name in ("walking_one", "walking_zero"):
             observations = []
@@ -88,18 +93,20 @@ def output_walk(ctx: StepContext) -> None:
                                  high_labels(signals, seen))
                 observations.append(Observation(expected, seen, signal.label))
             verdicts[name] = "; ".join(diagnose(signals, observations)) or PASS
+            failed |= wrong_pins(signals, observations)
             ctx.measure(name, verdicts[name])
+        ctx.measure(FAILED_PINS, failed)
     finally:
         dut.write_port(0, mask)  # every walked output off again
-    failed = [f"{name.replace('_', ' ')}: {v}" for name, v in verdicts.items() if v != PASS]
-    if failed:
-        raise DutFailure("; ".join(failed))
+    wrong = [f"{name.replace('_', ' ')}: {v}" for name, v in verdicts.items() if v != PASS]
+    if wrong:
+        raise DutFailure("; ".join(wrong))
 
 
 @step_type("input_walk", params={
     "drives": resource("drives"),
     "settle_s": Param(float, default=0.0, doc="wait between pressing and reading"),
-}, measurements=("buttons",))
+}, measurements=("buttons", FAILED_PINS))
 def input_walk(ctx: StepContext) -> None:
     """Nothing pressed, then each input driven alone: the DUT must see exactly that one."""
     group: WireGroup = ctx.resource("drives")
@@ -121,6 +128,7 @@ def input_walk(ctx: StepContext) -> None:
         group.release_all()
     verdict = "; ".join(diagnose(signals, observations)) or PASS
     ctx.measure("buttons", verdict)
+    ctx.measure(FAILED_PINS, wrong_pins(signals, observations))
     if verdict != PASS:
         raise DutFailure(verdict)
 

@@ -50,8 +50,16 @@ def wait_first_pulse(ctx: StepContext) -> None:
         within = high * _PATIENCE
     t0 = relay.switched_at
 
+    def this_boards(e) -> bool:
+        # At the instant of power-on the output can only rise (unpowered it is held low, and a
+        # 555 starts in its high phase): a fall stamped at that very instant is the previous
+        # board's output dying as the last run's teardown cut its power. The simulation stamps
+        # both at one instant when a run follows an abort; it was measured as first_pulse = 0.
+        return e.level or pulse_in.factory.ticks_diff(e.ticks, t0) > 0
+
     def first_pulse():
-        return next((e for e in pulse_in.edges_since(t0) if e.level == pulse_level), None)
+        return next((e for e in pulse_in.edges_since(t0)
+                     if e.level == pulse_level and this_boards(e)), None)
 
     remaining = t0 + within - ctx.clock.now()
     if not ctx.wait_until(lambda: first_pulse() is not None, max(remaining, 0.0)):

@@ -49,6 +49,15 @@ def diagnose(signals: Sequence[Signal], observations: Sequence[Observation]) -> 
     return problems
 
 
+def wrong_pins(signals: Sequence[Signal], observations: Sequence[Observation]) -> int:
+    """The bits of every signal that read wrong in any observation (0: none): which pins
+    failed, as data, beside :func:`diagnose`'s words."""
+    wrong = 0
+    for o in observations:
+        wrong |= o.expected ^ o.seen
+    return wrong & sum(s.bit for s in signals)
+
+
 def _meaning(signal: Signal, level: bool) -> str:
     if signal.active_level is None:
         return ""

@@ -40,9 +40,14 @@ START_TIMEOUT_S = 30.0  # loading the plan and building the fixture, before RunS
 
 
 class ServiceError(Exception):
-    """A request the service refuses; ``code`` is a stable machine-readable word."""
+    """A request the service refuses; ``code`` is a stable machine-readable word for the kind
+    of refusal, ``cause`` (the same unless told) the precise reason a client can translate."""
 
     code = "refused"
+
+    def __init__(self, *args: object, cause: str | None = None) -> None:
+        super().__init__(*args)
+        self.cause = cause or self.code
 
 
 class RunInProgress(ServiceError):
@@ -62,9 +67,16 @@ class SyncOff(ServiceError):
 
 
 class StartFailed(ServiceError):
-    """The run could not start (fixture unreachable, plan unusable): nothing was powered."""
+    """The run could not start (fixture unreachable, plan unusable): nothing was powered.
+    ``cause``: start_timeout, start_failed, or the StationError's own code (fixture_fault,
+    fixture_busy, wrong_fixture, plan_unusable, store_failed, station_stopping,
+    station_error)."""
 
     code = "station_cannot_start"
+
+
+class PlanUnusable(StationError):
+    code = "plan_unusable"
 
 
 @dataclass(frozen=True)
@@ -295,6 +307,25 @@ class StationService:
             "limit": limit, "offset": offset, "next_offset": offset + limit if more else None,
         }
 
+    def measurements(self, *, product: str, day: str, name: str | None = None,
+                     limit: int = 500, offset: int = 0) -> dict[str, Any]:
+        """A day's measurements of one product, paged, from one query (the today plots)."""
+        from edge.store import find_measurements
+        from edge.store.payload import _measurement_to_json
+
+        with self._db_lock:
+            rows = find_measurements(self._conn, product=product, day=day, name=name,
+                                     limit=limit + 1, offset=offset)
+        more = len(rows) > limit
+        return {
+            "product": product, "day": day,
+            "measurements": [{
+                "run_id": r.run_id, "serial": r.serial, "started_utc": r.started_utc,
+                "run_outcome": str(r.run_outcome), "step_index": r.step_index, "step": r.step,
+                **_measurement_to_json(r.measurement)} for r in rows[:limit]],
+            "limit": limit, "offset": offset, "next_offset": offset + limit if more else None,
+        }
+
     def yield_by_product(self, *, day: str, product: str | None = None) -> dict[str, Any]:
         from edge.store import yield_by_product
 
@@ -362,13 +393,16 @@ class StationService:
                 name="pibench-run", daemon=False)
             self._worker.start()
         if not pending.done.wait(timeout):
-            raise StartFailed(f"the run did not start within {timeout:.0f} s")
+            raise StartFailed(f"the run did not start within {timeout:.0f} s",
+                              cause="start_timeout")
         if pending.error is not None:
             if isinstance(pending.error, SerialRejected | InvalidSerial | ServiceError):
                 raise pending.error
             if isinstance(pending.error, StationError):
-                raise StartFailed(str(pending.error)) from pending.error
-            raise StartFailed(f"{type(pending.error).__name__}: {pending.error}")
+                raise StartFailed(str(pending.error),
+                                  cause=pending.error.code) from pending.error
+            raise StartFailed(f"{type(pending.error).__name__}: {pending.error}",
+                              cause="start_failed")
         answer = {"run_id": pending.run_id, "product": product, "serial": cleaned,
                   "boot": self.boot_id}
         with self._lock:
@@ -388,7 +422,7 @@ class StationService:
         except UnknownProduct as exc:
             self._worker_error = UnknownProductError(str(exc))
         except PlanError as exc:
-            self._worker_error = StationError(f"the plan cannot be used: {exc}")
+            self._worker_error = PlanUnusable(f"the plan cannot be used: {exc}")
         except BaseException as exc:  # recorded for the waiter; the run's record says the rest
             self._worker_error = exc
             if pending.run_id is not None:
@@ -397,7 +431,8 @@ class StationService:
             self._worker_record = record
             with self._lock:
                 if pending.run_id is None:
-                    pending.error = self._worker_error or StartFailed("the run did not start")
+                    pending.error = self._worker_error or StartFailed("the run did not start",
+                                                                      cause="start_failed")
                 elif record is None:
                     # Started but no stored verdict (the store failed at the end): the run must
                     # not stay on every screen as if it were still going.

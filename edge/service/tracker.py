@@ -9,6 +9,7 @@ being drained at every emit) makes it reload the run from the database instead o
 from __future__ import annotations
 
 import logging
+import time
 from collections import deque
 from collections.abc import Callable
 from typing import Any
@@ -39,8 +40,11 @@ class RunTracker:
     run in progress.
     """
 
-    def __init__(self, load_run: Callable[[str], RunRecord | None]) -> None:
+    def __init__(self, load_run: Callable[[str], RunRecord | None],
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self._load_run = load_run
+        self._clock = clock
+        self._started_at = 0.0  # the clock when the live run started (for elapsed_s)
         self.seq = 0  # the last event applied
         self.run: dict[str, Any] | None = None
         self.last_run: dict[str, Any] | None = None
@@ -50,9 +54,17 @@ class RunTracker:
         return {
             "seq": self.seq,
             "state": "running" if self.run is not None else "idle",
-            "run": _copy(self.run),
+            "run": self._live_copy(),
             "last_run": self.last_run,
         }
+
+    def _live_copy(self) -> dict[str, Any] | None:
+        """The live run, with ``elapsed_s`` on the station's monotonic clock: a client shows
+        the time since start without comparing its wall clock with the station's."""
+        run = _copy(self.run)
+        if run is not None:
+            run["elapsed_s"] = round(max(0.0, self._clock() - self._started_at), 3)
+        return run
 
     def apply(self, event: Event) -> None:
         if isinstance(event, Gap):
@@ -68,6 +80,7 @@ class RunTracker:
     # -- events -------------------------------------------------------------------------------
     def _started(self, event: RunStarted) -> None:
         teardown = set(range(len(event.steps) - len(event.teardown), len(event.steps)))
+        self._started_at = self._clock()
         self.run = {
             "run_id": event.run_id,
             "meta": meta_view(event.meta),

@@ -38,7 +38,9 @@ from edge.store.db import (
 from edge.store.export import export_csv, export_json
 from edge.store.history import (
     ProductYield,
+    RunMeasurement,
     RunSummary,
+    find_measurements,
     find_runs,
     last_runs,
     load_run,
@@ -57,6 +59,7 @@ __all__ = [
     "STORE_FAILED_ERROR",
     "NotAResultStoreError",
     "ProductYield",
+    "RunMeasurement",
     "RunRecorder",
     "RunStateError",
     "RunSummary",
@@ -69,6 +72,7 @@ __all__ = [
     "UnknownRunError",
     "export_csv",
     "export_json",
+    "find_measurements",
     "find_runs",
     "last_runs",
     "load_run",

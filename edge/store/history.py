@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from edge.records import Outcome, RunMeta, RunRecord
+from edge.records import Measurement, Outcome, RunMeta, RunRecord
 from edge.store.codec import day_bounds, utc_epoch
 from edge.store.db import UnknownRunError, read_snapshot
 from edge.store.migrations import STEP_KEY_SPAN
@@ -168,6 +168,52 @@ def find_runs(
     return [
         RunSummary(_meta_from_row(r), Outcome(r[16]), r[17], r[18], r[19], r[20]) for r in rows
     ]
+
+
+@dataclass(frozen=True, slots=True)
+class RunMeasurement:
+    """One measurement of a stored run, with the run and step it belongs to."""
+
+    run_id: str
+    serial: str
+    started_utc: str
+    run_outcome: Outcome
+    step_index: int
+    step: str
+    measurement: Measurement
+
+
+def find_measurements(
+    conn: sqlite3.Connection,
+    *,
+    product: str,
+    day: date | str,
+    name: str | None = None,
+    limit: int | None = None,
+    offset: int = 0,
+) -> list[RunMeasurement]:
+    """The measurements of a product's runs started on ``day`` (UTC), ``name`` only if given:
+    each step's deciding (last) attempt, oldest run first, then plan order. One query over
+    the day's runs and their step rows; what a plot of the day needs without loading every
+    run one by one."""
+    where, params = _where(product=product, day=day)
+    step_columns = ", ".join(f"s.{c.strip()}" for c in STEP_COLUMNS.split(","))
+    rows = conn.execute(
+        f"SELECT r.run_id, r.serial, r.started_utc, r.outcome, {step_columns}"
+        " FROM runs AS r JOIN step_results AS s"
+        f" ON s.id >= r.seq * {STEP_KEY_SPAN} AND s.id < (r.seq + 1) * {STEP_KEY_SPAN}"
+        f"{where} ORDER BY r.started_epoch, r.seq, s.id",
+        params,
+    ).fetchall()
+    found = [
+        RunMeasurement(run_id, serial, started, Outcome(run_outcome), step.index, step.name, m)
+        for run_id, serial, started, run_outcome, *step_row in rows
+        for step in (step_from_row(tuple(step_row)),)
+        for m in step.measurements
+        if name is None or m.name == name
+    ]
+    end = None if limit is None else offset + int(limit)
+    return found[int(offset):end]
 
 
 def find_run_ids(

@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from edge.config import load_config
-from edge.console import EXIT_CONFIG
+from edge.console import EXIT_CONFIG, EXIT_STORAGE
 from edge.errors import SettingsFileError
-from edge.store.db import open_store
+from edge.store.db import StoreError, open_store, open_store_read_only
 from edge.sync.secrets import REDACTOR, TokenError
 from edge.sync.settings import SyncSettings, from_station_config
 
@@ -72,6 +72,11 @@ def _guard(fn):
         except SyncBusyError as exc:
             print(f"pibench sync: {REDACTOR.redact(str(exc))}", file=out)
             return EXIT_USAGE
+        except StoreError as exc:
+            # The result database cannot be used (read-only or full disk, locked, not a pibench
+            # database): its own message and exit code, as for every pibench command.
+            print(f"pibench sync: {exc}", file=sys.stderr)
+            return EXIT_STORAGE
 
     wrapper.__name__ = fn.__name__
     wrapper.__doc__ = fn.__doc__
@@ -85,7 +90,14 @@ def sync_status(args: argparse.Namespace, out: TextIO) -> int:
     from edge.sync.worker import WorkerLock
 
     settings, database = _load(args)
-    conn = open_store(database)
+    if not database.exists():  # a status read must not create an empty database (wrong dir?)
+        print(f"no result database at {database} yet: nothing was tested, nothing to deliver",
+              file=out)
+        return 0
+    # On a read-only filesystem nobody can be writing the database: read it as it is there,
+    # as `pibench history` does (open_store would need to create its -shm file).
+    read_only = database.exists() and bool(os.statvfs(database).f_flag & os.ST_RDONLY)
+    conn = open_store_read_only(database) if read_only else open_store(database)
     try:
         status = read_status(conn, settings.target, settings.backend, time.time())
         parked = parked_runs(conn, settings.target) if getattr(args, "parked", False) else []

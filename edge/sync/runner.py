@@ -263,8 +263,12 @@ class TargetRunner:
         elif cls.target_is_down:
             new_state = self._backoff(state, outcome, now)
             if state.state != "down":
-                log.warning("%s unreachable (%s): backing off", target_name(self.outbox.target),
-                            outcome.reason)
+                # The words `pibench sync status` uses: a 500, a 429 or a timeout is not
+                # "unreachable", and whoever reads the log fixes each differently.
+                from edge.sync.status import down_text  # (status imports this module)
+
+                log.warning("%s (%s): backing off", down_text(
+                    self.outbox.target, str(outcome.cls), outcome.reason), outcome.reason)
             self.outbox.mark_failed(item, outcome, new_state.next_probe_at, spend_attempt=True,
                                     state=new_state)
         elif cls.pauses_target:

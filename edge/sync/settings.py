@@ -7,6 +7,7 @@ is a clear error at start-up instead of a silently ignored setting. See docs/syn
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -149,12 +150,16 @@ _GENERIC = {"auth_header", "auth_scheme", "probe_url"}
 
 def _positive(options: Mapping[str, Any], key: str, default: float) -> float:
     value = options.get(key, default)
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
+    # A TOML number, as every other key of station.toml: `true` is not 1 s, "20" is text (as
+    # `baudrate = "9600"` is refused), and inf would let a hung server hold the worker forever.
+    if isinstance(value, bool) or not isinstance(value, int | float):
         raise SyncSettingsError(
             f"[sync] {key} must be a number of seconds, not {value!r}", key
-        ) from None
+        )
+    number = float(value)
+    if not math.isfinite(number):
+        raise SyncSettingsError(f"[sync] {key} must be a finite number of seconds, not {value!r}",
+                                key)
     if not number > 0:
         raise SyncSettingsError(f"[sync] {key} must be positive, not {value!r}", key)
     return number

@@ -52,17 +52,21 @@ class SyncStatus:
 
 
 def _down_text(s: dict[str, Any]) -> str:
+    return down_text(s["target"], s["last_error_class"], s["last_error"])
+
+
+def down_text(target: str, error_class: str | None, error: str | None) -> str:
     """Unreachable, erroring or slow are different problems for whoever fixes them."""
-    name = target_name(s["target"])
-    found = re.search(r"HTTP (\d{3})", s["last_error"] or "")
-    if s["last_error_class"] in ("transient", "ambiguous") and found:
+    name = target_name(target)
+    found = re.search(r"HTTP (\d{3})", error or "")
+    if error_class in ("transient", "ambiguous") and found:
         code = int(found.group(1))
         if code in (429, 503):
             return f"{name} server busy (HTTP {code})"
         return f"{name} server error (HTTP {code})"
-    if s["last_error_class"] == "ambiguous" or "timed out" in (s["last_error"] or ""):
+    if error_class == "ambiguous" or "timed out" in (error or ""):
         return f"{name} server not answering in time"
-    if s["last_error_class"] == "transient":
+    if error_class == "transient":
         return f"{name} server answers with errors"
     return f"{name} unreachable"
 

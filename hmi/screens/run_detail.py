@@ -1,5 +1,6 @@
 """One stored run in full, opened from the today view: every step and measurement against its
-limits, and for the I/O board the expander pin map with the pins that failed."""
+limits; for the I/O board the expander pin map with the pins that failed, for the PowerBank the
+measured pulse train against its limits."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from hmi.i18n import t
 from hmi.state import RunView
 from hmi.widgets.big_button import BigButton
 from hmi.widgets.pin_map import failing_pins, pin_map
+from hmi.widgets.plots import PulseTrainPlot, pulse_times
 from hmi.widgets.step_list import StepList
 from hmi.widgets.verdict_banner import MARK
 
@@ -32,12 +34,20 @@ class RunDetail(ModalScreen[None]):
                 f"   {run.duration_s or 0:.1f} s"), id="detail-head")
             if failing_pins(run):
                 yield Static(pin_map(run, t("pin_map", lang)), id="detail-pins")
+            if pulse_times(run) is not None:
+                yield PulseTrainPlot(id="detail-train")
             yield StepList(id="detail-steps")
             with Horizontal(id="detail-actions"):
                 yield BigButton(t("close", lang), id="close")
 
     def on_mount(self) -> None:
         self.query_one(StepList).show_run(self.run, self.lang)
+        times = pulse_times(self.run)
+        if times is not None:
+            pulse, gap = times
+            self.query_one(PulseTrainPlot).show_train(
+                t("pulse_train", self.lang, low=pulse.value_text(), high=gap.value_text()),
+                pulse, gap)
 
     def on_button_pressed(self, event: BigButton.Pressed) -> None:
         event.stop()

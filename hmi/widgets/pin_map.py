@@ -1,28 +1,27 @@
 """The I/O board's expander pins (GPA0-7 over GPB0-7), the failing outputs and inputs marked,
-from the pin names the failing measurements carry ("LED3 (GPA2) stuck low"). Plain Rich: no
+from the walks' ``failed_pins`` measurement: a mask of the DUT expander's pins (bit n = pin n,
+GPA0 = bit 0 ... GPB7 = bit 15), data rather than the words of the diagnosis. Plain Rich: no
 plotting library needed, so the verdict screen can show it without loading one."""
 
 from __future__ import annotations
-
-import re
 
 from rich.table import Table
 from rich.text import Text
 
 from hmi.state import RunView
 
-_PIN = re.compile(r"\b(GP[AB])([0-7])\b")
+FAILED_PINS = "failed_pins"  # the measurement the I/O board's walk steps record
+PIN_NAMES = tuple(f"GP{port}{bit}" for port in "AB" for bit in range(8))  # bit n -> name
 
 
 def failing_pins(run: RunView) -> set[str]:
-    """The expander pins named in the failing measurements and steps ("LED3 (GPA2) stuck low")."""
+    """The expander pins the walk steps recorded as failed (none for a run without them)."""
     pins: set[str] = set()
-    for step, m in run.failing():
-        texts = [step.error or ""]
-        if m is not None:
-            texts += [str(m.value), m.name]
-        for text in texts:
-            pins.update(f"{port}{bit}" for port, bit in _PIN.findall(text))
+    for step in run.steps:
+        for m in step.measurements:
+            if m.name == FAILED_PINS and isinstance(m.value, int) \
+                    and not isinstance(m.value, bool):
+                pins.update(name for n, name in enumerate(PIN_NAMES) if m.value >> n & 1)
     return pins
 
 

@@ -5,10 +5,10 @@ list scrolls itself to the step running now (no swipe needed)."""
 
 from __future__ import annotations
 
-from rich.table import Table
+from rich.cells import cell_len, set_cell_size
 from rich.text import Text
 from textual.containers import VerticalScroll
-from textual.widgets import Static
+from textual.widget import Widget
 
 from hmi.i18n import t
 from hmi.state import RunView, StepView
@@ -26,41 +26,65 @@ def row_count(step: StepView) -> int:
     return 1 + max(len(step.measurements), step.planned) + error
 
 
-def render_step(step: StepView, lang: str) -> Table:
-    grid = Table.grid(expand=True, padding=(0, 1))
-    grid.add_column(width=2)
-    grid.add_column(ratio=3, no_wrap=True, overflow="ellipsis")
-    grid.add_column(ratio=2, justify="right", no_wrap=True)
-    grid.add_column(ratio=3, no_wrap=True, overflow="ellipsis")
+def _cell(text: str, width: int, *, right: bool = False) -> str:
+    """``text`` in exactly ``width`` cells: cut with an ellipsis, padded on the side."""
+    if width <= 0:
+        return ""
+    if cell_len(text) > width:
+        text = set_cell_size(text, width - 1) + "…" if width > 1 else set_cell_size(text, width)
+    pad = " " * (width - cell_len(text))
+    return pad + text if right else text + pad
+
+
+def render_step(step: StepView, lang: str, width: int) -> Text:
+    """The step's lines as one Text in four columns (mark, name, value, limits) sized from the
+    row's width. Plain text, not a rich Table: a Table is measured and laid out again at every
+    render, and these rows are re-rendered on every layout pass during a run (the largest cost
+    of painting an event on a small CPU)."""
+    rest = max(0, width - 2 - 3)  # the mark's 2 cells and a space between columns
+    name_w = rest * 3 // 8
+    value_w = rest * 2 // 8
+    limits_w = rest - name_w - value_w
+    out = Text(no_wrap=True, overflow="crop", end="")
+
+    def line(mark: str, mark_style: str, name: str, name_style: str, value: str,
+             value_style: str, limits: str, limits_style: str) -> None:
+        if out.plain:
+            out.append("\n")
+        out.append(_cell(mark, 2), mark_style)
+        out.append(" " + _cell(name, name_w), name_style)
+        out.append(" " + _cell(value, value_w, right=True), value_style)
+        out.append(" " + _cell(limits, limits_w), limits_style)
+
     style = STYLE.get(step.state, "")
     name = step.name + (f" ({t('teardown', lang)})" if step.teardown else "")
     if step.attempt > 1:
         name += f" — {t('attempt', lang)} {step.attempt}"
     state_word = t("step_pending", lang) if step.state == "PENDING" else t(step.state, lang)
-    grid.add_row(Text(STATE_MARK.get(step.state, "?"), style=style), Text(name, style=style),
-                 "", Text(state_word, style=style))
+    line(STATE_MARK.get(step.state, "?"), style, name, style, "", "", state_word, style)
     measurements = step.measurements
     for m in measurements:
         mstyle = STYLE.get(m.outcome, "")
-        limits = m.limits_text()
-        band = m.marginal_text()
-        grid.add_row(Text(STATE_MARK.get(m.outcome, " "), style=mstyle),
-                     Text("   " + m.name),
-                     Text(m.value_text(), style=mstyle),
-                     Text(f"{limits}  {band}".strip(), style="dim" if m.passed else mstyle))
+        limits = f"{m.limits_text()}  {m.marginal_text()}".strip()
+        line(STATE_MARK.get(m.outcome, " "), mstyle, "   " + m.name, "", m.value_text(), mstyle,
+             limits, "dim" if m.passed else mstyle)
     if step.error and step.state not in ("PASS", "PASS-MARGINAL"):
-        grid.add_row("", Text("   " + step.error, style=style), "", "")
+        line("", "", "   " + step.error, style, "", "", "", "")
     for _ in range(step.planned - len(measurements)):
-        grid.add_row("", "", "", "")  # rows the plan's measurements will fill
-    return grid
+        line("", "", "", "", "", "", "", "")  # rows the plan's measurements will fill
+    return out
 
 
-class StepRow(Static):
+class StepRow(Widget):
     def __init__(self, step: StepView, lang: str) -> None:
-        super().__init__(render_step(step, lang), classes="step")
+        super().__init__(classes="step")
         self.step_index = step.index
+        self._step, self._lang = step, lang
         self._lines = row_count(step)
         self.styles.height = self._lines
+
+    def render(self) -> Text:
+        return render_step(self._step, self._lang, self.content_size.width)
 
     def show(self, step: StepView, lang: str) -> None:
         lines = row_count(step)
@@ -68,7 +92,8 @@ class StepRow(Static):
         if grew:
             self._lines = lines
             self.styles.height = lines
-        self.update(render_step(step, lang), layout=grew)
+        self._step, self._lang = step, lang
+        self.refresh(layout=grew)
         self.set_class(step.state == "RUNNING", "-running")
 
 

@@ -35,7 +35,10 @@ class VerdictBanner(Static):
         for cls in CLASSES.values():
             self.set_class(False, cls)
         self.set_class(True, CLASSES.get(outcome, "-error"))
-        self.update(text)
+        # Its size comes from the stylesheet (1fr between a min and a max), never from the
+        # words: no layout pass (the banner repaints itself on resize, which would otherwise
+        # cost a second layout every time the verdict is shown).
+        self.update(text, layout=False)
 
     def on_resize(self) -> None:
         if self._shown is not None:

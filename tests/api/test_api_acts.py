@@ -118,3 +118,24 @@ def test_bodies_are_checked_field_by_field(api):
         assert (got, err["error"]) == (status, code), body
         check(err, "Error")
     assert api.service.current()["state"] == "idle"
+
+
+def test_every_refusal_carries_a_stable_code_and_a_start_failure_its_cause(api):
+    """``code`` is what clients translate (the HMI's French texts are keyed by it); a start
+    that fails says why in it (here: the product's plan became unusable), the station's
+    sentence stays as the message."""
+    status, err = api.client.post("/runs", {"product": "Nope", "serial": "x"})
+    assert status == 404 and err["error"] == err["code"] == "unknown_product"
+    check(err, "Error")
+    status, err = api.client.post("/runs/current/abort", {})
+    assert status == 409 and err["code"] == "no_run_in_progress"
+    plan = api.config.plans_dirs[0] / "gated-board.toml"
+    plan.write_text(plan.read_text() + "\n[[step]]\nthis is not toml = \n")
+    status, err = api.client.post("/runs", {"product": "Gated-Board", "serial": "GTB-0009"})
+    assert status == 503, err
+    check(err, "Error")
+    assert err["error"] == "station_cannot_start" and err["code"] == "plan_unusable"
+    assert "plan" in err["message"]
+    conn = open_store(api.config.database)
+    assert conn.execute("SELECT count(*) FROM runs").fetchone()[0] == 0  # nothing started
+    conn.close()

@@ -155,3 +155,36 @@ def test_sync_status_when_sync_is_off_still_counts_waiting_results(api):
     assert status == 200
     check(doc, "SyncStatus")
     assert doc["enabled"] is False and doc["backend"] == "none" and doc["queue_depth"] == 1
+
+
+def test_a_days_measurements_of_a_product_in_one_request(api):
+    api.open_gate()
+    ids = [_run(api, "PowerBank-Foolish", f"PBF-00001{n}") for n in range(3)]
+    _run(api, "HMI-IO-Board", "HIO-000011")
+    record = api.client.get(f"/runs/{ids[0]}")[1]
+    day = (record.get("meta") or record)["started_utc"][:10]
+    status, doc = api.client.get(f"/measurements?product=PowerBank-Foolish&day={day}"
+                                 "&name=period")
+    assert status == 200
+    check(doc, "DayMeasurements")
+    assert [m["run_id"] for m in doc["measurements"]] == ids  # oldest first, one each
+    record = api.client.get(f"/runs/{ids[1]}")[1]
+    stored = [m for s in record["steps"] for m in s["attempts"][-1]["measurements"]
+              if m["name"] == "period"]
+    got = doc["measurements"][1]
+    assert {k: got[k] for k in stored[0]} == stored[0]  # the same as the run's own record
+    assert got["serial"] == "PBF-000011" and got["run_outcome"] == record["outcome"]
+    # every measurement of the day, paged
+    _, everything = api.client.get(f"/measurements?product=PowerBank-Foolish&day={day}")
+    per_run = len(everything["measurements"]) // 3
+    assert per_run >= 2 and everything["product"] == "PowerBank-Foolish"
+    assert {m["run_id"] for m in everything["measurements"]} == set(ids)
+    _, first = api.client.get(f"/measurements?product=PowerBank-Foolish&day={day}&limit=2")
+    _, second = api.client.get(f"/measurements?product=PowerBank-Foolish&day={day}&limit=2"
+                               "&offset=2")
+    assert first["next_offset"] == 2
+    assert first["measurements"] + second["measurements"] == everything["measurements"][:4]
+    _, none = api.client.get("/measurements?product=PowerBank-Foolish&day=2001-01-01")
+    assert none["measurements"] == [] and none["next_offset"] is None
+    status, err = api.client.get("/measurements?day=2001-01-01")
+    assert status == 400 and err["code"] == "bad_query" and "product" in err["message"]

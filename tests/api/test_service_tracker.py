@@ -40,6 +40,17 @@ def test_a_run_goes_from_live_to_last_run_and_never_both():
     assert snap["last_run"]["outcome"] == "PASS" and snap["seq"] == 5
 
 
+def test_the_live_run_says_its_elapsed_time_on_the_stations_clock():
+    now = [100.0]
+    tracker = RunTracker(lambda run_id: None, clock=lambda: now[0])
+    tracker.apply(RunStarted(1, "r1", META, ("a",), ()))
+    now[0] = 112.5
+    assert tracker.snapshot()["run"]["elapsed_s"] == 12.5
+    record = RunRecord(META, Outcome.PASS, "t2", 1.0, ())
+    tracker.apply(RunFinished(2, "r1", record))
+    assert tracker.snapshot()["run"] is None
+
+
 def test_a_snapshot_is_a_copy():
     tracker = RunTracker(lambda run_id: None)
     tracker.apply(RunStarted(1, "r1", META, ("a",), ()))

@@ -95,4 +95,7 @@ def test_pibench_run_on_real_hardware_says_gpio_unavailable(tmp_path):
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 2, out + err
     assert "GPIO unavailable: cannot open the Pi GPIO header" in err and "Traceback" not in err
-    assert any(p.name.startswith(".lgd-nfy") for p in tmp_path.iterdir())
+    # The station hands lgpio its data directory: one stable place for the FIFO, not a new
+    # temporary directory per run.
+    assert any(p.name.startswith(".lgd-nfy") for p in (tmp_path / "data").iterdir())
+    assert not any(p.name.startswith("pibench-lgpio-") for p in tmp_path.iterdir())

@@ -79,6 +79,17 @@ def test_unknown_fault_and_product_are_refused_clearly(data, capsys):
     assert "unknown simulated fault 'wrong-resistance'" in capsys.readouterr().err
 
 
+def test_an_unknown_fault_stops_the_station_at_start_not_at_the_first_scan(data):
+    # A real process: were the fault only checked at the first run, this station would serve
+    # (no console) until the timeout.
+    done = subprocess.run(
+        [sys.executable, "-m", "edge.cli", "--data-dir", str(data), "--lang", "en", "station",
+         "--no-console", "--sim-fault", "wrong-resistance"],
+        capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    assert done.returncode == 78, done.stdout + done.stderr
+    assert "unknown simulated fault 'wrong-resistance'" in done.stderr
+
+
 def test_usage_error_is_64_not_an_outcome_code(data):
     with pytest.raises(SystemExit) as info:
         main(["run", "--product", "PowerBank-Foolish"])

@@ -67,6 +67,10 @@ def test_a_healthy_database_on_a_read_only_filesystem_is_not_called_damaged(tmp_
         assert "damaged" not in err.replace("not damaged", "") and "move it aside" not in err
         history = pibench(data, "history")  # reading still works: nothing can change the file
         assert history.returncode == 0 and "PBF-000001" in history.stdout
+        status = pibench(data, "sync", "status")  # the result waiting for the inventory is told
+        assert status.returncode == 3 and "1 results kept" in status.stdout, status.stderr
+        err = _clean_failure(pibench(data, "sync", "retry-parked"), EXIT_STORAGE)  # it writes
+        assert "read-only" in err
 
 
 def test_a_garbage_database_file_is_a_clean_error_and_is_left_as_it_was(tmp_path):
@@ -75,7 +79,7 @@ def test_a_garbage_database_file_is_a_clean_error_and_is_left_as_it_was(tmp_path
     garbage = os.urandom(8192)
     (data / "results.sqlite3").write_bytes(garbage)
     for argv in (("run", "--product", PRODUCT, "--serial", "PBF-000001"),
-                 ("station", "--no-console"), ("history",), ("export",)):
+                 ("station", "--no-console"), ("history",), ("export",), ("sync", "status")):
         err = _clean_failure(pibench(data, *argv), EXIT_STORAGE)
         assert "not usable as a SQLite database" in err
     assert (data / "results.sqlite3").read_bytes() == garbage

@@ -68,7 +68,8 @@ def test_hmi_board_passes_every_check(benches):
     record = bench.run()
     assert record.outcome is Outcome.PASS, record.error
     assert values(step(record, "output walk")) == {"walking_one": "pass",
-                                                   "walking_zero": "pass"}
+                                                   "walking_zero": "pass", "failed_pins": 0}
+    assert values(step(record, "input walk")) == {"buttons": "pass", "failed_pins": 0}
     assert values(step(record, "interrupt")) == {"asserted": True, "flagged": True,
                                                  "cleared": True}
     assert values(step(record, "relay")) == {"closed_when_on": True, "open_when_off": True}
@@ -188,6 +189,28 @@ def test_dut_power_off_is_guaranteed_after_an_abort(benches):
     assert not bench.fixture.sim.dut_powered
 
 
+def test_a_good_board_passes_on_the_same_fixture_right_after_an_aborted_run(benches):
+    # Aborted while waiting for the first pulse (the 555's output high), the teardown cuts the
+    # power and the output falls low at that very instant; the next run powers on at the same
+    # simulated instant. That fall is the last board's, not a pulse of this one: it was measured
+    # as first_pulse = 0 s and every good board failed until the station restarted.
+    bench = benches("PowerBank-Foolish")
+    sub = bench.events.subscribe()
+
+    def abort_in_first_pulse() -> None:
+        for event in sub.drain():
+            if isinstance(event, StepStarted) and event.name == "first pulse":
+                bench.runner.abort("operator pressed Abort")
+
+    sub.on_ready = abort_in_first_pulse
+    assert bench.run().outcome is Outcome.ABORTED
+    sub.on_ready = None
+    record = bench.run()
+    assert record.outcome is Outcome.PASS, record.error
+    first = step(record, "first pulse").attempts[-1].measurements[0]
+    assert first.value > 6.0  # the 555's first high phase, about 8.1 s
+
+
 def test_dut_power_off_is_guaranteed_when_a_step_raises(benches, monkeypatch):
     bench = benches("HMI-IO-Board")
 
@@ -225,3 +248,20 @@ def test_the_same_plan_runs_unchanged_on_the_real_builder(product):
         fixture.close()
         world.close()
         factory.close()
+
+
+@pytest.mark.parametrize(("fault", "where", "pins"), [
+    ("stuck-output:LED3", "output walk", {"GPA2"}),
+    ("stuck-output:LED1", "output walk", {"GPA0"}),
+])
+def test_the_walks_record_which_pins_failed_as_data(benches, fault, where, pins):
+    """The words say "LED3 (GPA2) stuck low"; ``failed_pins`` says the same as a mask of DUT
+    pins, so a screen draws the pin map without reading the words."""
+    from drivers.mcp23017.config import PIN_NAMES
+
+    record = benches("HMI-IO-Board", [fault]).run()
+    assert record.outcome is Outcome.FAIL
+    failed = next(m for m in step(record, where).measurements if m.name == "failed_pins")
+    assert failed.outcome is Outcome.FAIL and failed.limits.expected == 0
+    assert {PIN_NAMES[n] for n in range(16) if failed.value >> n & 1} == pins
+    assert values(step(record, "input walk"))["failed_pins"] == 0

@@ -34,7 +34,7 @@ class StationProcess:
 
     def __init__(self, data_dir: Path, *, pace: float = 0.0, start_on_scan: bool = False,
                  token_file: Path | None = None, sim_faults: list[str] = (),
-                 scanner: str = "") -> None:
+                 scanner: str = "", listen: bool = True) -> None:
         self.data_dir = data_dir
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -43,6 +43,7 @@ class StationProcess:
         self.token_file = token_file
         self.sim_faults = list(sim_faults)
         self.scanner = scanner  # a serial port the station reads scans from
+        self.listen = listen  # False: no [api] listen, the station picks its own address
         self.proc: subprocess.Popen | None = None
 
     def config(self) -> Path:
@@ -54,7 +55,8 @@ class StationProcess:
         path.write_text(
             f'[station]\nid = "banc-essai"\ndata_dir = "{self.data_dir / "data"}"\n'
             f"sim_faults = [{faults}]\n\n"
-            f'[api]\nlisten = "127.0.0.1:{self.port}"\n{token}'
+            "[api]\n" + (f'listen = "127.0.0.1:{self.port}"\n' if self.listen else "")
+            + f"{token}"
             f"start_on_scan = {'true' if self.start_on_scan else 'false'}\n"
             + (f'\n[scanner]\nurl = "{self.scanner}"\n' if self.scanner else ""))
         return path
@@ -74,6 +76,7 @@ class StationProcess:
                 self.proc.kill()
                 raise RuntimeError(f"station did not start: {out}{self.proc.stderr.read()}")
             out += line
+        self.url = out.split("api: ", 1)[1].split()[0].rstrip("/")  # where it really listens
         # Keep reading what it prints, so a full pipe can never stall the station.
         threading.Thread(target=self.proc.stdout.read, daemon=True).start()
         threading.Thread(target=self.proc.stderr.read, daemon=True).start()

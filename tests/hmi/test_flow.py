@@ -159,12 +159,21 @@ async def test_today_view_and_a_runs_detail_on_tap(station_factory):
             await wait_for(pilot, lambda: app.state.can_start(), "startable")
             await tap(pilot, "#start")
             await wait_for(pilot, lambda: app.state.phase is Phase.VERDICT, "verdict")
+        runs_fetched: list[str] = []
+        fetch_run = app.client.run
+
+        def counting(run_id: str):
+            runs_fetched.append(run_id)
+            return fetch_run(run_id)
+
+        app.client.run = counting
         await tap(pilot, "#today")
         await wait_text(pilot, "Cartes testées : 2")
         await wait_text(pilot, "HIO-000202")
         assert "Bon du premier coup" in screen_text(app)
         await wait_text(pilot, "period (cartes du jour)")  # the PowerBank's plots
         await wait_text(pilot, "duty (cartes du jour)")
+        assert runs_fetched == []  # the day's measurements came in one request per name
         await tap(pilot, "#run-0")  # the newest: the I/O board that failed
         await wait_for(pilot, lambda: type(app.screen).__name__ == "RunDetail", "the detail")
         await wait_text(pilot, "GPA")
@@ -204,3 +213,27 @@ async def test_a_scan_from_the_stations_serial_port_scanner_shows_the_same(stati
     finally:
         os.close(master)
         os.close(slave)
+
+
+async def test_a_powerbank_runs_detail_draws_its_pulse_train(station):
+    from hmi.widgets.plots import PulseTrainPlot, pulse_times, train_points
+
+    app = make_app(station.url)
+    async with app.run_test(size=(80, 30)) as pilot:
+        await wait_ready(pilot)
+        await type_scan(pilot, "PBF-000301")
+        await wait_for(pilot, lambda: app.state.can_start(), "startable")
+        await tap(pilot, "#start")
+        await wait_for(pilot, lambda: app.state.phase is Phase.VERDICT, "verdict")
+        await tap(pilot, "#today")
+        await wait_text(pilot, "PBF-000301")
+        await tap(pilot, "#run-0")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "RunDetail", "the detail")
+        await wait_text(pilot, "Train d'impulsions : bas")
+        pulse, gap = pulse_times(app.screen.run)
+        assert pulse.low is not None and pulse.low <= pulse.value <= pulse.high
+        assert gap.low is not None and gap.low <= gap.value <= gap.high
+        assert app.screen.query_one(PulseTrainPlot).display
+        xs, ys = train_points(pulse.value, gap.value, cycles=1)
+        assert xs == [0.0, gap.value, gap.value, gap.value + pulse.value,
+                      gap.value + pulse.value] and ys == [1, 1, 0, 0, 1]

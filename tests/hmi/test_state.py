@@ -14,7 +14,7 @@ from hmi import i18n
 from hmi.client import PATHS, StationRefused, StationUnreachable, StreamEvent
 from hmi.link import KINDS, follow_station
 from hmi.messages import LinkDown, LinkUp, StationEvent
-from hmi.state import Phase, StationState
+from hmi.state import Phase, RunView, StationState
 from hmi.widgets.status_bar import segments
 
 HERE = Path(__file__).parent
@@ -39,7 +39,7 @@ def replayed(name: str) -> StationState:
 @pytest.mark.parametrize(("name", "outcome", "failing"), [
     ("powerbank-pass", "PASS", []),
     ("powerbank-fail", "FAIL", ["pulse timing", "pulse timing"]),  # width and duty
-    ("io-fail", "FAIL", ["output walk", "output walk"]),
+    ("io-fail", "FAIL", ["output walk"] * 3),  # walking one, walking zero, failed_pins
     ("io-error", "ERROR", ["fixture check"]),
 ])
 def test_recorded_runs_end_in_their_verdict(name, outcome, failing):
@@ -187,3 +187,18 @@ def test_the_link_resumes_after_the_snapshot_and_resyncs_on_a_new_boot():
     assert isinstance(posted[1], StationEvent) and posted[1].seq == 8
     assert isinstance(posted[0], LinkUp) and isinstance(posted[2], LinkDown)
     assert sleeps[0] == 0.1  # retried at once, then backing off
+
+
+def test_a_snapshot_run_takes_its_elapsed_time_from_the_station(monkeypatch):
+    """The station's own count (its monotonic clock), not this machine's wall clock against
+    the run's start time: a wrong or stepped clock cannot make the elapsed time wild."""
+    import hmi.state
+
+    monkeypatch.setattr(hmi.state.time, "monotonic", lambda: 1000.0)
+    live = {"run_id": "r1", "meta": {"run_id": "r1", "serial": "S", "product": "P",
+                                     "started_utc": "2001-01-01T00:00:00+00:00"},
+            "current_step": None, "steps": [], "logs": [], "elapsed_s": 42.5}
+    run = RunView.from_record(live)
+    assert run.elapsed(now=1000.0) == 42.5
+    del live["elapsed_s"]  # an older station: the start time's age, as before
+    assert RunView.from_record(live).elapsed(now=1000.0) != 42.5

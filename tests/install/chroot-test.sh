@@ -8,7 +8,10 @@
 #      (no systemd runs in a chroot);
 #   3. a user 'tech' clones the repository (this checkout's HEAD) and runs sudo ./install.sh;
 #   4. starts the station as pibench-edge.service would (its user, groups, working directory
-#      and environment, read from the installed unit), checks it runs, stops it with SIGTERM;
+#      and environment, read from the installed unit), checks it runs; runs the touchscreen's
+#      command as pibench-kiosk.service would (pibench-hmi, the kiosk's env files) headless in a
+#      tmux pane and reads the screen until it shows the station's products; stops the station
+#      with SIGTERM;
 #   5. runs a board on the simulated hardware as the service user, then reads it back as tech
 #      (a technician in the pibench group) with 'pibench history' and 'pibench doctor';
 #   6. upgrades (a commit removing a file), checks the file is gone and results kept; rolls back.
@@ -25,6 +28,7 @@ keep=0
 [ "${1:-}" = --keep ] && keep=1
 [ "$(id -u)" = 0 ] || { echo "run as root" >&2; exit 77; }
 command -v debootstrap >/dev/null || { echo "apt-get install debootstrap" >&2; exit 69; }
+command -v tmux >/dev/null || { echo "apt-get install tmux" >&2; exit 69; }
 
 root=$(mktemp -d /var/tmp/pibench-chroot.XXXXXX)
 step() { printf '\n=== %s\n' "$*"; }
@@ -88,6 +92,14 @@ in_root stat -c '%U:%G %a %n' "/opt/pibench/$first/src/edge/cli.py" /etc/pibench
     /etc/pibench/station.toml /etc/pibench/inventory.token /var/lib/pibench
 in_root id pibench
 
+# The station's API on a port free on this host (the chroot shares its network), the way an
+# installer moves it: edit station.toml, re-run install.sh, which tells the kiosk (api.env).
+port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+sed -i "s/^listen = \"127.0.0.1:8750\"/listen = \"127.0.0.1:$port\"/" "$root/etc/pibench/station.toml"
+in_root sh -c "cd /home/tech/pibench && $allow ./install.sh --no-start" | tail -2
+grep "PIBENCH_API_URL=http://127.0.0.1:$port" "$root/etc/pibench-kiosk/api.env" ||
+    { echo "the kiosk was not told the station's new address"; exit 1; }
+
 step "4. the station as the unit starts it"
 unit="$root/etc/systemd/system/pibench-edge.service"
 workdir=$(sed -n 's/^WorkingDirectory=//p' "$unit")
@@ -101,6 +113,40 @@ station=$!
 sleep 5
 if kill -0 "$station" 2>/dev/null; then echo "station running (pid $station)"; else
     echo "station exited early:"; cat "$root/tmp/station.log"; exit 1; fi
+
+step "4b. the touchscreen's command as pibench-kiosk.service runs it, headless in tmux"
+# The HMI command is what foot runs inside labwc (after its '--'), with the unit's environment
+# and /etc/pibench-kiosk's env files, as pibench-hmi (which cannot read /etc/pibench). No
+# compositor in a chroot: a tmux pane of the host stands in for foot's terminal.
+kunit="$root/etc/systemd/system/pibench-kiosk.service"
+hmi_cmd=$(sed -n 's/^ExecStart=.* -- \(.*\)"$/\1/p' "$kunit")
+mapfile -t kenv < <(sed -n 's/^Environment=//p' "$kunit" | tr ' ' '\n'
+                    cat "$root/etc/pibench-kiosk/api.env" "$root/etc/pibench-kiosk/hmi.env" | grep -v '^#')
+for ((i = ${#kenv[@]} - 1; i >= 0; i--)); do # systemd expands ${VAR}; the env files win
+    kv=${kenv[i]}
+    hmi_cmd=${hmi_cmd//"\${${kv%%=*}}"/${kv#*=}}
+done
+echo "kiosk command: $hmi_cmd"
+khome=$(sed -n 's/^WorkingDirectory=//p' "$kunit")
+in_root install -d -o pibench-hmi -g pibench-hmi -m 0700 "$khome" # the unit's StateDirectory=
+in_root stat -c '%U:%G %a %n' /etc/pibench-kiosk /etc/pibench-kiosk/api.env
+in_root setpriv --reuid=pibench-hmi --regid=pibench-hmi --init-groups cat /etc/pibench/station.toml \
+    >/dev/null 2>&1 && { echo "pibench-hmi reads /etc/pibench!"; exit 1; } ||
+    echo "pibench-hmi cannot read /etc/pibench: ok"
+tmx() { tmux -L "pibench-chroot-$$" "$@"; }
+tmx new-session -d -x 100 -y 30 "chroot $root setpriv --reuid=pibench-hmi --regid=pibench-hmi --init-groups env -i PATH=/usr/bin:/bin HOME=$khome TERM=xterm-256color ${kenv[*]} sh -c 'cd $khome && exec $hmi_cmd'" # Textual draws on stderr: no redirection
+tmx set-option -g remain-on-exit on >/dev/null # a crashed HMI leaves its last screen to read
+seen=""
+for _ in $(seq 60); do
+    sleep 1
+    screen=$(tmx capture-pane -p 2>/dev/null || true)
+    if grep -q PowerBank <<<"$screen"; then seen=1; break; fi
+done
+printf '%s\n' "$screen" | sed 's/[[:space:]]*$//' | grep -v '^$' | head -30 || true
+tmx kill-server 2>/dev/null || true
+[ -n "$seen" ] || { echo "the HMI did not show the station's products (its last screen above)"; exit 1; }
+echo "the HMI, as pibench-hmi with the kiosk's command, shows the station's products: ok"
+
 kill -TERM "$station"
 wait "$station" && code=0 || code=$?
 echo "station stopped by SIGTERM, exit $code"; cat "$root/tmp/station.log"

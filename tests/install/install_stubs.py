@@ -4,8 +4,8 @@ Every command that would change the machine (apt-get, useradd, groupadd, usermod
 systemctl, raspi-config, chown) is replaced at its edge by a small script that appends its
 argument list to a log and, for the account tools, edits ``<root>/etc/passwd`` and
 ``<root>/etc/group`` the way the real tool would. ``python3 -m venv`` makes a virtualenv whose
-``pip`` only logs and whose ``pibench`` runs the *copied* release code with this test's Python,
-so install.sh's health check really runs the version being installed.
+``pip`` only logs and whose ``pibench`` and ``python`` run the *copied* release code with this
+test's Python, so install.sh's health check really runs the version being installed.
 """
 
 from __future__ import annotations
@@ -81,10 +81,17 @@ os.makedirs(f"{venv}/bin", exist_ok=True)
 with open(f"{venv}/bin/pip", "w") as f:
     f.write('#!/bin/sh\nprintf "%s\\n" "pip $*" >>"$STUB_LOG"\n')
 release = os.path.dirname(os.path.abspath(venv))
-# -P: like an installed console script, never import pibench from the current directory.
+# The test venv's libraries without its .pth files (-S, then site-packages as a plain path): its
+# editable pibench must not answer for a module the release lacks. -P: like an installed console
+# script, never import pibench from the current directory.
+site = subprocess.run([real, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+                      capture_output=True, text=True, check=True).stdout.strip()
+run = f'PYTHONPATH="{release}/src:{site}" exec "{real}" -P -S'
 with open(f"{venv}/bin/pibench", "w") as f:
-    f.write(f'#!/bin/sh\nPYTHONPATH="{release}/src" exec "{real}" -P -m edge.cli "$@"\n')
-for name in ("pip", "pibench"):
+    f.write(f'#!/bin/sh\n{run} -m edge.cli "$@"\n')
+with open(f"{venv}/bin/python", "w") as f:
+    f.write(f'#!/bin/sh\n{run} "$@"\n')
+for name in ("pip", "pibench", "python"):
     os.chmod(f"{venv}/bin/{name}", 0o755)
 '''
 

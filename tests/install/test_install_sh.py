@@ -10,6 +10,7 @@ machine) and pip (the lock files are checked separately in test_lock_files.py).
 from __future__ import annotations
 
 import os
+import shutil
 import stat
 from pathlib import Path
 
@@ -24,6 +25,11 @@ UNITS = ("pibench-edge.service", "pibench-kiosk.service", "pibench-hmi-web.servi
 
 def mode(p: Path) -> int:
     return stat.S_IMODE(p.stat().st_mode)
+
+
+def env_file(p: Path) -> dict[str, str]:
+    rows = [r for r in p.read_text().splitlines() if r and not r.startswith("#")]
+    return dict(r.split("=", 1) for r in rows)
 
 
 def current(m: Machine) -> str:
@@ -88,11 +94,25 @@ def test_first_install_leaves_code_config_results_units_users_and_groups(pi: Mac
     assert "raspi-config nonint do_i2c 0" in calls
     assert "systemctl enable pibench-edge.service" in calls
     assert "systemctl restart pibench-edge.service" in calls
-    # No HMI yet: the kiosk unit is installed but neither enabled nor its user created.
-    assert "systemctl enable pibench-kiosk.service" not in calls
-    assert "pibench-hmi" not in pi.users()
-    assert "waits for the HMI" in r.stdout
     assert "health check" in r.stdout and "   ok" in r.stdout
+    # The touchscreen: its own user (display and input only), enabled, the desktop off.
+    assert "pibench-hmi" in pi.users()
+    assert "usermod -a -G video,render,input pibench-hmi" in calls
+    for group in ("i2c", "gpio", "dialout", "pibench"):
+        assert "pibench-hmi" not in (pi.group_members(group) or [])  # no hardware, no results
+    assert "systemctl enable pibench-kiosk.service" in calls
+    assert "raspi-config nonint do_blanking 1" in calls
+    assert "raspi-config nonint do_boot_behaviour B1" in calls  # no desktop beside the kiosk
+    assert "systemctl restart pibench-kiosk.service" in calls
+    assert "systemctl enable pibench-hmi-web.service" not in calls  # optional, never by default
+    # The station's address is explicit (it never moves to another port), and the kiosk, which
+    # cannot read /etc/pibench, is told it in a file of its own; no token on loopback.
+    assert '\nlisten = "127.0.0.1:8750"' in (conf / "station.toml").read_text()
+    kiosk = pi.path("/etc/pibench-kiosk")
+    assert env_file(kiosk / "api.env") == {"PIBENCH_API_URL": "http://127.0.0.1:8750"}
+    assert env_file(kiosk / "hmi.env") == {"PIBENCH_LANG": "fr"}
+    assert mode(kiosk) == 0o755 and mode(kiosk / "api.env") == 0o644
+    assert not (kiosk / "api-token").exists()
 
 
 def test_second_run_is_a_no_op(pi: Machine) -> None:
@@ -263,20 +283,66 @@ def test_serial_scanner_on_the_header_enables_the_uart(pi: Machine) -> None:
     assert "raspi-config nonint do_serial_cons 1" in pi.calls()
 
 
-def test_a_version_with_the_hmi_gets_the_kiosk(pi: Machine) -> None:
-    # Stand-in for the HMI issue: a checkout whose pibench has an `hmi` command.
-    cli = pi.src / "edge/cli.py"
-    hook = "    add_appliance(sub, parents=(common,))\n"
-    assert hook in cli.read_text()
-    cli.write_text(cli.read_text().replace(hook, hook + '    sub.add_parser("hmi")\n'))
+def test_the_kiosk_follows_the_station_api_address_and_token(
+    pi: Machine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pi.path("/etc/pibench").mkdir(parents=True)
+    secret = pi.path("/etc/pibench/api-token")
+    secret.write_text("a-token-of-at-least-16-chars\n")
+    secret.chmod(0o600)
+    example = (pi.src / "docs/station.example.toml").read_text()
+    station = example.replace('# listen = "127.0.0.1:8750"', 'listen = "[::1]:8799"').replace(
+        '# token_file = ', 'token_file = ')  # /etc/pibench/api-token
+    assert station != example
+    pi.path("/etc/pibench/station.toml").write_text(station)
     installed(pi)
-    calls = pi.calls()
-    assert "pibench-hmi" in pi.users()
-    assert "usermod -a -G video,render,input pibench-hmi" in calls
-    for group in ("i2c", "gpio", "dialout", "pibench"):
-        assert "pibench-hmi" not in (pi.group_members(group) or [])  # no hardware, no results
-    assert "systemctl enable pibench-kiosk.service" in calls
-    assert "raspi-config nonint do_blanking 1" in calls
-    assert "raspi-config nonint do_boot_behaviour B1" in calls  # no desktop beside the kiosk
-    assert "systemctl restart pibench-kiosk.service" in calls
-    assert "systemctl enable pibench-hmi-web.service" not in calls  # optional, never by default
+    kiosk = pi.path("/etc/pibench-kiosk")
+    copy = kiosk / "api-token"
+    env = env_file(kiosk / "api.env")
+    assert env == {"PIBENCH_API_URL": "http://[::1]:8799",
+                   "PIBENCH_API_TOKEN_FILE": "/etc/pibench-kiosk/api-token"}
+    assert mode(copy) == 0o600 and copy.read_text() == secret.read_text()
+    assert f"chown pibench-hmi:pibench-hmi {copy}" in pi.calls()
+    # What the HMI makes of it (the unit passes --url from api.env; the token file from the
+    # environment): the station's address and its token.
+    from hmi.settings import resolve
+
+    monkeypatch.delenv("PIBENCH_CONFIG", raising=False)
+    monkeypatch.setenv("PIBENCH_API_TOKEN_FILE", str(copy))
+    settings = resolve(env["PIBENCH_API_URL"])
+    assert settings.url == "http://[::1]:8799" and settings.token == "a-token-of-at-least-16-chars"
+
+    # The token taken off the station: the kiosk's copy goes too.
+    pi.path("/etc/pibench/station.toml").write_text(example)
+    installed(pi)
+    assert env_file(kiosk / "api.env") == {"PIBENCH_API_URL": "http://127.0.0.1:8750"}
+    assert not copy.exists()
+
+
+def test_a_version_without_the_operator_screen_is_not_installed(pi: Machine) -> None:
+    (pi.src / "hmi/web.py").unlink()
+    r = pi.install()
+    assert r.returncode == 1
+    assert "cannot start its operator screen" in r.stderr
+    assert not pi.path("/opt/pibench/current").exists()
+
+
+def test_rollback_to_a_release_older_than_the_hmi_disables_the_kiosk(pi: Machine) -> None:
+    installed(pi)
+    first = current(pi)
+    (pi.src / "README.md").write_text("change\n")
+    installed(pi)
+    second = current(pi)
+    # What a release installed before the HMI existed looks like: no hmi package.
+    shutil.rmtree(pi.path("/opt/pibench") / first / "src/hmi")
+    r = pi.install("--rollback")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert current(pi) == first
+    assert "systemctl disable --now pibench-kiosk.service pibench-hmi-web.service" in pi.calls()
+    assert "systemctl restart pibench-kiosk.service" not in pi.calls()
+    # And forward again: the kiosk comes back with the release that has it.
+    r = pi.install("--rollback")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert current(pi) == second
+    assert "systemctl enable pibench-kiosk.service" in pi.calls()
+    assert "systemctl restart pibench-kiosk.service" in pi.calls()

@@ -76,12 +76,15 @@ def test_last_error_is_gone_once_delivery_recovers(inventree, db, clock, recorde
 
 @pytest.mark.parametrize(("code", "text"), [(500, "inventory server error (HTTP 500)"),
                                             (429, "inventory server busy (HTTP 429)")])
-def test_a_server_error_is_not_called_unreachable(inventree, db, clock, recorder, code, text):
+def test_a_server_error_is_not_called_unreachable(inventree, db, clock, recorder, code, text,
+                                                  caplog):
     write_run(recorder, "PB-00001")
     inventree.script({"action": "status", "status": code, "method": "POST",
                       "path": "/api/stock/test/"})
-    worker(db, inventree_settings(inventree.base_url), clock).run(until_idle=True)
+    with caplog.at_level(logging.WARNING, logger="edge.sync"):
+        worker(db, inventree_settings(inventree.base_url), clock).run(until_idle=True)
     assert status(db, clock).message.startswith(text)
+    assert f"{text} (" in caplog.text and "unreachable" not in caplog.text  # the log too
 
 
 def test_refused_connection_is_unreachable(inventree, db, clock, recorder):
@@ -205,3 +208,16 @@ def test_status_piped_into_head_prints_no_traceback(generic, db, workdir):
     done = subprocess.run(["bash", "-o", "pipefail", "-c", pipeline], capture_output=True,
                           text=True, timeout=60)
     assert "Traceback" not in done.stderr and "BrokenPipe" not in done.stderr, done.stderr
+
+
+def test_status_of_a_data_dir_that_was_never_used_creates_nothing(tmp_path):
+    """A mistyped --data-dir must not leave an empty database behind (as history refuses)."""
+    import subprocess
+    import sys
+
+    data = tmp_path / "never-used"
+    proc = subprocess.run([sys.executable, "-m", "edge.cli", "--data-dir", str(data), "sync",
+                           "status"], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert "no result database" in proc.stdout and "Traceback" not in proc.stderr
+    assert not (data / "results.sqlite3").exists()

@@ -1,5 +1,6 @@
-"""The verdict, readable across the bench: the outcome word very large, the board, each failing
-measurement against its limits, and what to do. The next scan is the next board: no tap."""
+"""The verdict (the run screen's second half, shown in place of the live run), readable across the
+bench: the outcome word very large, the board, each failing measurement against its limits, and
+what to do. The next scan is the next board: no tap."""
 
 from __future__ import annotations
 
@@ -7,13 +8,13 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.containers import Horizontal, VerticalScroll
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Static
 
 from hmi.i18n import t
-from hmi.screens.base import StationScreen
 from hmi.state import StationState
 from hmi.widgets.big_button import BigButton
+from hmi.widgets.panel import Panel
 from hmi.widgets.pin_map import failing_pins, pin_map
 from hmi.widgets.scan_field import ScanField
 from hmi.widgets.verdict_banner import VerdictBanner
@@ -42,7 +43,7 @@ def failures_table(state: StationState, lang: str) -> Group | Text:
     return Group(*lines, grid) if grid.row_count else Group(*lines)
 
 
-class VerdictScreen(StationScreen):
+class VerdictPanel(Panel, Vertical):
     def compose(self) -> ComposeResult:
         yield VerdictBanner(id="banner")
         yield Static(id="verdict-board", classes="title")
@@ -53,7 +54,6 @@ class VerdictScreen(StationScreen):
         with Horizontal(id="verdict-actions"):
             yield ScanField(id="next-scan")
             yield BigButton("", id="today", classes="side")
-        yield self.status_bar()
 
     def paint(self, state: StationState, change: str) -> None:
         run = state.run

@@ -1,21 +1,21 @@
-"""A run in progress: which board, the elapsed time, the live step list, and ABORT (which asks
-first)."""
+"""A run in progress (the run screen's live half): which board, the elapsed time, the live step
+list, and ABORT (which asks first)."""
 
 from __future__ import annotations
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.containers import Horizontal
+from textual.containers import Horizontal, Vertical
 from textual.widgets import Static
 
 from hmi.i18n import t
-from hmi.screens.base import StationScreen
 from hmi.state import StationState
 from hmi.widgets.big_button import BigButton
+from hmi.widgets.panel import Panel
 from hmi.widgets.step_list import StepList
 
 
-class RunningScreen(StationScreen):
+class LivePanel(Panel, Vertical):
     def compose(self) -> ComposeResult:
         with Horizontal(id="run-head"):
             yield Static(id="run-title", classes="title")
@@ -24,14 +24,13 @@ class RunningScreen(StationScreen):
         with Horizontal(id="run-actions"):
             yield Static(id="run-note")
             yield BigButton("", id="abort", variant="error")
-        yield self.status_bar()
 
     def on_mount(self) -> None:
         self.set_interval(0.5, self._tick)
 
     def _tick(self) -> None:
         run = self.hmi.state.run
-        if run is not None and self.is_current:
+        if run is not None and self.display and self.screen.is_current:
             seconds = run.elapsed()
             self.query_one("#elapsed", Static).update(
                 f"{t('elapsed', self.lang)} {int(seconds) // 60:d}:{seconds % 60:04.1f}",
