@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import ipaddress
 import logging
 import os
 import re
@@ -30,19 +29,11 @@ import sys
 from aiohttp import web
 from textual_serve.server import Server
 
+from edge.netaddr import is_loopback
 from hmi.settings import HmiSettings
 
 COOKIE = "pibench_hmi"
 _FONTS = re.compile(r"<link[^>]*fonts\.googleapis[^>]*>\s*", re.IGNORECASE)
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 class GuardedServer(Server):

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from edge.config import ConfigError
+from edge.netaddr import is_loopback
 
 DEFAULT_LISTEN = "127.0.0.1:8750"
 _KEYS = ("listen", "token_file", "allowed_origins", "start_on_scan")
@@ -46,15 +47,6 @@ class ApiSettings:
     def __repr__(self) -> str:  # the token must not reach a log through a repr
         return (f"ApiSettings(host={self.host!r}, port={self.port}, "
                 f"token={'set' if self.token else None}, origins={self.allowed_origins!r})")
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def _line_of(path: Path | None, key: str) -> int | None:
