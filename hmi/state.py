@@ -388,8 +388,18 @@ class StationState:
             self.health = HealthView.from_wire(snap["health"] or {})
         if "sync" in snap:
             self.sync = SyncView.from_wire(snap["sync"] or {})
-        run = snap.get("run")
+        run, shown = snap.get("run"), self.run
         self.run = RunView.from_record(run) if run else None
+        last = snap.get("last_run") or {}
+        if self.run is None and shown is not None and last.get("run_id") == shown.run_id:
+            # A resync (a reconnection, or a stream too slow that the station cut short with a
+            # gap) after the run on screen finished: its verdict stays, as if seen live.
+            if shown.running:
+                finished = RunView.from_record(last)
+                finished.seen_finish = False
+                self.run = finished
+            else:
+                self.run = shown
         self.link = "up"
         self.down_since = None
         self.starting = False

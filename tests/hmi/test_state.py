@@ -239,3 +239,33 @@ def test_a_good_serial_whose_start_was_refused_says_why_in_french(code, french):
              "reason": code, "message_en": "the station's sentence", "source": "client"}
     state.apply("scan", event)
     assert state.scan.start_refused and state.scan.reason_text("fr").startswith(french)
+
+
+def _snapshot_after(doc: dict, last_run: dict | None) -> dict:
+    return {**doc["snapshot"], "run": None, "last_run": last_run}
+
+
+def test_a_resync_after_the_run_on_screen_finished_keeps_its_verdict():
+    # A loaded station cuts a slow stream short (a gap, then a resync) or the link reconnects
+    # without ever going down: the snapshot has no live run, only the last finished one.
+    doc = recorded("powerbank-pass")
+    record = next(ev["data"]["record"] for ev in doc["events"]
+                  if KINDS.get(ev["kind"]) == "run_finished")
+    state = replayed("powerbank-pass")  # the verdict on screen
+    state.load_snapshot(_snapshot_after(doc, record))
+    assert state.phase is Phase.VERDICT and state.run.run_id == record["run_id"]
+    assert state.run.seen_finish
+    # Mid-run (its finish never came down the stream): the stored verdict, said as missed.
+    state = StationState()
+    state.load_snapshot(doc["snapshot"])
+    for ev in doc["events"]:
+        if KINDS.get(ev["kind"]) == "run_started":
+            state.apply("run_started", ev["data"])
+    assert state.phase is Phase.RUNNING
+    state.load_snapshot(_snapshot_after(doc, record))
+    assert state.phase is Phase.VERDICT and state.run.outcome == "PASS"
+    assert not state.run.seen_finish
+    # Another run's record is not this screen's verdict.
+    state = replayed("powerbank-pass")
+    state.load_snapshot(_snapshot_after(doc, {**record, "run_id": "another"}))
+    assert state.phase is Phase.READY
