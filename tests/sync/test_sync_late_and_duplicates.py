@@ -112,6 +112,33 @@ def test_server_slower_than_the_settle_time_late_copy_is_removed(inventree, db, 
     assert rows(db)[0]["needs_reconcile"] == 0 and status(db, clock).watching_late_copies == 0
 
 
+def test_late_copy_removal_keeps_every_result_of_a_run_that_shares_a_template(inventree, db,
+                                                                              clock):
+    """Two measurements posted on one template key (a [sync.products] keys mapping): the watch
+    must tell a late copy from the run's own second result on that template, and delete only
+    the copy (keeping one result per template deleted one of the run's own results)."""
+    recorder = recorder_at(db, clock.time)
+    run_id = write_run(recorder, "PB-00001")
+    recorder.close()
+    inventree.script({"action": "commit_late", "method": "POST", "path": "/api/stock/test/",
+                      "sleep_s": 2.0})
+    shared = {"products": {"ne555-blinker": {"keys": {"Blink frequency/vcc": "powerrailsvcc"}}}}
+    settings = inventree_settings(inventree.base_url, read_timeout_s=0.3, reconcile_after_s=1,
+                                  **shared)
+    w = worker(db, settings, clock)
+    w.run(until_idle=True)
+    clock.advance(900)
+    w.run(until_idle=True)  # settled: not found yet, posted again, delivered and watched
+    first_copy = sorted(r["pk"] for r in inventree.control("results"))
+    shared_key = [r["key"] for r in inventree.control("results")].count("powerrailsvcc")
+    assert shared_key == 2  # one copy of the run holds two results on that template
+    wait_for(lambda: counts(inventree) == {run_id: 2}, "the late copy")
+    clock.advance(900)
+    w.run(until_idle=True)  # the late copy goes, every result of the first copy stays
+    assert counts(inventree) == {run_id: 1}
+    assert sorted(r["pk"] for r in inventree.control("results")) == first_copy
+
+
 def test_generic_endpoint_commit_late_is_stored_once(generic, db, clock):
     recorder = recorder_at(db, clock.time)
     write_run(recorder, "PB-00001")

@@ -22,7 +22,7 @@ late copy that earlier attempt still committed (docs/sync.md, "Exactly once").
 from __future__ import annotations
 
 import logging
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -516,25 +516,42 @@ class InvenTreeBackend:
 
     def audit(self, item: OutboxItem, now: float) -> AuditResult:
         """Delete copies of a delivered run that an earlier, timed-out request committed late:
-        per template, the oldest result carrying the run's marker stays, the others go. Only
-        results with this station's marker for this run are ever touched."""
+        per template, the oldest results carrying the run's marker stay, as many as one copy of
+        the run holds (two measurements may share a template key), and the others go. Only
+        results with this station's marker for this run are ever touched, and none of a template
+        the run does not post (any more): those cannot be told apart from a copy."""
         record = item.record
         try:
             self._ensure_ready(now)
-            part_pk = self._part_pk(str(record.get("product", "")))
+            product = str(record.get("product", ""))
+            part_pk = self._part_pk(product)
             mark = marker(record)
             rows = []
             for item_pk in self._items_for_serial(part_pk, item.serial):
                 rows += self._marked_results(item_pk, mark, now)
-            keep: dict[Any, int] = {}
-            for r in sorted(rows, key=lambda r: int(r["pk"])):
-                keep.setdefault(r.get("template"), int(r["pk"]))
-            extra = sorted(int(r["pk"]) for r in rows if int(r["pk"]) not in keep.values())
+            by_template: dict[Any, list[int]] = {}
+            for r in rows:
+                by_template.setdefault(r.get("template"), []).append(int(r["pk"]))
+            per_copy = self._results_per_copy(record, product, part_pk, set(by_template))
+            extra = sorted(pk for template, pks in by_template.items() if per_copy.get(template)
+                           for pk in sorted(pks)[per_copy[template]:])
             for pk in extra:
                 self._delete_result(pk, now)
         except _Stop as stop:
             return AuditResult(error=stop.outcome)
         return AuditResult(removed=tuple(extra))
+
+    def _results_per_copy(self, record: Mapping[str, Any], product: str, part_pk: int,
+                          seen: set[Any]) -> Counter[Any]:
+        """Template pk -> how many results one copy of the run posts on it."""
+        planned = planned_results(record, self.opts.product(product), self._hidden_steps(record),
+                                  self.opts.run_template)
+        for refresh in (False, True):
+            templates = self._template_map(part_pk, refresh=refresh)
+            per_copy = Counter(templates[p.key] for p in planned if p.key in templates)
+            if seen <= set(per_copy):
+                break  # else a template may have been re-created since cached: look once more
+        return per_copy
 
     def _delete_result(self, pk: int, now: float) -> None:
         what = f"DELETE late copy, result {pk}"

@@ -150,6 +150,21 @@ class FakeHTTPServer(ThreadingHTTPServer):
         self._lock = threading.Lock()
         self.requests = 0
         self.busy_s = 0.0  # time spent handling requests: the server's own cost
+        # Accepted connections not yet closed. Once every client is dead and this is 0 (besides
+        # the asker's own), no request a client gave up on can still be stored late.
+        self.open_connections = 0
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self._lock:
+            self.open_connections += 1
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        try:
+            super().shutdown_request(request)
+        finally:
+            with self._lock:
+                self.open_connections -= 1
 
     def count_request(self) -> None:
         with self._lock:
@@ -173,7 +188,10 @@ class FakeHTTPServer(ThreadingHTTPServer):
                 return json_reply(200, {"ok": True})
             if name == "server-stats":
                 with self._lock:
-                    return json_reply(200, {"requests": self.requests, "busy_s": self.busy_s})
+                    return json_reply(200, {
+                        "requests": self.requests, "busy_s": self.busy_s,
+                        # the asker's own connection is open while it is answered
+                        "other_open_connections": self.open_connections - 1})
             reply = self.app.control(name, request)
             if reply is None:
                 return json_reply(404, {"detail": f"no control {name!r}"})
