@@ -19,6 +19,7 @@ _TEXT: dict[str, dict[str, str]] = {
     "start_on_scan": {"fr": "le test démarre au scan", "en": "the test starts on scan"},
     "press_start": {"fr": "Appuyez sur DÉMARRER", "en": "Press START"},
     "scan_refused": {"fr": "LECTURE REFUSÉE", "en": "SCAN REFUSED"},
+    "scan_not_started": {"fr": "TEST NON DÉMARRÉ", "en": "TEST NOT STARTED"},
     "nothing_powered": {"fr": "Rien n'a été mis sous tension.",
                         "en": "Nothing was powered."},
     "starting": {"fr": "Démarrage…", "en": "Starting…"},

@@ -16,6 +16,8 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
+from hmi.i18n import refusal_text
+
 FINAL = ("PASS", "PASS-MARGINAL", "FAIL", "ERROR", "ABORTED")
 
 
@@ -289,23 +291,36 @@ class ScanView:
     product: str = ""
     reason: dict[str, str] = field(default_factory=dict)  # language -> message
     source: str = "keyboard"  # keyboard, serial-port
+    code: str = ""  # the station's refusal code (serial_rejected, start_timeout…), if any
+    run_id: str = ""  # with start-on-scan: the run this scan started
+    start_refused: bool = False  # a good serial, but the station would not start the test
 
     def reason_text(self, lang: str) -> str:
-        return self.reason.get(lang) or self.reason.get("en") or next(iter(self.reason.values()),
-                                                                       "")
+        return refusal_text(self.code, self.reason, lang)
 
     @classmethod
     def from_wire(cls, data: dict) -> ScanView:
-        reason = data.get("messages") or data.get("message") or data.get("reason") or {}
+        reason = data.get("messages") or data.get("message") or {
+            lang: text for lang in ("fr", "en") if (text := data.get(f"message_{lang}"))}
+        code = data.get("code") or data.get("reason") or ""
+        if isinstance(code, dict):  # an older answer: the texts under "reason"
+            reason, code = reason or code, ""
         if isinstance(reason, str):
             reason = {"en": reason}
+        valid = bool(data.get("valid", data.get("ok", False)))
+        # With start-on-scan a valid serial carries the refusal of its start (start_timeout,
+        # run_in_progress…): that scan did not start anything and the screen must say why.
+        start_refused = valid and bool(code) and not data.get("started", False)
         return cls(
             raw=str(data.get("raw", "")),
-            ok=bool(data.get("valid", data.get("ok", False))),
+            ok=valid and not start_refused,
             serial=str(data.get("serial", "") or ""),
             product=str(data.get("product", "") or ""),
             reason=dict(reason),
             source=str(data.get("source", "keyboard")),
+            code=str(code),
+            run_id=str(data.get("run_id", "") or ""),
+            start_refused=start_refused,
         )
 
 
@@ -373,8 +388,18 @@ class StationState:
             self.health = HealthView.from_wire(snap["health"] or {})
         if "sync" in snap:
             self.sync = SyncView.from_wire(snap["sync"] or {})
-        run = snap.get("run")
+        run, shown = snap.get("run"), self.run
         self.run = RunView.from_record(run) if run else None
+        last = snap.get("last_run") or {}
+        if self.run is None and shown is not None and last.get("run_id") == shown.run_id:
+            # A resync (a reconnection, or a stream too slow that the station cut short with a
+            # gap) after the run on screen finished: its verdict stays, as if seen live.
+            if shown.running:
+                finished = RunView.from_record(last)
+                finished.seen_finish = False
+                self.run = finished
+            else:
+                self.run = shown
         self.link = "up"
         self.down_since = None
         self.starting = False
@@ -473,6 +498,10 @@ class StationState:
         scan = ScanView.from_wire(data)
         if self.run is not None and self.run.running:
             return "none"  # the station ignores scans during a run; so does the screen
+        if scan.run_id and self.run is not None and self.run.run_id == scan.run_id:
+            # The scan that started the run on screen: its answer (or its ScanRead event) can
+            # arrive after the run's own events, even after its verdict; it is not a next board.
+            return "none"
         self.run = None  # a scan after a verdict is the next board: the verdict goes away
         self.scan = scan
         if scan.ok and scan.product:

@@ -531,9 +531,13 @@ class StationService:
                 except RunInProgress as exc:
                     answer.update(reason="run_in_progress", messages={
                         "fr": "Un test est en cours : attendez son verdict.", "en": str(exc)})
-                except (ServiceError, StationError, SerialRejected, InvalidSerial) as exc:
-                    answer.update(reason="station_cannot_start",
-                                  messages={"fr": str(exc), "en": str(exc)})
+                except ServiceError as exc:  # start_timeout, fixture_fault…: nothing powered
+                    # The precise cause, so a client can say it in its language; the station's
+                    # sentence is English only (it is not an operator text).
+                    answer.update(reason=exc.cause, messages={"en": str(exc)})
+                except (StationError, SerialRejected, InvalidSerial) as exc:
+                    answer.update(reason=getattr(exc, "code", None) or "station_cannot_start",
+                                  messages={"en": str(exc)})
         self._emit(ScanRead, answer["run_id"] or "", source=source, raw=text[:256],
                            serial=cleaned, product=product, valid=answer["valid"],
                            reason=answer["reason"],

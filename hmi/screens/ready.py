@@ -45,7 +45,8 @@ class ReadyScreen(StationScreen):
         refusal = self.query_one("#refusal", Static)
         scan = state.scan
         if scan is not None and not scan.ok:
-            refusal.update(Text.assemble((t("scan_refused", lang) + "\n", "bold"),
+            heading = t("scan_not_started" if scan.start_refused else "scan_refused", lang)
+            refusal.update(Text.assemble((heading + "\n", "bold"),
                                          (scan.reason_text(lang) + "\n", "bold"),
                                          t("nothing_powered", lang)))
             refusal.display = True

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from hmi_support import make_app, screen_text, tap, type_scan, wait_for, wait_ready, wait_text
 
@@ -44,6 +46,35 @@ async def test_start_on_scan_starts_the_run_with_the_scan(station_factory):
         await wait_for(pilot, lambda: app.state.phase is Phase.VERDICT, "the verdict")
         assert app.state.run.serial == "HIO-000001"
         assert app.state.run.product == "HMI-IO-Board"
+
+
+async def test_a_scan_answer_arriving_after_its_runs_verdict_keeps_the_verdict(
+        station_factory):
+    # The station starts the run inside the scan request: the run's events can reach the screen
+    # before the scan's answer (a loaded machine, a fast plan), even its verdict. Hold the answer
+    # back until the verdict is shown, as such a machine does, and the verdict must stay.
+    station = station_factory(start_on_scan=True)
+    app = make_app(station.url)
+    submit = app.client.submit_scan
+    answered: list[dict] = []
+
+    async def answer_after_the_verdict(raw, product):
+        answer = await submit(raw, product)
+        while app.state.phase is not Phase.VERDICT:
+            await asyncio.sleep(0.02)  # wait_for below bounds the whole wait
+        answered.append(answer)
+        return answer
+
+    app.client.submit_scan = answer_after_the_verdict
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_text(pilot, "le test démarre au scan")
+        await type_scan(pilot, "HIO-000001")
+        await wait_for(pilot, lambda: bool(answered), "the scan's answer, after the verdict")
+        assert answered[0]["started"] and answered[0]["run_id"] == app.state.run.run_id
+        await pilot.pause()  # the answer's message is handled
+        await pilot.pause()
+        assert app.state.phase is Phase.VERDICT
+        assert app.state.run.serial == "HIO-000001"
 
 
 async def test_bad_scan_is_refused_with_its_reason_and_nothing_starts(station):

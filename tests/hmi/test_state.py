@@ -202,3 +202,70 @@ def test_a_snapshot_run_takes_its_elapsed_time_from_the_station(monkeypatch):
     assert run.elapsed(now=1000.0) == 42.5
     del live["elapsed_s"]  # an older station: the start time's age, as before
     assert RunView.from_record(live).elapsed(now=1000.0) != 42.5
+
+
+def test_the_answer_of_the_scan_that_started_a_run_never_hides_its_verdict():
+    # start-on-scan: the station starts the run inside the scan request, so the run's events
+    # (a fast plan: up to its verdict) can reach the screen before the scan's own answer.
+    state = replayed("powerbank-pass")
+    run_id = state.run.run_id
+    assert state.phase is Phase.VERDICT
+    answer = {"valid": True, "product": "PowerBank-Foolish", "serial": state.run.serial,
+              "reason": None, "messages": None, "run_id": run_id, "started": True}
+    assert state.apply("scan", answer) == "none"
+    assert state.apply("scan", {**answer, "messages": None, "started": None}) == "none"  # event
+    assert state.phase is Phase.VERDICT and state.run.run_id == run_id
+    # A scan that started nothing, after a verdict, is the next board.
+    assert state.apply("scan", {**answer, "run_id": None, "started": False}) == "scan"
+    assert state.phase is Phase.READY
+
+
+@pytest.mark.parametrize(("code", "french"), [
+    ("start_timeout", "Le test n'a pas démarré à temps"),
+    ("run_in_progress", "Un test est déjà en cours"),
+    ("fixture_fault", "Montage absent ou muet"),
+])
+def test_a_good_serial_whose_start_was_refused_says_why_in_french(code, french):
+    state = replayed("powerbank-pass")
+    state.next_board()
+    answer = {"valid": True, "product": "PowerBank-Foolish", "serial": "PBF-000002",
+              "reason": code, "messages": {"en": "the station's sentence"}, "run_id": None,
+              "started": False}
+    assert state.apply("scan", answer) == "scan"
+    assert not state.scan.ok and state.scan.start_refused
+    assert state.scan.reason_text("fr").startswith(french)
+    # The same refusal as the stream's ScanRead event carries it.
+    event = {"valid": True, "product": "PowerBank-Foolish", "serial": "PBF-000002",
+             "reason": code, "message_en": "the station's sentence", "source": "client"}
+    state.apply("scan", event)
+    assert state.scan.start_refused and state.scan.reason_text("fr").startswith(french)
+
+
+def _snapshot_after(doc: dict, last_run: dict | None) -> dict:
+    return {**doc["snapshot"], "run": None, "last_run": last_run}
+
+
+def test_a_resync_after_the_run_on_screen_finished_keeps_its_verdict():
+    # A loaded station cuts a slow stream short (a gap, then a resync) or the link reconnects
+    # without ever going down: the snapshot has no live run, only the last finished one.
+    doc = recorded("powerbank-pass")
+    record = next(ev["data"]["record"] for ev in doc["events"]
+                  if KINDS.get(ev["kind"]) == "run_finished")
+    state = replayed("powerbank-pass")  # the verdict on screen
+    state.load_snapshot(_snapshot_after(doc, record))
+    assert state.phase is Phase.VERDICT and state.run.run_id == record["run_id"]
+    assert state.run.seen_finish
+    # Mid-run (its finish never came down the stream): the stored verdict, said as missed.
+    state = StationState()
+    state.load_snapshot(doc["snapshot"])
+    for ev in doc["events"]:
+        if KINDS.get(ev["kind"]) == "run_started":
+            state.apply("run_started", ev["data"])
+    assert state.phase is Phase.RUNNING
+    state.load_snapshot(_snapshot_after(doc, record))
+    assert state.phase is Phase.VERDICT and state.run.outcome == "PASS"
+    assert not state.run.seen_finish
+    # Another run's record is not this screen's verdict.
+    state = replayed("powerbank-pass")
+    state.load_snapshot(_snapshot_after(doc, {**record, "run_id": "another"}))
+    assert state.phase is Phase.READY
