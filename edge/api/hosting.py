@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
@@ -10,7 +11,11 @@ from typing import Any, TextIO
 
 from edge.api.settings import ApiSettings
 from edge.config import ConfigError
+from edge.engine import StationError
 from edge.service import ServiceSettings, StationService
+
+# What binding a listening socket can fail with; anything else is not the address's fault.
+_ADDRESS_ERRNOS = (errno.EADDRINUSE, errno.EADDRNOTAVAIL, errno.EACCES, errno.EINVAL)
 
 
 @contextmanager
@@ -29,6 +34,10 @@ def hosted(station: Any, api: ApiSettings, out: TextIO,
             try:
                 url = server.start()
             except OSError as exc:
+                if exc.errno not in _ADDRESS_ERRNOS and not isinstance(exc, socket.gaierror):
+                    # Not about the address (e.g. a data file of the installed package is
+                    # missing): say so, rather than blame the [api] listen setting.
+                    raise StationError(f"the station's API cannot start: {exc}") from exc
                 if exc.errno != errno.EADDRINUSE or "listen" in station.config.api:
                     source = station.config.source or "configuration"
                     raise ConfigError(f"{source}: [api] listen: cannot listen on "
