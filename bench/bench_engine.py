@@ -158,72 +158,56 @@ def fsync_cost(directory: str, size: int, append: bool, samples: int = 200) -> l
     return sorted(spent)
 
 
-def sqlite_commit_cost(directory: str, commits: int = 400) -> list[float]:
-    """Seconds per commit of the cheapest durable SQLite commit there is: one short row into a
-    one-table database, WAL mode, synchronous=FULL, as the mean of each block of STEPS commits
-    (see :func:`sqlite_growing_commit_cost`). A small autocheckpoint interval and a warm-up past
-    it make the timed commits overwrite the WAL in place (a growing WAL costs more), so this is
-    the steady-state floor: no SQLite store commits a step for less on this disk."""
+def _one_row_commit_blocks(path: str, blocks: int, warm_up: int,
+                           autocheckpoint: int | None = None) -> list[float]:
+    """Seconds per commit of one-row commits (one short row, one table, WAL + synchronous=FULL)
+    as the mean of each block of STEPS commits, the first ``warm_up`` blocks left out. A block
+    mean, not a median of single commits: pibench's warm per-step figure is a 50-step run's time
+    / 50, so the slow tail a run includes must be in the reference too."""
     import sqlite3
 
-    path = os.path.join(directory, "commit-probe.sqlite")
     conn = sqlite3.connect(path, isolation_level=None)
     try:
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=FULL")
-        conn.execute("PRAGMA wal_autocheckpoint=100")
+        if autocheckpoint is not None:
+            conn.execute(f"PRAGMA wal_autocheckpoint={int(autocheckpoint)}")
         conn.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, body TEXT NOT NULL)")
         row = ("x" * 100,)
-        blocks = []
-        for i in range(commits // STEPS + 3):
+        out = []
+        for i in range(blocks + warm_up):
             t0 = time.perf_counter()
             for _ in range(STEPS):
                 conn.execute("BEGIN IMMEDIATE")
                 conn.execute("INSERT INTO t (body) VALUES (?)", row)
                 conn.execute("COMMIT")
-            if i >= 3:  # 150 commits of warm-up: past a checkpoint, the WAL reused in place
-                blocks.append((time.perf_counter() - t0) / STEPS)
+            if i >= warm_up:
+                out.append((time.perf_counter() - t0) / STEPS)
     finally:
         conn.close()
         for suffix in ("", "-wal", "-shm"):
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(path + suffix)
-    return blocks
+    return out
+
+
+def sqlite_commit_cost(directory: str, commits: int = 400) -> list[float]:
+    """The cheapest durable SQLite commit there is: a small autocheckpoint interval and a
+    warm-up past it (150 commits) make the timed commits overwrite the WAL in place (a growing
+    WAL costs more), so this is the steady-state floor: no SQLite store commits a step for less
+    on this disk."""
+    return _one_row_commit_blocks(os.path.join(directory, "commit-probe.sqlite"),
+                                  commits // STEPS, warm_up=3, autocheckpoint=100)
 
 
 def sqlite_growing_commit_cost(directory: str, commits: int = 500) -> list[float]:
-    """Seconds per commit of one-row commits into a growing table of a fresh database with
-    SQLite's defaults (4 KiB pages, autocheckpoint at 1000 pages), WAL + synchronous=FULL: what a
-    durable step is compared with (goal 2), as the mean of each block of STEPS commits, the way
-    pibench's warm per-step figure is a 50-step run's time / 50 (a median of single commits
-    would leave out the slow tail that a run's time includes). The WAL grows through the
-    commits, as it does in the bench's workers (each starts a fresh database: 11 runs never reach
-    pibench's checkpoint). Measured once per round of workers, between them, so the machine's
-    drift reaches it as it reaches them."""
-    import sqlite3
-
-    path = os.path.join(directory, "growing-probe.sqlite")
-    conn = sqlite3.connect(path, isolation_level=None)
-    try:
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=FULL")
-        conn.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, body TEXT NOT NULL)")
-        row = ("x" * 100,)
-        blocks = []
-        for i in range(commits // STEPS + 1):
-            t0 = time.perf_counter()
-            for _ in range(STEPS):
-                conn.execute("BEGIN IMMEDIATE")
-                conn.execute("INSERT INTO t (body) VALUES (?)", row)
-                conn.execute("COMMIT")
-            if i:  # the first block warms up
-                blocks.append((time.perf_counter() - t0) / STEPS)
-    finally:
-        conn.close()
-        for suffix in ("", "-wal", "-shm"):
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(path + suffix)
-    return blocks
+    """One-row commits into a growing table of a fresh database with SQLite's defaults (4 KiB
+    pages, autocheckpoint at 1000 pages): what a durable step is compared with (goal 2). The WAL
+    grows through the commits, as it does in the bench's workers (each starts a fresh database:
+    11 runs never reach pibench's checkpoint). Measured once per round of workers, between them,
+    so the machine's drift reaches it as it reaches them."""
+    return _one_row_commit_blocks(os.path.join(directory, "growing-probe.sqlite"),
+                                  commits // STEPS, warm_up=1)
 
 
 def describe_fsync(spent: list[float]) -> str:
