@@ -186,12 +186,10 @@ def _open_existing_store(args: argparse.Namespace):
     config = _config(args)
     if not config.database.exists():
         raise ConfigError(f"no result database at {config.database} yet: nothing was tested")
-    if os.statvfs(config.database).f_flag & os.ST_RDONLY:  # nobody can be writing it
+    # A read-only filesystem, or a technician reading through the pibench group.
+    if (os.statvfs(config.database).f_flag & os.ST_RDONLY
+            or not os.access(config.database, os.W_OK)):
         return open_store_read_only(config.database)
-    if not os.access(config.database, os.W_OK):  # a technician, reading via the pibench group
-        from edge.store.readonly import open_readonly
-
-        return open_readonly(config.database)
     return open_store(config.database)
 
 

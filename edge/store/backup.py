@@ -17,10 +17,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from edge.store.db import StoreError
+from edge.store.db import StoreError, open_store_read_only
 from edge.store.integrity import run_check
 from edge.store.migrations import APPLICATION_ID
-from edge.store.readonly import open_readonly
 
 PAGES_PER_STEP = 256  # small steps: the station's writer never waits long for the copy
 BACKUP_MODE = 0o640
@@ -87,7 +86,7 @@ def backup_database(source: str | Path, dest: str | Path, *, station_id: str = "
     if not target.parent.is_dir():
         raise BackupError(f"{target.parent}: no such directory (is the USB stick mounted?)")
     partial = target.with_name(f".{target.name}.partial")
-    src = open_readonly(src_path)
+    src = open_store_read_only(src_path)
     try:
         try:
             fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, BACKUP_MODE)

@@ -313,6 +313,8 @@ def open_store(
             cached_statements=256,
         )
     except sqlite3.Error as exc:
+        if conn is not None:
+            conn.close()
         raise classify_sqlite_error(exc, db_path, "open the database") from exc
     try:
         _check_identity(conn, db_path)
@@ -334,14 +336,33 @@ def open_store(
 
 
 def open_store_read_only(path: str | os.PathLike[str]) -> sqlite3.Connection:
-    """Read a result database that sits on a read-only filesystem (history and export from a
-    card mounted read-only). ``immutable=1`` tells SQLite nothing can change the file, which
-    is true there, so it needs neither the -shm file nor a lock it could not create."""
+    """A read-only connection to an existing result database; never creates or migrates it.
+
+    For whoever cannot write beside the file: a technician reading through the ``pibench``
+    group (file 0640, directory 0750), a backup, a card mounted read-only. While the station
+    runs, the ``-wal`` and ``-shm`` files exist and SQLite reads them read-only. When they do not
+    exist and cannot be created, nobody is writing the file (the station would have made them),
+    so it is opened ``immutable``: read as it is, without the -shm index or locks."""
     db_path = Path(path)
+    if not db_path.exists():
+        raise FileNotFoundError(f"{db_path}: no result database here")
+    uri = db_path.resolve().as_uri()
+    conn = None
     try:
-        conn = sqlite3.connect(f"{db_path.resolve().as_uri()}?immutable=1", uri=True,
-                               isolation_level=None, check_same_thread=False)
+        conn = sqlite3.connect(f"{uri}?mode=ro", uri=True, isolation_level=None,
+                               check_same_thread=False, timeout=BUSY_TIMEOUT_MS / 1000)
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    except sqlite3.OperationalError:
+        if conn is not None:
+            conn.close()
+        try:
+            conn = sqlite3.connect(f"{uri}?immutable=1", uri=True, isolation_level=None,
+                                   check_same_thread=False)
+        except sqlite3.Error as exc:
+            raise classify_sqlite_error(exc, db_path, "open the database") from exc
     except sqlite3.Error as exc:
+        if conn is not None:
+            conn.close()
         raise classify_sqlite_error(exc, db_path, "open the database") from exc
     try:
         _check_identity(conn, db_path)

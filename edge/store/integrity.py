@@ -15,8 +15,7 @@ import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
-from edge.store.db import NotAResultStoreError, StoreError
-from edge.store.readonly import open_readonly
+from edge.store.db import NotAResultStoreError, StoreError, open_store_read_only
 
 
 class DamagedDatabaseError(StoreError):
@@ -59,7 +58,7 @@ def check_database(path: str | Path, *, full: bool = False) -> IntegrityReport:
     """Check the database at ``path`` through a read-only connection (safe beside the station)."""
     db = Path(path)
     try:
-        conn = open_readonly(db)
+        conn = open_store_read_only(db)
     except NotAResultStoreError as exc:
         return IntegrityReport(db, (str(exc),))
     try:
@@ -77,7 +76,7 @@ def verify_at_startup(path: str | Path) -> None:
     db = Path(path)
     if not db.exists() or db.stat().st_size == 0:
         return
-    conn = open_readonly(db)  # a foreign or garbage file raises NotAResultStoreError as is
+    conn = open_store_read_only(db)  # a foreign or garbage file raises NotAResultStoreError as is
     try:
         report = run_check(conn, db)
     finally:

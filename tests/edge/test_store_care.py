@@ -18,9 +18,9 @@ from edge.cli import main
 from edge.records import Outcome
 from edge.store import NotAResultStoreError, open_store
 from edge.store.backup import BackupError, backup_database, usb_destination
+from edge.store.db import open_store_read_only as open_readonly
 from edge.store.integrity import DamagedDatabaseError, check_database, verify_at_startup
 from edge.store.migrations import STEP_KEY_SPAN
-from edge.store.readonly import open_readonly
 from edge.store.retention import apply_retention
 
 
@@ -179,7 +179,7 @@ def test_startup_check_passes_a_new_file_and_names_a_foreign_one(tmp_path: Path)
     verify_at_startup(tmp_path / "none.sqlite3")
     other = tmp_path / "other.sqlite3"
     sqlite3.connect(other).execute("CREATE TABLE t (x)")
-    with pytest.raises(NotAResultStoreError, match="not a pibench result database"):
+    with pytest.raises(NotAResultStoreError, match="not a pibench result"):
         verify_at_startup(other)
 
 
@@ -199,7 +199,7 @@ def test_group_member_reads_history_while_the_station_runs_and_while_it_is_stopp
     for f in data.iterdir():
         os.chown(f, 0, 65534)
         f.chmod(0o640)
-    reader = ("import sys; from edge.store.readonly import open_readonly; "
+    reader = ("import sys; from edge.store.db import open_store_read_only as open_readonly; "
               "c = open_readonly(sys.argv[1]); "
               "print(c.execute('SELECT count(*) FROM runs').fetchone()[0])")
     as_group_member = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
