@@ -110,7 +110,8 @@ def cmd_run(args: argparse.Namespace, out: TextIO) -> int:
     lang = pick_language(args.lang)
     screen = GuardedOutput(out)
     config = _config(args)
-    station = Station(config, command="pibench run", sim_pace=args.sim_pace)
+    station = Station(config, command="pibench run", sim_pace=args.sim_pace,
+                      check_once_per_boot=True)
     handover = Handover()  # set when the run is handed to a running station
 
     def on_stop(signal_name: str) -> None:

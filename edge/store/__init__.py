@@ -53,7 +53,6 @@ from edge.store.recorder import RunRecorder
 from edge.store.recovery import INTERRUPTED_ERROR, STORE_FAILED_ERROR, recover_interrupted
 
 
-
 def __getattr__(name: str):
     # The exports (csv, tempfile) only for `pibench export` and the API's export route: loaded
     # on first use, not by every command that opens the store (`pibench run` included).
