@@ -9,7 +9,6 @@ schedules edges on that clock and a whole measurement runs in milliseconds.
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Callable
 
 from gpiozero.exc import GPIOZeroError
@@ -136,6 +135,8 @@ def lgpio_workdir(workdir: str | os.PathLike[str] | None = None) -> str:
     chosen = os.environ.get("LG_WD")
     if not chosen:
         runtime = os.environ.get("RUNTIME_DIRECTORY", "").split(":")[0]
+        import tempfile  # (only here: a simulated station never needs it)
+
         chosen = str(workdir) if workdir else runtime or tempfile.mkdtemp(prefix="pibench-lgpio-")
         os.environ["LG_WD"] = chosen
     return chosen

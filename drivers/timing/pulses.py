@@ -69,6 +69,8 @@ class Cycle:
 
 @dataclass(frozen=True)
 class EdgeAnalysis:
+    """The cycles found in an edge list, and what was dropped or lost on the way."""
+
     cycles: tuple[Cycle, ...]
     glitches_dropped: int
     lost_edges: int

@@ -49,6 +49,8 @@ DirList = Iterable[str | Path]
 
 @dataclass(frozen=True, slots=True)
 class ProductInfo:
+    """A product the station can test, as ``pibench products`` lists it."""
+
     product: str
     revision: str
     name: str  # the plan's name

@@ -33,6 +33,8 @@ class DamagedDatabaseError(StoreError):
 
 @dataclass(frozen=True)
 class IntegrityReport:
+    """What an integrity check found in a database file."""
+
     path: Path
     problems: tuple[str, ...]  # empty when intact
 
