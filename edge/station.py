@@ -74,6 +74,7 @@ class Station:
         self._fixtures: dict[str, Any] = {}  # fixture id -> built fixture
         self._fixtures_lock = threading.Lock()
         self._serial_rules: SerialRules | None = None
+        self._products: list[Any] = []  # read with the serial rules
         self._recorder: RunRecorder | None = None
         self._sync_worker = None
         self._runner: Runner | None = None
@@ -150,20 +151,23 @@ class Station:
 
     # -- products and serials ----------------------------------------------------------------
     def products(self, catalog: Any = None) -> list[Any]:
-        """The products, from ``catalog`` (an already read ``Catalog``) or the plans."""
-        from edge.products.catalog import list_products
-
-        return list_products(catalog if catalog is not None else self.config.plans_dirs)
+        """The products this station offers, read with their serial rules (below)."""
+        self.serial_rules(catalog)
+        return list(self._products)
 
     def serial_rules(self, catalog: Any = None) -> SerialRules:
         """Every product's serial rule, read from the plans once per station start rather than
         on every scan (each run still loads its plan afresh, and its pattern is checked again
-        by the engine, so a plan edited meanwhile is never bypassed)."""
+        by the engine, so a plan edited meanwhile is never bypassed). ``catalog``: the plans
+        already read by the caller, so they are not parsed twice."""
         if self._serial_rules is None:
+            from edge.products.catalog import list_products
+
+            products = list_products(catalog if catalog is not None else self.config.plans_dirs)
             rules = SerialRules()
-            for p in self.products(catalog):
+            for p in products:
                 rules.add(SerialRule(p.product, p.serial_pattern, p.example_serial))
-            self._serial_rules = rules
+            self._products, self._serial_rules = products, rules
         return self._serial_rules
 
     def check_serial(self, product: str, raw: str, catalog: Any = None) -> str:

@@ -251,6 +251,10 @@ def find_plan(product_or_plan_name: str, plans_dirs: DirList, *,
     wanted = product_or_plan_name.strip()
     as_path = Path(wanted)
     if as_path.suffix == ".toml" and as_path.is_file():  # a file named explicitly: that file
+        if catalog is not None:
+            known = next((p for p in catalog.plans if Path(p.path) == as_path), None)
+            if known is not None:  # the same file, read a moment ago
+                return known
         load_step_modules(plans_dirs)
         return load_plan(as_path)
     key = wanted.casefold()
