@@ -19,11 +19,10 @@ import logging
 import sqlite3
 import threading
 from datetime import UTC, datetime
-from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 from drivers.clock import MonotonicClock, PacedSimClock
-from drivers.gpio.pi import PiGPIOUnavailableError
+from drivers.gpio.errors import PiGPIOUnavailableError
 from drivers.scanner.serials import SerialRule, SerialRules
 from edge.config import StationConfig
 from edge.engine import EventBus, Runner, StationError, StationInfo
@@ -43,10 +42,9 @@ _log = logging.getLogger("edge.station")
 
 
 def software_version() -> str:
-    try:
-        return version("pibench")
-    except PackageNotFoundError:  # running from a source tree that was never installed
-        return "0+unknown"
+    from edge import __version__
+
+    return __version__
 
 
 class Station:

@@ -15,16 +15,13 @@ from gpiozero.exc import GPIOZeroError
 from gpiozero.pins.mock import MockFactory, MockPin, PinState
 
 from drivers.clock import SimClock
+from drivers.gpio.errors import PiGPIOUnavailableError
 
 # Pi 5 Model B: the station's main target (and the only model that needs the lgpio backend).
 DEFAULT_SIM_REVISION = "d04170"
 
 LevelListener = Callable[[bool, float], None]
 STATE_HISTORY = 2048  # most level changes a SimPin remembers in ``states``
-
-
-class PiGPIOUnavailableError(RuntimeError):
-    """Real Pi GPIO was asked for but can't be opened (lgpio missing, or not a Raspberry Pi)."""
 
 
 class SimPin(MockPin):
