@@ -450,14 +450,14 @@ def console_main() -> None:
     """The ``pibench`` command (its console script, and ``python -m edge.cli``): :func:`main`,
     then out of the process without the interpreter's finalization.
 
-    Tearing down the ~300 modules a run loads costs as much as a quarter of a whole
-    ``pibench run`` (measured: 30 ms of 200), after everything the command does is finished:
-    the store is closed by the command itself (every step was durable at its commit anyway),
-    the fixture is powered off and closed by ``Station.close``. So once ``main`` has returned,
-    the exit handlers run (logging's flush, gpiozero's device close), the standard streams are
-    flushed, and the process ends. Whenever another non-daemon thread is still alive, the
-    ordinary exit runs instead, which waits for it. An exception or ``sys.exit`` from inside
-    (usage errors, ``--help``) takes the ordinary way too.
+    Tearing down the few hundred modules a run loads cost as much as 30 ms of a 200 ms
+    ``pibench run`` (measured), after everything the command does is finished: the store is
+    closed by the command itself (every step was durable at its commit anyway), the fixture is
+    powered off and closed by ``Station.close``. So once ``main`` has returned, the exit
+    handlers run (logging's flush; on a real Pi, gpiozero's device close), the standard
+    streams are flushed, and the process ends. Whenever another non-daemon thread is still
+    alive, the ordinary exit runs instead, which waits for it. An exception or ``sys.exit``
+    from inside (usage errors, ``--help``) takes the ordinary way too.
     """
     code = main()
     if any(not t.daemon for t in threading.enumerate() if t is not threading.main_thread()):

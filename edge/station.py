@@ -24,6 +24,7 @@ from typing import Any
 from drivers.clock import MonotonicClock, PacedSimClock
 from drivers.gpio.errors import PiGPIOUnavailableError
 from drivers.scanner.serials import SerialRule, SerialRules
+from edge import __version__
 from edge.config import StationConfig
 from edge.engine import EventBus, Runner, StationError, StationInfo
 from edge.fixtures.runtime import FixtureFault
@@ -42,8 +43,7 @@ _log = logging.getLogger("edge.station")
 
 
 def software_version() -> str:
-    from edge import __version__
-
+    """The version recorded with every run (``edge.__version__``, pyproject.toml's)."""
     return __version__
 
 

@@ -129,7 +129,7 @@ class SimLines:
             line = self._lines[gpio] = SimLine(self, gpio)
         return line
 
-    def input(self, gpio: int, *, pull_up: bool | None, active_state: bool | None) -> SimInput:
+    def open_input(self, gpio: int, *, pull_up: bool | None, active_state: bool | None) -> SimInput:
         return SimInput(self.pin(gpio), pull_up=pull_up, active_state=active_state)
 
     def reserved(self, line: SimLine) -> bool:

@@ -19,7 +19,7 @@ DESIGN = AstableDesign(680e3, 27e3, 10e-6, r_tolerance=0.01, c_tolerance=0.2, pu
 def test_an_input_reads_the_driven_level_and_hears_reported_edges_only():
     clock = SimClock()
     lines = SimLines(clock)
-    device = lines.input(17, pull_up=None, active_state=True)
+    device = lines.open_input(17, pull_up=None, active_state=True)
     heard: list[tuple[float, bool]] = []
     device.add_edge_listener(lambda ticks, level: heard.append((ticks, level)))
     t0 = clock.now()
@@ -36,23 +36,23 @@ def test_an_input_reads_the_driven_level_and_hears_reported_edges_only():
 
 def test_a_pull_up_sets_only_an_undriven_line_and_makes_it_active_low():
     lines = SimLines(SimClock())
-    idle = lines.input(27, pull_up=True, active_state=None)
+    idle = lines.open_input(27, pull_up=True, active_state=None)
     assert idle.pin.state is True and not idle.is_active  # nothing drives it: the pull wins
     lines.pin(22).drive(False)  # an open-drain INT holding the line low before the Pi looks
-    held = lines.input(22, pull_up=True, active_state=None)
+    held = lines.open_input(22, pull_up=True, active_state=None)
     assert held.pin.state is False and held.is_active  # a real pull-up cannot lift it
 
 
 def test_a_line_has_one_input_until_it_is_closed():
     lines = SimLines(SimClock())
-    first = lines.input(17, pull_up=None, active_state=True)
+    first = lines.open_input(17, pull_up=None, active_state=True)
     with pytest.raises(ValueError, match="GPIO17 is already used"):
-        lines.input(17, pull_up=None, active_state=True)
+        lines.open_input(17, pull_up=None, active_state=True)
     first.close()
-    lines.input(17, pull_up=None, active_state=True).close()
-    lines.input(18, pull_up=None, active_state=True)
+    lines.open_input(17, pull_up=None, active_state=True).close()
+    lines.open_input(18, pull_up=None, active_state=True)
     lines.close()  # closes what is still open
-    lines.input(18, pull_up=None, active_state=True)
+    lines.open_input(18, pull_up=None, active_state=True)
 
 
 @pytest.mark.parametrize("lost", [0.0, 0.3])
@@ -65,7 +65,7 @@ def test_a_555_measures_the_same_on_sim_lines_as_on_gpiozero_devices(factory, cl
         sim = SimNE555(DESIGN, pins.pin(17), clk, seed=5, jitter=0.01, glitch_rate_hz=0.2,
                        missing_edge_probability=lost)
         device = (TimestampedInput(17, pin_factory=pins) if pins is factory
-                  else pins.input(17, pull_up=None, active_state=True))
+                  else pins.open_input(17, pull_up=None, active_state=True))
         sim.power_on()
         capture = PulseCapture(device, polarity="low", cycles=5, clock=clk, glitch_filter=1e-3,
                                expected_period=DESIGN.limits().period.high)
@@ -89,7 +89,7 @@ def test_the_wiring_drives_a_sim_line_as_it_drives_a_gpiozero_pin(factory, clock
         chip = SimMCP23017(0x20)
         Wiring().int_to_pi(chip, "A", pins.pin(27))
         device = (TimestampedInput(27, pull_up=True, active_state=None, pin_factory=pins)
-                  if pins is factory else pins.input(27, pull_up=True, active_state=None))
+                  if pins is factory else pins.open_input(27, pull_up=True, active_state=None))
         seen.append(device.is_active)
         device.close()
     assert seen == [False, False]  # nothing asserted: the pull-up holds the line high
