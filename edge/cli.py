@@ -460,6 +460,7 @@ def console_main() -> None:
     from inside (usage errors, ``--help``) takes the ordinary way too.
     """
     code = main()
+    code = code if isinstance(code, int) else 0  # as sys.exit(None) would: os._exit wants an int
     if any(not t.daemon for t in threading.enumerate() if t is not threading.main_thread()):
         sys.exit(code)
     atexit._run_exitfuncs()
