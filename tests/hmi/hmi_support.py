@@ -90,9 +90,37 @@ class StationProcess:
     def stop(self) -> None:
         self.kill(signal.SIGTERM)
 
+    def freeze(self) -> None:
+        """SIGSTOP: a station that takes requests (the kernel accepts them) and answers none,
+        as a station stuck on a slow disk or a loaded CPU does, until :meth:`thaw`."""
+        self.proc.send_signal(signal.SIGSTOP)
 
-def make_app(url: str, lang: str = "fr", **kwargs) -> PibenchHMI:
-    return PibenchHMI(StationClient(url), lang=lang, **kwargs)
+    def thaw(self) -> None:
+        self.proc.send_signal(signal.SIGCONT)
+
+
+def make_app(url: str, lang: str = "fr", *, command_timeout: float | None = None,
+             **kwargs) -> PibenchHMI:
+    client = StationClient(url) if command_timeout is None else StationClient(
+        url, command_timeout=command_timeout)
+    return PibenchHMI(client, lang=lang, **kwargs)
+
+
+async def drop_link(pilot) -> str:
+    """Cut the HMI's link to a station that keeps running: the link worker is started again
+    against an address where nothing listens (connections refused, as when the service is
+    down). Returns the station's address for :func:`restore_link`."""
+    app = pilot.app
+    url = app.client.base_url
+    app.client.rebase(f"http://127.0.0.1:{free_port()}")
+    app.follow()  # exclusive: the worker holding the stream is cancelled
+    await wait_text(pilot, "BANC INJOIGNABLE")
+    return url
+
+
+def restore_link(pilot, url: str) -> None:
+    """The station answers again: the link's next retry (within 2 s) reconnects."""
+    pilot.app.client.rebase(url)
 
 
 async def wait_for(pilot, predicate: Callable[[], bool], what: str,
