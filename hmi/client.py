@@ -111,20 +111,27 @@ def _reason(response: httpx.Response) -> tuple[dict[str, str] | str, str]:
 # edge.service START_TIMEOUT_S) before it answers a start, or a scan that starts one; a client
 # that gives up sooner loses an answer the station is still going to give.
 COMMAND_TIMEOUT_S = 40.0
+# The station writes a keep-alive on an idle event stream every 15 s (edge.api.server
+# KEEPALIVE_S): a stream silent for longer than this is a station that stopped (frozen, or a
+# dead peer whose connection was never closed), not a quiet one.
+STREAM_SILENCE_S = 40.0
 
 
 class StationClient:
     """One per HMI process. ``base_url`` is the station's API (http://127.0.0.1:PORT).
-    ``timeout``: reads; ``command_timeout``: scans, starts and aborts (see COMMAND_TIMEOUT_S)."""
+    ``timeout``: reads; ``command_timeout``: scans, starts and aborts (see COMMAND_TIMEOUT_S);
+    ``stream_silence``: the event stream (see STREAM_SILENCE_S)."""
 
     def __init__(self, base_url: str, token: str | None = None, *, timeout: float = 5.0,
                  command_timeout: float = COMMAND_TIMEOUT_S,
+                 stream_silence: float = STREAM_SILENCE_S,
                  client_kind: str = "panel") -> None:
         headers = {"X-Pibench-Client": client_kind}
         if token:
             headers["Authorization"] = f"Bearer {token}"
         self.base_url = base_url.rstrip("/")
         self.command_timeout = httpx.Timeout(command_timeout, connect=2.0)
+        self.stream_timeout = httpx.Timeout(5.0, read=stream_silence)
         self._http = httpx.AsyncClient(base_url=self.base_url, headers=headers,
                                        timeout=httpx.Timeout(timeout, connect=2.0))
 
@@ -251,7 +258,7 @@ class StationClient:
             headers["Last-Event-ID"] = last_event_id
         try:
             async with aconnect_sse(self._http, "GET", PATHS["events"], headers=headers,
-                                    timeout=httpx.Timeout(5.0, read=None)) as source:
+                                    timeout=self.stream_timeout) as source:
                 if source.response.status_code >= 400:
                     await source.response.aread()
                     reason, code = _reason(source.response)

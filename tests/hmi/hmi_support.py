@@ -99,11 +99,10 @@ class StationProcess:
         self.proc.send_signal(signal.SIGCONT)
 
 
-def make_app(url: str, lang: str = "fr", *, command_timeout: float | None = None,
+def make_app(url: str, lang: str = "fr", *, client_options: dict | None = None,
              **kwargs) -> PibenchHMI:
-    client = StationClient(url) if command_timeout is None else StationClient(
-        url, command_timeout=command_timeout)
-    return PibenchHMI(client, lang=lang, **kwargs)
+    """``client_options``: StationClient's (shorter waits for a test of a slow station)."""
+    return PibenchHMI(StationClient(url, **(client_options or {})), lang=lang, **kwargs)
 
 
 async def drop_link(pilot) -> str:
@@ -165,3 +164,16 @@ async def wait_ready(pilot, timeout: float = 20.0) -> None:
     await wait_for(pilot, lambda: pilot.app.state.phase is Phase.READY
                    and pilot.app.screen.id is None and "│" in screen_text(pilot.app)
                    and bool(pilot.app.screen.query("#start")), "the ready screen", timeout)
+
+
+async def wait_stored(pilot, url: str, run_id: str, timeout: float = 30.0) -> None:
+    """Until the station itself (asked by another client) has finished and stored ``run_id``."""
+    client = StationClient(url)
+    deadline = time.monotonic() + timeout
+    try:
+        while ((await client.current()).get("last_run") or {}).get("run_id") != run_id:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"run {run_id} not finished at the station")
+            await pilot.pause(0.05)
+    finally:
+        await client.aclose()

@@ -13,6 +13,7 @@ from hmi_support import (
     type_scan,
     wait_for,
     wait_ready,
+    wait_stored,
     wait_text,
 )
 
@@ -116,11 +117,9 @@ async def test_a_verdict_gives_way_to_the_current_state_after_a_run_made_meanwhi
         other = StationClient(station.url)  # another client tests a board meanwhile
         try:
             started = await other.start("PowerBank-Foolish", "PBF-000031")
-            while ((await other.current()).get("last_run") or {}).get(
-                    "run_id") != started["run_id"]:
-                await pilot.pause(0.05)  # the wait_ready below bounds the whole test
         finally:
             await other.aclose()
+        await wait_stored(pilot, station.url, started["run_id"])
         restore_link(pilot, url)
         await wait_ready(pilot)  # the station is idle: ready, no verdict of an old board
         text = screen_text(app)
@@ -153,3 +152,24 @@ async def test_a_scan_waiting_for_start_is_forgotten_when_the_link_drops(station
         assert app.state.scan is None and not app.state.can_start()
         assert "PBF-000040" not in screen_text(app)
         assert app.screen.query_one("#start").disabled
+
+
+async def test_a_run_that_finishes_while_the_link_is_down_shows_its_stored_verdict(
+        station_factory):
+    station = station_factory(pace=0.2)
+    app = make_app(station.url)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_ready(pilot)
+        await type_scan(pilot, "PBF-000041")
+        await wait_for(pilot, lambda: app.state.can_start(), "startable")
+        await tap(pilot, "#start")
+        await wait_for(pilot, lambda: app.state.phase is Phase.RUNNING, "running")
+        run_id = app.state.run.run_id
+        url = await drop_link(pilot)
+        await wait_text(pilot, "Test de PBF-000041 (PowerBank-Foolish) : état inconnu")
+        await wait_stored(pilot, url, run_id)  # the station goes on without the screen
+        restore_link(pilot, url)
+        await wait_for(pilot, lambda: app.state.phase is Phase.VERDICT, "the stored verdict")
+        assert app.state.run.run_id == run_id and app.state.run.outcome == "PASS"
+        await wait_text(pilot, "terminé pendant la coupure de liaison")
+        assert "état inconnu" not in screen_text(app)

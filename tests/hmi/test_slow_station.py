@@ -17,8 +17,8 @@ from hmi.state import Phase
 pytestmark = [pytest.mark.asyncio, pytest.mark.slow]
 
 
-def slow_app(url: str, command_timeout: float):
-    app = make_app(url, command_timeout=command_timeout)
+def slow_app(url: str, command_timeout: float, **options):
+    app = make_app(url, client_options={"command_timeout": command_timeout, **options})
     app.slow_after_s = 0.2
     return app
 
@@ -124,3 +124,26 @@ async def test_a_slow_abort_is_said_and_the_run_still_ends_aborted(station_facto
             station.thaw()
         await wait_for(pilot, lambda: app.state.phase is Phase.VERDICT, "the verdict")
         assert app.state.run.outcome == "ABORTED"
+
+
+async def test_a_station_frozen_mid_run_is_said_unreachable_not_left_running(station_factory):
+    # No event, not even the idle stream's keep-alive, for longer than the stream's silence
+    # limit: the station is stopped, and its run may not be shown as going on.
+    station = station_factory(pace=0.2)
+    app = slow_app(station.url, command_timeout=30.0, stream_silence=2.0)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_ready(pilot)
+        await type_scan(pilot, "PBF-000090")
+        await wait_for(pilot, lambda: app.state.can_start(), "startable")
+        await tap(pilot, "#start")
+        await wait_for(pilot, lambda: app.state.phase is Phase.RUNNING, "running")
+        run_id = app.state.run.run_id
+        station.freeze()
+        try:
+            await wait_text(pilot, "Test de PBF-000090 (PowerBank-Foolish) : état inconnu")
+            assert app.state.run is None
+        finally:
+            station.thaw()
+        await wait_for(pilot, lambda: app.state.link == "up" and app.state.run is not None
+                       and app.state.run.run_id == run_id, "the same run, from the station")
+        await wait_for(pilot, lambda: app.state.phase is Phase.VERDICT, "its verdict")
