@@ -209,7 +209,8 @@ class PibenchHMI(App, inherit_bindings=False):
 
     def on_run_loaded(self, message: RunLoaded) -> None:
         if message.while_away:
-            if self.state.run is None and self.state.link == "up":
+            # Unless the technician has moved on (a new scan) or the snapshot said it already.
+            if self.state.run is None and self.state.scan is None and self.state.link == "up":
                 self.state.show_finished(message.record, seen_finish=False)
                 self._route("run")
             return

@@ -97,18 +97,46 @@ CAUSES: dict[str, dict[str, tuple[str, str]]] = {
 }
 
 
+# Why a run was ABORTED: what happened only (the verdict's own line says to retest the board).
+_ABORT_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
+    (code, re.compile(pattern, re.IGNORECASE)) for code, pattern in (
+        ("store_failed", r"result database|result store failed"),
+        ("station_stopped", r"told to stop|station stopped during the run|run interrupted|"
+                            r"^interrupted"),
+    ))
+ABORTED: dict[str, dict[str, tuple[str, str]]] = {
+    "operator_abort": {"fr": ("Arrêté à la demande de l'opérateur", ""),
+                       "en": ("Stopped at the operator's request", "")},
+    "station_stopped": {"fr": ("Le banc s'est arrêté pendant le test (arrêt demandé, coupure "
+                               "de courant ou plantage)", ""),
+                        "en": ("The station stopped during the test (stop requested, power "
+                               "cut or crash)", "")},
+    "store_failed": {"fr": ("Le banc n'a pas pu enregistrer les résultats (base de données "
+                            "occupée ou disque plein)",
+                            "Appelez le responsable du banc avant de tester d'autres cartes."),
+                     "en": ("The station could not store the results (database busy or disk "
+                            "full)",
+                            "Call the person in charge of the station before testing more "
+                            "boards.")},
+}
+
+
 @dataclass(frozen=True, slots=True)
 class Cause:
     code: str
     detail: str  # the station's own sentence (English), shown small below
+    aborted: bool = False  # an ABORTED run's cause (ABORTED), else an ERROR's (CAUSES)
+
+    def _entry(self, lang: str) -> tuple[str, str]:
+        entry = (ABORTED if self.aborted else CAUSES)[self.code]
+        return entry.get(lang, entry["en"])
 
     def what(self, lang: str) -> str:
-        entry = CAUSES[self.code]
-        return entry.get(lang, entry["en"])[0]
+        return self._entry(lang)[0]
 
     def todo(self, lang: str) -> str:
-        entry = CAUSES[self.code]
-        return entry.get(lang, entry["en"])[1]
+        """What to do beyond the verdict's own line ("" when that line says it all)."""
+        return self._entry(lang)[1]
 
 
 def cause_code(sentence: str) -> str:
@@ -124,3 +152,11 @@ def error_cause(run_error: str | None, step_errors: list[str]) -> Cause:
     teardown step, a crash between steps) when no step says more."""
     sentence = next((e for e in step_errors if e), None) or run_error or ""
     return Cause(cause_code(sentence), sentence)
+
+
+def aborted_cause(run_error: str | None, step_errors: list[str]) -> Cause:
+    """Why an ABORTED run stopped: the run's own sentence first (it names the abort's reason)."""
+    sentence = run_error or next((e for e in step_errors if e), None) or ""
+    code = next((c for c, pattern in _ABORT_PATTERNS if pattern.search(sentence)),
+                "operator_abort")
+    return Cause(code, sentence, aborted=True)

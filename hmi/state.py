@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from hmi.causes import Cause, error_cause
+from hmi.causes import Cause, aborted_cause, error_cause
 from hmi.i18n import refusal_text
 
 FINAL = ("PASS", "PASS-MARGINAL", "FAIL", "ERROR", "ABORTED")
@@ -176,11 +176,14 @@ class RunView:
         return out
 
     def cause(self) -> Cause | None:
-        """Why an ERROR run is ERROR, as a stable code with the operator's words
-        (hmi.causes); None for any other outcome."""
-        if self.outcome != "ERROR":
+        """Why an ERROR run is ERROR, or an ABORTED one stopped, as a stable code with the
+        operator's words (hmi.causes); None for any other outcome."""
+        if self.outcome not in ("ERROR", "ABORTED"):
             return None
-        return error_cause(self.error, [s.error or "" for s in self.steps if s.state == "ERROR"])
+        errors = [s.error or "" for s in self.steps if s.state == self.outcome]
+        if self.outcome == "ABORTED":
+            return aborted_cause(self.error, errors)
+        return error_cause(self.error, errors)
 
     def marginal(self) -> list[tuple[StepView, MeasurementView]]:
         return [(s, m) for s in self.steps for m in s.measurements if m.outcome == "PASS-MARGINAL"]

@@ -86,7 +86,7 @@ class VerdictPanel(Panel, Vertical):
             pins.update(pin_map(run, t("pin_map", lang)))
         todo = t(f"todo_{run.outcome}", lang)
         cause = run.cause()
-        if cause is not None:
+        if cause is not None and cause.todo(lang):
             todo = f"{todo} {cause.todo(lang)}"
         self.query_one("#todo", Static).update(todo)
         self.query_one("#todo").set_class(run.outcome == "ERROR", "-error")

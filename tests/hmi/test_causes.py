@@ -174,3 +174,34 @@ async def test_an_error_verdict_says_what_happened_and_what_to_do(station_factor
         assert detail in text  # the station's English sentence, below
         assert ("ne la mettez pas de côté comme mauvaise" if lang == "fr"
                 else "do not set it aside as bad") in text
+
+
+@pytest.mark.asyncio
+async def test_a_stored_error_runs_detail_says_its_cause():
+    import json
+    from pathlib import Path
+
+    from hmi.screens.run_detail import RunDetail
+
+    doc = json.loads((Path(__file__).parent / "data" / "io-error.json").read_text())
+    record = doc["events"][-1]["data"]["record"]
+    app = make_app("http://127.0.0.1:9", connect=False)
+    async with app.run_test(size=(100, 30)) as pilot:
+        app.push_screen(RunDetail(record, "fr"))
+        await wait_text(pilot, "Le gabarit ne répond pas (fermé ? câble débranché ?) — Fermez")
+
+
+def test_why_an_aborted_run_stopped():
+    from hmi.causes import aborted_cause
+
+    assert aborted_cause("aborted: aborted by operator", []).code == "operator_abort"
+    # The station's own sentences: a stop signal, a run found interrupted after a power cut
+    # (edge.store.recovery), a database that refused a write.
+    assert aborted_cause("aborted: SIGTERM received: the station was told to stop",
+                         []).code == "station_stopped"
+    assert aborted_cause("interrupted: station stopped during the run (crash or power loss)",
+                         []).code == "station_stopped"
+    assert aborted_cause("interrupted: the result database refused a write: disk I/O error",
+                         []).code == "store_failed"
+    cause = aborted_cause("aborted: aborted by operator", [])
+    assert cause.what("fr") == "Arrêté à la demande de l'opérateur" and cause.todo("fr") == ""
