@@ -177,6 +177,10 @@ class PibenchHMI(App, inherit_bindings=False):
             self.aborting = False
         if change == "scan":
             self.command_error = ""
+            if self.state.scan is not None and self.state.scan.raw == self.scan_sent:
+                # The station's echo of the scan sent: the screen shows its truth now (the
+                # answer still closes the command; until then no second scan goes out).
+                self.scan_sent = ""
         if change != "none":
             # Paint once for every event already queued: a burst of steps (the I/O board sends
             # dozens within a millisecond) costs one repaint, not one each.
@@ -338,9 +342,8 @@ class PibenchHMI(App, inherit_bindings=False):
 
     def start_run(self) -> None:
         state = self.state
-        if not state.can_start() or state.scan is None or self.pending.keys() & {"scan",
-                                                                                  "start"}:
-            return  # a scan still on its way may be another board's
+        if not state.can_start() or state.scan is None or not self.start_allowed():
+            return
         state.starting = True
         self.command_error = ""
         # The same board started again (a retry after no answer) carries the same id, so the
@@ -351,6 +354,11 @@ class PibenchHMI(App, inherit_bindings=False):
         self._sent("start")
         self._route("command")
         self._send_start(state.product, state.scan.serial, self._request_id)
+
+    def start_allowed(self) -> bool:
+        """No start in flight, and no scan sent that the station has not shown yet (it may be
+        another board's: START would start the serial on screen, not the one on the bench)."""
+        return not self.scan_sent and "start" not in self.pending
 
     @work(group="commands", exit_on_error=False, description="start")
     async def _send_start(self, product: str, serial: str, request_id: str) -> None:

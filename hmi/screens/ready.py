@@ -61,7 +61,7 @@ class ReadyScreen(StationScreen):
         word = t("starting", lang) if state.starting else t("start", lang)
         big = render(word, start.size.width - 4) if start.size.height >= 5 else None
         start.label = big or word
-        start.disabled = not state.can_start() or bool(hmi.pending.keys() & {"scan", "start"})
+        start.disabled = not state.can_start() or not hmi.start_allowed()
         start.display = not state.start_on_scan
         hint = self.query_one("#start-hint", Static)
         if "start" in hmi.slow:
