@@ -175,6 +175,7 @@ class PibenchHMI(App, inherit_bindings=False):
         change = self.state.apply(message.kind, message.data, message.seq)
         if message.kind == "run_finished":
             self.aborting = False
+            self.command_error = ""  # said about the run that just ended: its verdict says all
         if change == "scan":
             self.command_error = ""
             if self.state.scan is not None and self.state.scan.raw == self.scan_sent:
@@ -223,9 +224,14 @@ class PibenchHMI(App, inherit_bindings=False):
         self.push_screen(RunDetail(message.record, self.lang))
 
     def on_command_failed(self, message: CommandFailed) -> None:
-        self.command_error = message.reason.get(self.lang) or message.reason.get("en", "")
         if message.action == "start":
             self.state.starting = False
+            if self.state.run is not None:
+                # The run is on screen already (a retried start refused as "run in progress",
+                # a start whose answer came after its run's events): not news, not an error.
+                self._route("command")
+                return
+        self.command_error = message.reason.get(self.lang) or message.reason.get("en", "")
         if message.action == "abort":
             self.aborting = False
         self._route("command")

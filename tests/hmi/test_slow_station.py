@@ -96,6 +96,11 @@ async def test_a_start_without_answer_retried_starts_one_run(station):
             station.thaw()
         await wait_for(pilot, lambda: app.state.phase is Phase.VERDICT, "the verdict")
         assert app.state.run.serial == "PBF-000070"
+        await wait_for(pilot, lambda: not app.pending, "both starts answered")
+        await pilot.pause()
+        # However the second start was answered (the same run again, or "run in progress"
+        # while the first was starting), the verdict is all the screen says.
+        assert app.command_error == "" and "déjà en cours" not in screen_text(app)
     assert starts[0]["request_id"] == starts[1]["request_id"]  # one board, one start
     client = StationClient(station.url)
     try:
