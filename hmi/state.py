@@ -3,8 +3,9 @@ snapshot and kept current by its events. No Textual import, so the whole model i
 a terminal, and no copy of the run's state machine: the station decides, this only mirrors.
 
 The one rule that matters here: nothing is shown as *current* unless it came from the station
-since the last (re)connection. A disconnect empties the live view (``link`` != "up"), and a
-reconnect starts again from the snapshot.
+since the last (re)connection. A disconnect empties the live view (``link`` != "up"; a verdict
+already shown stays, marked as from an unreachable station), and a reconnect starts again from
+the snapshot.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ FINAL = ("PASS", "PASS-MARGINAL", "FAIL", "ERROR", "ABORTED")
 
 
 class Phase(StrEnum):
-    LINK = "link"  # no station state yet, or the link is down: nothing run-related is shown
+    LINK = "link"  # no station state yet, or the link is down (and no verdict was on screen)
     READY = "ready"
     RUNNING = "running"
     VERDICT = "verdict"
