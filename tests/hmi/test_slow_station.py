@@ -9,7 +9,17 @@ is stopped for about as long, wall clock."""
 from __future__ import annotations
 
 import pytest
-from hmi_support import make_app, screen_text, tap, type_scan, wait_for, wait_ready, wait_text
+from hmi_support import (
+    drop_link,
+    make_app,
+    restore_link,
+    screen_text,
+    tap,
+    type_scan,
+    wait_for,
+    wait_ready,
+    wait_text,
+)
 
 from hmi.client import StationClient
 from hmi.state import Phase
@@ -152,3 +162,30 @@ async def test_a_station_frozen_mid_run_is_said_unreachable_not_left_running(sta
         await wait_for(pilot, lambda: app.state.link == "up" and app.state.run is not None
                        and app.state.run.run_id == run_id, "the same run, from the station")
         await wait_for(pilot, lambda: app.state.phase is Phase.VERDICT, "its verdict")
+
+
+async def test_starting_is_not_left_on_screen_after_a_link_drop(station_factory):
+    # START sent to a slow station, then the link drops before any answer: whether the run
+    # started is unknown, so "starting…" may not stay; once back, the station's state says.
+    station = station_factory(pace=0.2)
+    app = slow_app(station.url, command_timeout=30.0)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_ready(pilot)
+        await type_scan(pilot, "PBF-000095")
+        await wait_for(pilot, lambda: app.state.can_start(), "startable")
+        station.freeze()
+        try:
+            await tap(pilot, "#start")
+            await wait_text(pilot, "BANC LENT : démarrage en cours")
+            url = await drop_link(pilot)
+            assert not app.state.starting and "Démarrage" not in screen_text(app)
+        finally:
+            station.thaw()
+        restore_link(pilot, url)
+        await wait_for(pilot, lambda: app.state.link == "up" and app.state.run is not None,
+                       "the run the start began, from the station")
+        assert app.state.run.serial == "PBF-000095"
+        await wait_for(pilot, lambda: not app.pending, "the start answered")
+        await pilot.pause()
+        text = screen_text(app)
+        assert "Démarrage" not in text and "BANC LENT" not in text and not app.command_error
