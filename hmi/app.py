@@ -88,9 +88,10 @@ class PibenchHMI(App, inherit_bindings=False):
         self._connect = connect  # False: messages come from the caller (screenshot replays)
         self.rediscover = rediscover  # where the station says it is now (hmi.settings)
         trace = os.environ.get("PIBENCH_HMI_TRACE_SCREEN")
-        if trace and on_render is None:
+        self._trace = Path(trace) if trace and on_render is None else None
+        if self._trace is not None:
             # Field diagnostics (and the browser test): the screen as text, after each change.
-            self.on_render = lambda change, seq=None: write_screen_text(self, Path(trace))
+            self.on_render = lambda change, seq=None: write_screen_text(self, self._trace)
 
     # -- life cycle ---------------------------------------------------------------------------
     def on_mount(self) -> None:
@@ -106,6 +107,11 @@ class PibenchHMI(App, inherit_bindings=False):
 
         if self._connect:
             self.follow()
+        if self._trace is not None:
+            # And twice a second: a write after a change can read the screen before the layout
+            # pass that change needs (the verdict panel shown in place of the live one), and
+            # then nothing writes it again (seen as a browser test stuck on a finished run).
+            self.set_interval(0.5, lambda: write_screen_text(self, self._trace))
 
     @work(exclusive=True, group="link", exit_on_error=False, description="station link")
     async def follow(self) -> None:
