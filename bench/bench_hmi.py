@@ -65,10 +65,15 @@ from hmi.client import StationClient
 out = Path(sys.argv[2])
 rendered = {}
 app = None
+said_ready = False
 def on_render(change, seq=None):
+    global said_ready
     if seq is not None:
         rendered.setdefault(seq, time.monotonic())
-    elif app is not None and app.state.link == "up":
+    elif not said_ready and app is not None and app.state.link == "up":
+        # Once: written after every paint (until 2026-12-05), this file took as much of the
+        # HMI's event loop as painting did, and it is no part of what a kiosk does.
+        said_ready = True
         out.with_suffix(".ready").write_text("ready")
 def finish():
     tmp = out.with_suffix(".tmp")
