@@ -130,6 +130,12 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far (/proc/<pid>/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def rss_mib(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -235,8 +241,11 @@ def main() -> int:
                 probe.wait_file(painted.with_suffix(".ready"), "ready")
                 assert bare.stdout.readline().strip() == "ready"
                 time.sleep(1.0)  # both connected and following
+                cpu_before = cpu_seconds(probe.proc.pid), cpu_seconds(bare.pid)
                 boards(BOARDS, 0)
                 time.sleep(0.5)
+                cpu_used = (cpu_seconds(probe.proc.pid) - cpu_before[0],
+                            cpu_seconds(bare.pid) - cpu_before[1])
                 bare.stdin.write("done\n")
                 bare.stdin.flush()
                 results = {"bare": {int(k): v for k, v in
@@ -278,6 +287,10 @@ def main() -> int:
     for seq, t in results["hmi"].items():
         if seq in emitted:
             by_kind.setdefault(kinds[seq], []).append((t - emitted[seq]) * 1000)
+    # CPU time is what other load on the machine moves least: the cost of each event itself.
+    print(f"   CPU while following     : HMI {cpu_used[0] * 1000 / len(hmi_ms):.2f} ms per event "
+          f"({cpu_used[0]:.2f} s), bare client {cpu_used[1] * 1000 / len(bare_ms):.2f} ms "
+          f"per event ({cpu_used[1]:.2f} s)")
     print("   by event: " + ", ".join(f"{k} p99 {percentile(v, 99):.0f} ms"
                                       for k, v in sorted(by_kind.items())))
     print(f"   goal p99 <= {GOAL_P99_MS:.0f} ms: {'met' if p99 <= GOAL_P99_MS else 'MISSED'}"
