@@ -155,7 +155,7 @@ class StepList(ScrollView, can_focus=False):
             self.refresh_lines(first, count)
         if step.state == "RUNNING" or step.measurements:
             # The step in view, as a list of rows scrolled to a row would: the least scroll.
-            self.scroll_to_region(Region(0, first, 1, count), animate=False, force=True)
+            self.scroll_to_region(Region(0, first, 1, count), animate=False)
 
     # -- the line API ------------------------------------------------------------------------
     def _place_lines(self) -> None:
