@@ -13,7 +13,8 @@ Prints, side by side in one run:
    same run: a bare client process (the HMI's own httpx client, no screen) parsing the same
    events off the stream: the floor of any client. Goal: p99 <= 50 ms; the anchors' panels take
    93-130 ms (OpenHTF) and 256-510 ms (HardPy, which polls every 500 ms) from submit to their
-   first live line.
+   first live line. Beside it, the CPU time the HMI and the bare client spent per event while
+   following (what other load on the machine moves least).
 2. **RSS of the real ``pibench-hmi`` process** in a pseudo-terminal (Textual's real driver),
    connected, and after showing 20 more boards. Reference in the same run: a minimal Textual app
    (one label) in the same kind of terminal. Goal: <= 60 MiB; HardPy's panel takes ~160 MB
