@@ -95,17 +95,6 @@ def _runs(pieces: list[Piece]) -> list[Piece]:
     return out
 
 
-def render_step(step: StepView, lang: str, width: int) -> Text:
-    """The same lines as one rich Text (what a screenshot or a test reads)."""
-    out = Text(no_wrap=True, overflow="crop", end="")
-    for n, pieces in enumerate(step_lines(step, lang, width)):
-        if n:
-            out.append("\n")
-        for text, style in pieces:
-            out.append(text, style)
-    return out
-
-
 class StepList(ScrollView, can_focus=False):
     """The steps through Textual's line API: one widget that draws its own lines, with the
     lines of each step cached as Strips. A step that changes re-renders only its own lines and
