@@ -47,6 +47,8 @@ def default_data_dir() -> Path:
 
 @dataclass(frozen=True)
 class SyncConfig:
+    """The ``[sync]`` table as read: which inventory, where, and the token file."""
+
     backend: str = "none"  # "none" | "inventree" | "generic"
     url: str = ""
     token_file: Path | None = None
@@ -56,6 +58,8 @@ class SyncConfig:
 
 @dataclass(frozen=True)
 class StationConfig:
+    """A station's configuration (station.toml), every key defaulted to a simulated station."""
+
     station_id: str = "sim-station"
     hardware: str = "sim"  # "sim" or "real"
     data_dir: Path = field(default_factory=default_data_dir)

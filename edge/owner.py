@@ -101,6 +101,9 @@ class OwnerLock:
         self.path = lock_path(self.data_dir)
         self._fd: int | None = None
         self.record: OwnerRecord | None = None
+        # Set by acquire(): the lock file still held the previous owner's record, which
+        # release() erases, so that owner died without releasing (crash, kill, power cut).
+        self.previous_owner_died = False
 
     @property
     def held(self) -> bool:
@@ -136,6 +139,10 @@ class OwnerLock:
             os.close(fd)
             raise StationBusyError(self.data_dir, None)
         self._fd = fd
+        try:
+            self.previous_owner_died = bool(os.pread(fd, 1, 0))
+        except OSError:
+            self.previous_owner_died = True  # cannot tell: assume the worst
         record = OwnerRecord(pid=os.getpid(),
                              since_utc=datetime.now(UTC).isoformat(timespec="seconds"),
                              command=command)

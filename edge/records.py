@@ -101,6 +101,8 @@ class Limits:
 
 @dataclass(frozen=True, slots=True)
 class Measurement:
+    """One measured value, its limits and the verdict against them."""
+
     name: str
     value: MeasuredValue
     limits: Limits
@@ -117,6 +119,8 @@ class Measurement:
 
 @dataclass(frozen=True, slots=True)
 class Attempt:
+    """One try of a step (a step is retried when its plan allows), with its measurements."""
+
     number: int  # 1-based
     outcome: Outcome
     duration_s: float
@@ -126,6 +130,8 @@ class Attempt:
 
 @dataclass(frozen=True, slots=True)
 class StepResult:
+    """A step's verdict: every attempt, the last one deciding."""
+
     index: int  # position in the plan, 0-based
     name: str
     outcome: Outcome
@@ -169,6 +175,8 @@ class RunMeta:
 
 @dataclass(frozen=True, slots=True)
 class RunRecord:
+    """A whole run as stored: its metadata, verdict and steps."""
+
     meta: RunMeta
     outcome: Outcome
     ended_utc: str | None

@@ -19,12 +19,12 @@ import logging
 import sqlite3
 import threading
 from datetime import UTC, datetime
-from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 from drivers.clock import MonotonicClock, PacedSimClock
-from drivers.gpio.pi import PiGPIOUnavailableError
+from drivers.gpio.errors import PiGPIOUnavailableError
 from drivers.scanner.serials import SerialRule, SerialRules
+from edge import __version__
 from edge.config import StationConfig
 from edge.engine import EventBus, Runner, StationError, StationInfo
 from edge.fixtures.runtime import FixtureFault
@@ -32,28 +32,36 @@ from edge.owner import OwnerLock, OwnerLockError
 from edge.records import RunRecord
 from edge.store import RunRecorder, open_store, recover_interrupted
 from edge.store.db import classify_sqlite_error, os_error_to_store_error
-from edge.store.integrity import verify_at_startup
+from edge.store.integrity import (
+    STAMP_NAME,
+    checked_this_boot,
+    note_checked,
+    verify_at_startup,
+)
 
 _log = logging.getLogger("edge.station")
 
 
 def software_version() -> str:
-    try:
-        return version("pibench")
-    except PackageNotFoundError:  # running from a source tree that was never installed
-        return "0+unknown"
+    """The version recorded with every run (``edge.__version__``, pyproject.toml's)."""
+    return __version__
 
 
 class Station:
     """Use as a context manager: ``with Station(config) as station: station.run(...)``."""
 
     def __init__(self, config: StationConfig, *, events: EventBus | None = None,
-                 command: str = "pibench", sim_pace: float | None = None) -> None:
+                 command: str = "pibench", sim_pace: float | None = None,
+                 check_once_per_boot: bool = False) -> None:
         self.config = config
         self.command = command  # recorded in the owner lock, for "already running as …"
         # Simulated station only: simulated time also passes in real time, at this pace.
         self.sim_pace = sim_pace
         self.owner = OwnerLock(config.data_dir)
+        # The database's integrity check (every page read: seconds on a Pi for years of
+        # results) at every open, or, for a process per board (`pibench run`), only when
+        # nobody found the file intact since boot or the previous owner died (integrity.py).
+        self.check_once_per_boot = check_once_per_boot
         self._stop_reason: str | None = None
         # Guards _runner and _stop_reason; close() waits on it for a run in another thread
         # (the local API's) to finish its teardown before the store is closed under it.
@@ -64,6 +72,7 @@ class Station:
         self._fixtures: dict[str, Any] = {}  # fixture id -> built fixture
         self._fixtures_lock = threading.Lock()
         self._serial_rules: SerialRules | None = None
+        self._products: list[Any] = []  # read with the serial rules
         self._recorder: RunRecorder | None = None
         self._sync_worker = None
         self._runner: Runner | None = None
@@ -79,8 +88,10 @@ class Station:
             raise os_error_to_store_error(exc, self.owner.path, "create the station's lock "
                                           "file") from exc
         try:
-            verify_at_startup(self.config.database)  # a damaged file: say so before writing
+            checked = self._verify_database()  # a damaged file: say so before writing
             conn = open_store(self.config.database)
+            if checked:  # (noted once open: a new file only exists from here)
+                note_checked(self.config.database, self.config.data_dir / STAMP_NAME)
             try:
                 self.recovered = recover_interrupted(conn, datetime.now(UTC))
             except sqlite3.Error as exc:
@@ -94,6 +105,14 @@ class Station:
             self.owner.release()
             raise
         return self
+
+    def _verify_database(self) -> bool:
+        """The integrity check, when due; whether it ran (and passed)."""
+        if (self.check_once_per_boot and not self.owner.previous_owner_died
+                and checked_this_boot(self.config.database, self.config.data_dir / STAMP_NAME)):
+            return False
+        verify_at_startup(self.config.database)
+        return True
 
     def __enter__(self) -> Station:
         return self.open()
@@ -115,6 +134,10 @@ class Station:
                 close()
         if self._recorder is not None:
             self._recorder.close()
+            # open() made this connection (the recorder only borrows it): closing the last
+            # connection checkpoints the WAL into the file and removes it, rather than leaving
+            # that to the interpreter's exit (which `pibench` skips, see edge.cli).
+            self._recorder.connection.close()
             self._recorder = None
         self.owner.release()  # last: nobody else may recover while this process still writes
 
@@ -125,26 +148,30 @@ class Station:
         return self._recorder
 
     # -- products and serials ----------------------------------------------------------------
-    def products(self) -> list[Any]:
-        from edge.products.catalog import list_products
+    def products(self, catalog: Any = None) -> list[Any]:
+        """The products this station offers, read with their serial rules (below)."""
+        self.serial_rules(catalog)
+        return list(self._products)
 
-        return list_products(self.config.plans_dirs)
-
-    def serial_rules(self) -> SerialRules:
+    def serial_rules(self, catalog: Any = None) -> SerialRules:
         """Every product's serial rule, read from the plans once per station start rather than
         on every scan (each run still loads its plan afresh, and its pattern is checked again
-        by the engine, so a plan edited meanwhile is never bypassed)."""
+        by the engine, so a plan edited meanwhile is never bypassed). ``catalog``: the plans
+        already read by the caller, so they are not parsed twice."""
         if self._serial_rules is None:
+            from edge.products.catalog import list_products
+
+            products = list_products(catalog if catalog is not None else self.config.plans_dirs)
             rules = SerialRules()
-            for p in self.products():
+            for p in products:
                 rules.add(SerialRule(p.product, p.serial_pattern, p.example_serial))
-            self._serial_rules = rules
+            self._products, self._serial_rules = products, rules
         return self._serial_rules
 
-    def check_serial(self, product: str, raw: str) -> str:
+    def check_serial(self, product: str, raw: str, catalog: Any = None) -> str:
         """The cleaned serial, or :class:`SerialRejected` with a specific reason (garbled
         read, keyboard layout mismatch, another product's serial, wrong format)."""
-        rules = self.serial_rules()
+        rules = self.serial_rules(catalog)
         if product not in rules:
             # Let the plan's own pattern decide for a product without a serial rule.
             return raw.strip()
@@ -181,11 +208,14 @@ class Station:
         return fixture
 
     # -- runs ---------------------------------------------------------------------------------
-    def runner_for(self, product: str) -> Runner:
+    def runner_for(self, product: str, catalog: Any = None) -> Runner:
+        """A runner on the product's plan, read afresh from the plans (or from ``catalog``, the
+        plans this very run has just read)."""
         from edge.products.catalog import load_product
 
         plan, fixture_spec = load_product(
-            product, plans_dirs=self.config.plans_dirs, fixtures_dirs=self.config.fixtures_dirs
+            product, plans_dirs=self.config.plans_dirs, fixtures_dirs=self.config.fixtures_dirs,
+            catalog=catalog,
         )
         fixture = self.fixture_for(fixture_spec)
         clock = getattr(fixture, "clock", None) or MonotonicClock()
@@ -195,8 +225,15 @@ class Station:
     def run(self, product: str, serial: str, *, operator: str = "", batch: str = "") -> RunRecord:
         """Validate the serial, check the fixture, run the plan. Raises SerialRejected /
         InvalidSerial before anything is powered; every other problem ends up in the record."""
-        cleaned = self.check_serial(product, serial)
-        runner = self.runner_for(product)
+        catalog = None
+        if self._serial_rules is None:
+            # This station's first run (every `pibench run`): one reading of the plans serves
+            # both the serial rules and the run's plan, instead of parsing every plan twice.
+            from edge.products.catalog import read_catalog
+
+            catalog = read_catalog(self.config.plans_dirs)
+        cleaned = self.check_serial(product, serial, catalog)
+        runner = self.runner_for(product, catalog)
         with self._run_lock:
             if self._stop_reason is not None:
                 raise StationStopping(f"the station is stopping ({self._stop_reason}): "

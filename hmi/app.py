@@ -24,11 +24,12 @@ from textual.app import App
 from textual.binding import Binding
 from textual.events import Key, Paste
 
-from hmi.client import StationClient, StationRefused, StationUnreachable
+from hmi.client import StationClient, StationRefused, StationTimedOut, StationUnreachable
 from hmi.i18n import pick_language, t
 from hmi.link import follow_station
 from hmi.messages import (
     CommandFailed,
+    CommandSettled,
     LinkDown,
     LinkUp,
     RunLoaded,
@@ -48,6 +49,7 @@ PLOTTED = ("PowerBank-Foolish", ("period", "duty"))
 SCREEN_OF = {Phase.LINK: "link", Phase.READY: "ready", Phase.RUNNING: "run",
              Phase.VERDICT: "run"}
 SCAN_MAX = 64  # longer than any serial: a stuck key or a pasted page is cut, not stored
+SLOW_AFTER_S = 1.0  # a command still unanswered after this: the screen says the station is slow
 
 
 class PibenchHMI(App, inherit_bindings=False):
@@ -69,7 +71,15 @@ class PibenchHMI(App, inherit_bindings=False):
         self.command_error = ""  # the station's last refusal, in the operator's language
         self.aborting = False
         self._phase: Phase | None = None
-        self._request_id: str | None = None  # one start per scan, however often it is sent
+        self._request_id: str | None = None  # one start per board, however often it is sent
+        self._request_for: tuple[str, str] | None = None  # the (product, serial) it is for
+        # Commands sent and not answered yet (scan, start, abort) -> sequence number; those
+        # unanswered for SLOW_AFTER_S are in ``slow`` (the screen says "station slow…").
+        self.pending: dict[str, int] = {}
+        self.slow: set[str] = set()
+        self.scan_sent = ""  # the scan pending at the station
+        self.slow_after_s = SLOW_AFTER_S
+        self._sent_count = 0
         self._watching: str | None = None  # run id that was running when the link dropped
         self._dirty: list[tuple[str, int | None]] = []  # applied, not yet painted
         self._flush_pending = False
@@ -79,9 +89,10 @@ class PibenchHMI(App, inherit_bindings=False):
         self._connect = connect  # False: messages come from the caller (screenshot replays)
         self.rediscover = rediscover  # where the station says it is now (hmi.settings)
         trace = os.environ.get("PIBENCH_HMI_TRACE_SCREEN")
-        if trace and on_render is None:
+        self._trace = Path(trace) if trace and on_render is None else None
+        if self._trace is not None:
             # Field diagnostics (and the browser test): the screen as text, after each change.
-            self.on_render = lambda change, seq=None: write_screen_text(self, Path(trace))
+            self.on_render = lambda change, seq=None: write_screen_text(self, self._trace)
 
     # -- life cycle ---------------------------------------------------------------------------
     def on_mount(self) -> None:
@@ -101,6 +112,11 @@ class PibenchHMI(App, inherit_bindings=False):
 
         if self._connect:
             self.follow()
+        if self._trace is not None:
+            # And twice a second: a write after a change can read the screen before the layout
+            # pass that change needs (the verdict panel shown in place of the live one), and
+            # then nothing writes it again (seen as a browser test stuck on a finished run).
+            self.set_interval(0.5, lambda: write_screen_text(self, self._trace))
 
     @work(exclusive=True, group="link", exit_on_error=False, description="station link")
     async def follow(self) -> None:
@@ -140,6 +156,11 @@ class PibenchHMI(App, inherit_bindings=False):
     # -- messages from workers ---------------------------------------------------------------
     def on_link_up(self, message: LinkUp) -> None:
         watching = self._watching
+        if self.state.link != "up":
+            self.command_error = ""  # said about a station that was not answering: old news
+            # A start retried after this is a new start: the station may have restarted (and
+            # forgotten the id), or a run we never saw may have come and gone.
+            self._request_id = self._request_for = None
         self.state.load_snapshot(message.snapshot)
         self.aborting = False
         run = self.state.run
@@ -154,19 +175,24 @@ class PibenchHMI(App, inherit_bindings=False):
             self._watching = run.run_id
         first = self.state.link != "down"
         self.state.link_lost()
-        if first or self._phase is not Phase.LINK:
+        if first or self._phase is not self.state.phase:
             self._route("all")
 
     def on_station_event(self, message: StationEvent) -> None:
         if message.kind == "run_started":
             self.aborting = False
             self.command_error = ""
-            self._request_id = None
+            self._request_id = self._request_for = None
         change = self.state.apply(message.kind, message.data, message.seq)
         if message.kind == "run_finished":
             self.aborting = False
+            self.command_error = ""  # said about the run that just ended: its verdict says all
         if change == "scan":
             self.command_error = ""
+            if self.state.scan is not None and self.state.scan.raw == self.scan_sent:
+                # The station's echo of the scan sent: the screen shows its truth now (the
+                # answer still closes the command; until then no second scan goes out).
+                self.scan_sent = ""
         if change != "none":
             # Paint once for every event already queued: a burst of steps (the I/O board sends
             # dozens within a millisecond) costs one repaint, not one each.
@@ -199,7 +225,8 @@ class PibenchHMI(App, inherit_bindings=False):
 
     def on_run_loaded(self, message: RunLoaded) -> None:
         if message.while_away:
-            if self.state.run is None and self.state.link == "up":
+            # Unless the technician has moved on (a new scan) or the snapshot said it already.
+            if self.state.run is None and self.state.scan is None and self.state.link == "up":
                 self.state.show_finished(message.record, seen_finish=False)
                 self._route("run")
             return
@@ -208,11 +235,35 @@ class PibenchHMI(App, inherit_bindings=False):
         self.push_screen(RunDetail(message.record, self.lang))
 
     def on_command_failed(self, message: CommandFailed) -> None:
-        self.command_error = message.reason.get(self.lang) or message.reason.get("en", "")
         if message.action == "start":
             self.state.starting = False
+            if self.state.run is not None:
+                # The run is on screen already (a retried start refused as "run in progress",
+                # a start whose answer came after its run's events): not news, not an error.
+                self._route("command")
+                return
+        self.command_error = message.reason.get(self.lang) or message.reason.get("en", "")
         if message.action == "abort":
             self.aborting = False
+        self._route("command")
+
+    # -- commands in flight: pending, then slow, then settled --------------------------------
+    def _sent(self, action: str) -> None:
+        self._sent_count += 1
+        number = self.pending[action] = self._sent_count
+        self.slow.discard(action)
+        self.set_timer(self.slow_after_s, lambda: self._still_pending(action, number))
+
+    def _still_pending(self, action: str, number: int) -> None:
+        if self.pending.get(action) == number:
+            self.slow.add(action)
+            self._route("command")
+
+    def on_command_settled(self, message: CommandSettled) -> None:
+        self.pending.pop(message.action, None)
+        self.slow.discard(message.action)
+        if message.action == "scan":
+            self.scan_sent = ""
         self._route("command")
 
     def on_today_plot(self, message: TodayPlot) -> None:
@@ -268,12 +319,20 @@ class PibenchHMI(App, inherit_bindings=False):
             self.notify(t("run_in_progress", self.lang), severity="warning", timeout=3)
             self._repaint_scan()
             return
-        if self.state.phase is Phase.LINK:
+        if self.state.link != "up":  # a verdict may be on screen, the station is not
             self.notify(t("scan_not_sent", self.lang), severity="error", timeout=4)
             self._repaint_scan()
             return
+        if "scan" in self.pending:
+            # One scan at a time: a second one while the station has not answered the first
+            # would be a double (with start-on-scan, a start refused as "run in progress").
+            self.notify(t("scan_wait", self.lang), severity="warning", timeout=4)
+            self._repaint_scan()
+            return
         self.command_error = ""
-        self._request_id = str(uuid.uuid4())
+        self.scan_sent = raw
+        self._sent("scan")
+        self._route("command")
         self._send_scan(raw)
 
     @work(group="commands", exit_on_error=False, description="scan")
@@ -283,12 +342,16 @@ class PibenchHMI(App, inherit_bindings=False):
         except StationRefused as exc:
             self.post_message(StationEvent("scan", {"raw": raw, "ok": False,
                                                     "reason": exc.texts()}))
-            return
+        except StationTimedOut:  # the station has it, but may never act on it: say so
+            self.post_message(CommandFailed("scan", _texts("scan_timed_out", serial=raw)))
         except StationUnreachable:
-            return  # the link worker has already said so
-        scan = result.get("scan", result)
-        scan.setdefault("raw", raw)
-        self.post_message(StationEvent("scan", scan))
+            self.post_message(CommandFailed("scan", _texts("scan_not_sent")))
+        else:
+            scan = result.get("scan", result)
+            scan.setdefault("raw", raw)
+            self.post_message(StationEvent("scan", scan))
+        finally:
+            self.post_message(CommandSettled("scan"))
 
     def choose_product(self, name: str) -> None:
         self.state.choose_product(name)
@@ -296,11 +359,23 @@ class PibenchHMI(App, inherit_bindings=False):
 
     def start_run(self) -> None:
         state = self.state
-        if not state.can_start() or state.scan is None:
+        if not state.can_start() or state.scan is None or not self.start_allowed():
             return
         state.starting = True
+        self.command_error = ""
+        # The same board started again (a retry after no answer) carries the same id, so the
+        # station answers with the run it started instead of starting another one.
+        board = (state.product, state.scan.serial)
+        if self._request_id is None or self._request_for != board:
+            self._request_id, self._request_for = str(uuid.uuid4()), board
+        self._sent("start")
         self._route("command")
-        self._send_start(state.product, state.scan.serial, self._request_id or str(uuid.uuid4()))
+        self._send_start(state.product, state.scan.serial, self._request_id)
+
+    def start_allowed(self) -> bool:
+        """No start in flight, and no scan sent that the station has not shown yet (it may be
+        another board's: START would start the serial on screen, not the one on the bench)."""
+        return not self.scan_sent and "start" not in self.pending
 
     @work(group="commands", exit_on_error=False, description="start")
     async def _send_start(self, product: str, serial: str, request_id: str) -> None:
@@ -308,9 +383,12 @@ class PibenchHMI(App, inherit_bindings=False):
             await self.client.start(product, serial, request_id=request_id)
         except StationRefused as exc:
             self.post_message(CommandFailed("start", exc.texts()))
+        except StationTimedOut:
+            self.post_message(CommandFailed("start", _texts("start_timed_out")))
         except StationUnreachable:
-            self.post_message(CommandFailed("start", {"fr": t("link_connecting", "fr"),
-                                                      "en": t("link_connecting", "en")}))
+            self.post_message(CommandFailed("start", _texts("start_not_sent")))
+        finally:
+            self.post_message(CommandSettled("start"))
 
     def confirm_abort(self) -> None:
         run = self.state.run
@@ -321,6 +399,8 @@ class PibenchHMI(App, inherit_bindings=False):
             current = self.state.run
             if yes and current is not None and current.running and current.run_id == run.run_id:
                 self.aborting = True
+                self.command_error = ""
+                self._sent("abort")
                 self._route("command")
                 self._send_abort()
 
@@ -330,9 +410,14 @@ class PibenchHMI(App, inherit_bindings=False):
     async def _send_abort(self) -> None:
         try:
             await self.client.abort()
-        except (StationRefused, StationUnreachable) as exc:
-            reason = exc.texts() if isinstance(exc, StationRefused) else {"en": str(exc)}
-            self.post_message(CommandFailed("abort", reason))
+        except StationRefused as exc:
+            self.post_message(CommandFailed("abort", exc.texts()))
+        except StationTimedOut:
+            self.post_message(CommandFailed("abort", _texts("abort_timed_out")))
+        except StationUnreachable:
+            self.post_message(CommandFailed("abort", _texts("abort_not_sent")))
+        finally:
+            self.post_message(CommandSettled("abort"))
 
     # -- today and run detail ----------------------------------------------------------------------
     def open_today(self) -> None:
@@ -390,6 +475,11 @@ class PibenchHMI(App, inherit_bindings=False):
                 continue
             self.post_message(RunLoaded(record, while_away=while_away))
             return
+
+
+def _texts(key: str, **fields: object) -> dict[str, str]:
+    """An operator text in every language, for a message that the app renders in its own."""
+    return {lang: t(key, lang, **fields) for lang in ("fr", "en")}
 
 
 def screen_lines(app: App) -> str:

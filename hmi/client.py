@@ -49,6 +49,11 @@ class StationUnreachable(Exception):
     """The station did not answer (connection refused, reset, timed out)."""
 
 
+class StationTimedOut(StationUnreachable):
+    """The station took the request but gave no answer in time: unlike a refused connection,
+    what it did with it is unknown (a start may have started; its events will say)."""
+
+
 class StationRefused(Exception):
     """The station answered with a 4xx: ``reason`` is its message, per language if given."""
 
@@ -101,15 +106,32 @@ def _reason(response: httpx.Response) -> tuple[dict[str, str] | str, str]:
     return str(body)[:200], ""
 
 
+# How long a command (scan, start, abort) may take before the station is given up on. The
+# station itself waits up to 30 s for a run to start (loading the plan, building the fixture:
+# edge.service START_TIMEOUT_S) before it answers a start, or a scan that starts one; a client
+# that gives up sooner loses an answer the station is still going to give.
+COMMAND_TIMEOUT_S = 40.0
+# The station writes a keep-alive on an idle event stream every 15 s (edge.api.server
+# KEEPALIVE_S): a stream silent for longer than this is a station that stopped (frozen, or a
+# dead peer whose connection was never closed), not a quiet one.
+STREAM_SILENCE_S = 40.0
+
+
 class StationClient:
-    """One per HMI process. ``base_url`` is the station's API (http://127.0.0.1:PORT)."""
+    """One per HMI process. ``base_url`` is the station's API (http://127.0.0.1:PORT).
+    ``timeout``: reads; ``command_timeout``: scans, starts and aborts (see COMMAND_TIMEOUT_S);
+    ``stream_silence``: the event stream (see STREAM_SILENCE_S)."""
 
     def __init__(self, base_url: str, token: str | None = None, *, timeout: float = 5.0,
+                 command_timeout: float = COMMAND_TIMEOUT_S,
+                 stream_silence: float = STREAM_SILENCE_S,
                  client_kind: str = "panel") -> None:
         headers = {"X-Pibench-Client": client_kind}
         if token:
             headers["Authorization"] = f"Bearer {token}"
         self.base_url = base_url.rstrip("/")
+        self.command_timeout = httpx.Timeout(command_timeout, connect=2.0)
+        self.stream_timeout = httpx.Timeout(5.0, read=stream_silence)
         self._http = httpx.AsyncClient(base_url=self.base_url, headers=headers,
                                        timeout=httpx.Timeout(timeout, connect=2.0))
 
@@ -124,6 +146,8 @@ class StationClient:
     async def _request(self, method: str, path: str, **kwargs: Any) -> Any:
         try:
             response = await self._http.request(method, path, **kwargs)
+        except (httpx.ReadTimeout, httpx.WriteTimeout) as exc:  # sent, not answered in time
+            raise StationTimedOut(type(exc).__name__) from None
         except httpx.TransportError as exc:
             raise StationUnreachable(type(exc).__name__) from None
         if response.status_code >= 500:
@@ -210,17 +234,20 @@ class StationClient:
         body: dict[str, Any] = {"serial": raw}
         if product:
             body["product"] = product
-        return await self._request("POST", PATHS["scan"], json=body)
+        return await self._request("POST", PATHS["scan"], json=body,
+                                   timeout=self.command_timeout)
 
     async def start(self, product: str, serial: str, *, operator: str = "",
                     request_id: str | None = None) -> dict:
         """Start a run. ``request_id`` makes a retried or doubled start one start."""
         body = {"product": product, "serial": serial, "operator": operator,
                 "request_id": request_id or str(uuid.uuid4())}
-        return await self._request("POST", PATHS["start"], json=body)
+        return await self._request("POST", PATHS["start"], json=body,
+                                   timeout=self.command_timeout)
 
     async def abort(self, reason: str = "aborted by operator") -> dict:
-        return await self._request("POST", PATHS["abort"], json={"reason": reason})
+        return await self._request("POST", PATHS["abort"], json={"reason": reason},
+                                   timeout=self.command_timeout)
 
     # -- the live stream --------------------------------------------------------------------------
     async def events(self, last_event_id: str | None = None) -> AsyncIterator[StreamEvent]:
@@ -231,7 +258,7 @@ class StationClient:
             headers["Last-Event-ID"] = last_event_id
         try:
             async with aconnect_sse(self._http, "GET", PATHS["events"], headers=headers,
-                                    timeout=httpx.Timeout(5.0, read=None)) as source:
+                                    timeout=self.stream_timeout) as source:
                 if source.response.status_code >= 400:
                     await source.response.aread()
                     reason, code = _reason(source.response)

@@ -28,6 +28,32 @@ _TEXT: dict[str, dict[str, str]] = {
                         "en": "A test is running: scan ignored"},
     "scan_not_sent": {"fr": "Banc injoignable : scan non transmis, rescannez quand il revient",
                       "en": "Station unreachable: scan not sent, scan again when it is back"},
+    "scan_sending": {"fr": "envoi au banc…", "en": "sending to the station…"},
+    "scan_slow": {"fr": "BANC LENT : scan en cours, patientez…",
+                  "en": "STATION SLOW: scan in progress, please wait…"},
+    "scan_wait": {"fr": "Le scan précédent est en cours : attendez la réponse du banc",
+                  "en": "The previous scan is in progress: wait for the station's answer"},
+    "scan_timed_out": {"fr": "Le banc n'a pas répondu au scan de {serial} : rescannez la carte",
+                       "en": "The station did not answer the scan of {serial}: scan the board "
+                             "again"},
+    "start_slow": {"fr": "BANC LENT : démarrage en cours, patientez…",
+                   "en": "STATION SLOW: starting, please wait…"},
+    "start_timed_out": {"fr": "Le banc n'a pas répondu au démarrage. S'il a démarré, l'écran "
+                              "le montrera ; sinon touchez DÉMARRER à nouveau (un seul test "
+                              "sera lancé).",
+                        "en": "The station did not answer the start. If it started, the "
+                              "screen will show it; otherwise tap START again (only one test "
+                              "will run)."},
+    "start_not_sent": {"fr": "Banc injoignable : test non démarré",
+                       "en": "Station unreachable: test not started"},
+    "abort_slow": {"fr": "Arrêt demandé… BANC LENT, patientez", "en": "Abort requested… "
+                   "STATION SLOW, please wait"},
+    "abort_timed_out": {"fr": "Le banc n'a pas répondu à l'arrêt : si le test continue, "
+                              "touchez ARRÊTER à nouveau",
+                        "en": "The station did not answer the abort: if the test goes on, "
+                              "tap ABORT again"},
+    "abort_not_sent": {"fr": "Banc injoignable : arrêt non transmis",
+                       "en": "Station unreachable: abort not sent"},
     "today": {"fr": "AUJOURD'HUI", "en": "TODAY"},
     "back": {"fr": "RETOUR", "en": "BACK"},
     "close": {"fr": "FERMER", "en": "CLOSE"},
@@ -54,14 +80,24 @@ _TEXT: dict[str, dict[str, str]] = {
                                  "it happens again."},
     "todo_FAIL": {"fr": "Carte mauvaise : mettez-la de côté pour réparation.",
                   "en": "Bad board: set it aside for repair."},
-    "todo_ERROR": {"fr": "Le BANC est en défaut, pas la carte (elle n'a pas été jugée). "
-                         "Corrigez ce que dit le message, puis retestez la même carte.",
-                   "en": "The STATION is at fault, not the board (it was not judged). "
-                         "Fix what the message says, then test the same board again."},
+    "todo_ERROR": {"fr": "Le BANC est en défaut, pas la carte : elle n'a pas été jugée, ne "
+                         "la mettez pas de côté comme mauvaise.",
+                   "en": "The STATION is at fault, not the board: it was not judged, do not "
+                         "set it aside as bad."},
     "todo_ABORTED": {"fr": "Essai interrompu : retestez la carte.",
                      "en": "Run stopped: test the board again."},
     "failed_measurements": {"fr": "Mesures hors limites", "en": "Out-of-limit measurements"},
     "verdict_of": {"fr": "Résultat de", "en": "Result of"},
+    "verdict_link_down": {"fr": "BANC INJOIGNABLE : résultat enregistré, état actuel du banc "
+                                "inconnu",
+                          "en": "STATION UNREACHABLE: stored result, the station's current "
+                                "state is unknown"},
+    "wait_for_station": {"fr": "⚠ Banc injoignable : attendez son retour pour scanner",
+                         "en": "⚠ Station unreachable: wait for it before scanning"},
+    "run_state_unknown": {"fr": "Test de {serial} ({product}) : état inconnu — banc "
+                                "injoignable",
+                          "en": "Test of {serial} ({product}): state unknown — station "
+                                "unreachable"},
     "finished_while_away": {"fr": "terminé pendant la coupure de liaison",
                             "en": "finished while the link was down"},
     # status line

@@ -50,6 +50,15 @@ class CommandFailed(Message):
 
 
 @dataclass
+class CommandSettled(Message):
+    """A command (scan, start, abort) has its answer, its refusal or its time-out: whatever it
+    said was posted just before this. Until then the command is pending (and, after a moment,
+    said to be slow)."""
+
+    action: str
+
+
+@dataclass
 class TodayLoaded(Message):
     """Today's runs and yield, for the today view."""
 

@@ -3,8 +3,9 @@ snapshot and kept current by its events. No Textual import, so the whole model i
 a terminal, and no copy of the run's state machine: the station decides, this only mirrors.
 
 The one rule that matters here: nothing is shown as *current* unless it came from the station
-since the last (re)connection. A disconnect empties the live view (``link`` != "up"), and a
-reconnect starts again from the snapshot.
+since the last (re)connection. A disconnect empties the live view (``link`` != "up"; a verdict
+already shown stays, marked as from an unreachable station), and a reconnect starts again from
+the snapshot.
 """
 
 from __future__ import annotations
@@ -16,13 +17,14 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
+from hmi.causes import Cause, aborted_cause, error_cause
 from hmi.i18n import refusal_text
 
 FINAL = ("PASS", "PASS-MARGINAL", "FAIL", "ERROR", "ABORTED")
 
 
 class Phase(StrEnum):
-    LINK = "link"  # no station state yet, or the link is down: nothing run-related is shown
+    LINK = "link"  # no station state yet, or the link is down (and no verdict was on screen)
     READY = "ready"
     RUNNING = "running"
     VERDICT = "verdict"
@@ -173,6 +175,16 @@ class RunView:
             else:
                 out.append((step, None))
         return out
+
+    def cause(self) -> Cause | None:
+        """Why an ERROR run is ERROR, or an ABORTED one stopped, as a stable code with the
+        operator's words (hmi.causes); None for any other outcome."""
+        if self.outcome not in ("ERROR", "ABORTED"):
+            return None
+        errors = [s.error or "" for s in self.steps if s.state == self.outcome]
+        if self.outcome == "ABORTED":
+            return aborted_cause(self.error, errors)
+        return error_cause(self.error, errors)
 
     def marginal(self) -> list[tuple[StepView, MeasurementView]]:
         return [(s, m) for s in self.steps for m in s.measurements if m.outcome == "PASS-MARGINAL"]
@@ -342,22 +354,29 @@ class StationState:
     run: RunView | None = None  # the running run, or the finished one whose verdict is shown
     scan: ScanView | None = None  # the scan waiting for Start, or the last refused one
     starting: bool = False  # Start pressed, the station has not answered yet
+    lost_run: RunView | None = None  # running when the link dropped: its state is unknown
 
     @property
     def phase(self) -> Phase:
         if self.link != "up":
-            return Phase.LINK
+            # A finished run's verdict is a stored fact: it stays, marked unreachable.
+            return Phase.VERDICT if self.run is not None else Phase.LINK
         if self.run is not None:
             return Phase.RUNNING if self.run.running else Phase.VERDICT
         return Phase.READY
 
     # -- the link -------------------------------------------------------------------------
     def link_lost(self, now: float | None = None) -> None:
-        """Forget everything live: it may be stale by the time the link is back."""
+        """Forget everything live: it may be stale by the time the link is back. A verdict
+        already shown stays (its run is finished and stored; the screen marks the link down);
+        a run that was going is only remembered as ``lost_run``, whose state is unknown."""
         if self.down_since is None:
             self.down_since = time.time() if now is None else now
         self.link = "down"
-        self.run = None
+        if self.run is not None and self.run.running:
+            self.lost_run = self.run
+            self.run = None
+        self.scan = None  # waiting for START at a station that may have restarted: rescan
         self.starting = False
 
     def load_snapshot(self, snap: dict) -> None:
@@ -388,7 +407,8 @@ class StationState:
             self.health = HealthView.from_wire(snap["health"] or {})
         if "sync" in snap:
             self.sync = SyncView.from_wire(snap["sync"] or {})
-        run, shown = snap.get("run"), self.run
+        run, shown = snap.get("run"), self.run or self.lost_run
+        self.lost_run = None
         self.run = RunView.from_record(run) if run else None
         last = snap.get("last_run") or {}
         if self.run is None and shown is not None and last.get("run_id") == shown.run_id:

@@ -9,23 +9,19 @@ schedules edges on that clock and a whole measurement runs in milliseconds.
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Callable
 
 from gpiozero.exc import GPIOZeroError
 from gpiozero.pins.mock import MockFactory, MockPin, PinState
 
 from drivers.clock import SimClock
+from drivers.gpio.errors import PiGPIOUnavailableError
 
 # Pi 5 Model B: the station's main target (and the only model that needs the lgpio backend).
 DEFAULT_SIM_REVISION = "d04170"
 
 LevelListener = Callable[[bool, float], None]
 STATE_HISTORY = 2048  # most level changes a SimPin remembers in ``states``
-
-
-class PiGPIOUnavailableError(RuntimeError):
-    """Real Pi GPIO was asked for but can't be opened (lgpio missing, or not a Raspberry Pi)."""
 
 
 class SimPin(MockPin):
@@ -136,6 +132,8 @@ def lgpio_workdir(workdir: str | os.PathLike[str] | None = None) -> str:
     chosen = os.environ.get("LG_WD")
     if not chosen:
         runtime = os.environ.get("RUNTIME_DIRECTORY", "").split(":")[0]
+        import tempfile  # (only here: a simulated station never needs it)
+
         chosen = str(workdir) if workdir else runtime or tempfile.mkdtemp(prefix="pibench-lgpio-")
         os.environ["LG_WD"] = chosen
     return chosen

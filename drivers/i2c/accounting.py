@@ -26,6 +26,8 @@ class Kind(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Transaction:
+    """One I2C transaction as counted: kind, address, register and bytes."""
+
     kind: Kind
     address: int
     register: int | None
@@ -87,6 +89,8 @@ def cost_of_messages(messages: list[tuple[int, bool, int, int | None]]) -> Trans
 
 @dataclass(frozen=True, slots=True)
 class Totals:
+    """Transactions, bytes and bus time added up."""
+
     transactions: int
     wire_bytes: int
     bits: int
@@ -154,5 +158,7 @@ class Accounting:
 
 @dataclass(slots=True)
 class _Span:
+    """The totals at the start of a measured span, and at its end once closed."""
+
     start: Totals
     totals: Totals | None = None

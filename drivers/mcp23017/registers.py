@@ -19,6 +19,8 @@ class Port(IntEnum):
 
 @dataclass(frozen=True, slots=True)
 class Register:
+    """One MCP23017 register pair: its name and addresses in both banks."""
+
     name: str
     bank0: tuple[int, int]  # addresses of (A, B) when IOCON.BANK = 0
     bank1: tuple[int, int]  # addresses of (A, B) when IOCON.BANK = 1

@@ -38,6 +38,8 @@ _PORT_REGISTERS = ("IODIR", "IPOL", "GPINTEN", "DEFVAL", "INTCON", "GPPU", "OLAT
 
 @dataclass
 class ChipOptions:
+    """Behaviours of the simulated chip the datasheet leaves open."""
+
     # An undriven input without pull-up: "low", "high" or "random" (seeded; floats are noisy).
     floating: str = "low"
     ipol_in_intcap: bool = True  # [unverified] does INTCAP hold IPOL-applied values?
@@ -50,6 +52,8 @@ class ChipOptions:
 
 @dataclass
 class _Faults:
+    """Faults injected into the simulated chip's pins."""
+
     stuck: dict[int, bool] = field(default_factory=dict)  # pin → level it is shorted to
     toggle_during_next_read: set[int] = field(default_factory=set)
 

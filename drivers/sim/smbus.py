@@ -42,6 +42,8 @@ def _os_error(cls: type[OSError], err: int) -> OSError:
 
 @dataclass
 class _Fault:
+    """A bus fault injected into the simulated bus."""
+
     kind: str
     address: int | None
     remaining: int  # transactions still to fail; -1 = until cleared

@@ -17,11 +17,19 @@ from drivers.timing.pulses import (
     PulseMeasurementError,
     PulseStats,
     Summary,
-    TimestampedInput,
     TooFewCyclesError,
     analyse_edges,
 )
 from drivers.timing.sim_ne555 import ComponentValues, ProducedPhase, SimNE555
+
+
+def __getattr__(name: str):
+    if name == "TimestampedInput":  # a gpiozero device: gpiozero only for who uses it
+        from drivers.timing.gpio_input import TimestampedInput
+
+        return TimestampedInput
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "AstableDesign",

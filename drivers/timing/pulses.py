@@ -17,9 +17,7 @@ import statistics
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import NamedTuple
-
-from gpiozero import DigitalInputDevice, Pin
+from typing import Any, NamedTuple
 
 from drivers.clock import Clock
 from drivers.timing.ne555 import POLARITIES, Polarity
@@ -69,6 +67,8 @@ class Cycle:
 
 @dataclass(frozen=True)
 class EdgeAnalysis:
+    """The cycles found in an edge list, and what was dropped or lost on the way."""
+
     cycles: tuple[Cycle, ...]
     glitches_dropped: int
     lost_edges: int
@@ -268,63 +268,36 @@ class TooFewCyclesError(PulseMeasurementError):
         )
 
 
-# --- gpiozero plumbing ---------------------------------------------------------------------
+# --- the inputs it listens to ---------------------------------------------------------------
 
 
 EdgeListener = Callable[[float, bool], None]
 
 
-class TimestampedInput(DigitalInputDevice):
-    """A ``DigitalInputDevice`` that also passes every edge's ``(ticks, level)`` to listeners.
+def __getattr__(name: str):
+    # TimestampedInput is a gpiozero device: loaded with gpiozero, only by who uses it (a
+    # simulated station listens to drivers.gpio.sim_lines inputs and never loads gpiozero).
+    if name == "TimestampedInput":
+        from drivers.timing.gpio_input import TimestampedInput
 
-    The device keeps its own ``when_changed`` on the pin (so ``when_activated`` and friends keep
-    working); listeners are held strongly, unlike gpiozero's weakly held handlers. Defaults suit
-    a push-pull output such as a 555: no pull, active high, no debounce (debounce would delay
-    timestamps and swallow short pulses).
-    """
-
-    def __init__(
-        self,
-        pin=None,
-        *,
-        pull_up: bool | None = None,
-        active_state: bool | None = True,
-        bounce_time: float | None = None,
-        pin_factory=None,
-    ) -> None:
-        self._edge_listeners: list[EdgeListener] = []
-        super().__init__(
-            pin,
-            pull_up=pull_up,
-            active_state=active_state,
-            bounce_time=bounce_time,
-            pin_factory=pin_factory,
-        )
-
-    def add_edge_listener(self, fn: EdgeListener) -> None:
-        self._edge_listeners.append(fn)
-
-    def remove_edge_listener(self, fn: EdgeListener) -> None:
-        self._edge_listeners.remove(fn)
-
-    def _pin_changed(self, ticks, state) -> None:
-        super()._pin_changed(ticks, state)
-        for listener in list(self._edge_listeners):
-            listener(ticks, bool(state))
+        return TimestampedInput
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class PulseCapture:
     """Measure ``cycles`` complete cycles of a periodic signal on one input.
 
-    ``source`` is a :class:`TimestampedInput`, or a bare gpiozero ``Pin`` that no device owns
-    (its ``when_changed`` is then this capture's, and lives as long as the capture does).
+    ``source`` is an input with edge listeners (a :class:`TimestampedInput`, or a simulated
+    station's :class:`~drivers.gpio.sim_lines.SimInput`), or a bare gpiozero ``Pin`` that no
+    device owns (its ``when_changed`` is then this capture's, and lives as long as the capture
+    does).
     ``expected_period`` is the longest period a good unit can have (e.g. the upper period limit):
     it sets the deadlines. ``glitch_filter`` merges away pulses and gaps shorter than it.
     """
 
     def __init__(
         self,
-        source: TimestampedInput | Pin,
+        source: Any,
         *,
         polarity: Polarity,
         cycles: int,
@@ -381,7 +354,7 @@ class PulseCapture:
         )
 
     def close(self) -> None:
-        if isinstance(self._source, TimestampedInput):
+        if hasattr(self._source, "remove_edge_listener"):
             with contextlib.suppress(ValueError):  # already closed
                 self._source.remove_edge_listener(self._on_edge)
         elif self._source.when_changed == self._on_edge:
@@ -393,10 +366,12 @@ class PulseCapture:
     def __exit__(self, *exc_info) -> None:
         self.close()
 
-    def _attach(self, source: TimestampedInput | Pin) -> Pin:
-        if isinstance(source, TimestampedInput):
+    def _attach(self, source: Any) -> Any:
+        if hasattr(source, "add_edge_listener"):  # an input that tells its edges
             source.add_edge_listener(self._on_edge)
             return source.pin
+        from gpiozero import DigitalInputDevice, Pin  # (a gpiozero object: gpiozero is loaded)
+
         if isinstance(source, DigitalInputDevice):
             raise TypeError(
                 "a plain DigitalInputDevice owns its pin's when_changed; "

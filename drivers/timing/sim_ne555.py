@@ -11,10 +11,9 @@ from __future__ import annotations
 import math
 import random
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from drivers.clock import SimClock
-from drivers.gpio.pi import SimPin
 from drivers.timing.ne555 import AstableDesign, AstableTiming
 
 # From power-up the capacitor charges from 0 V (not 1/3 VCC) to 2/3 VCC, so the first high phase
@@ -71,7 +70,7 @@ class SimNE555:
     def __init__(
         self,
         design: AstableDesign,
-        pin: SimPin,
+        pin: Any,  # a Pi line the simulation drives: a SimLine (sim_lines.py) or a SimPin
         clock: SimClock,
         *,
         components: ComponentValues | None = None,

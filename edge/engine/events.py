@@ -27,12 +27,16 @@ from edge.records import Measurement, RunMeta, RunRecord, StepResult
 
 @dataclass(frozen=True, slots=True)
 class Event:
+    """What the engine tells its listeners, numbered in the order it happened."""
+
     seq: int
     run_id: str
 
 
 @dataclass(frozen=True, slots=True)
 class RunStarted(Event):
+    """A run began: its metadata and the steps it will go through."""
+
     meta: RunMeta
     steps: tuple[str, ...]  # step names in order, then the teardown steps
     teardown: tuple[str, ...]
@@ -40,6 +44,8 @@ class RunStarted(Event):
 
 @dataclass(frozen=True, slots=True)
 class StepStarted(Event):
+    """A step (or one retry of it) began."""
+
     index: int
     name: str
     attempt: int  # 1-based; > 1 is a retry
@@ -50,6 +56,8 @@ class StepStarted(Event):
 
 @dataclass(frozen=True, slots=True)
 class MeasurementTaken(Event):
+    """A value was measured and judged, as it happened."""
+
     step_index: int
     step_name: str
     measurement: Measurement
@@ -57,16 +65,22 @@ class MeasurementTaken(Event):
 
 @dataclass(frozen=True, slots=True)
 class StepFinished(Event):
+    """A step ended, with its result as stored."""
+
     result: StepResult
 
 
 @dataclass(frozen=True, slots=True)
 class RunFinished(Event):
+    """A run ended, with its record as stored."""
+
     record: RunRecord
 
 
 @dataclass(frozen=True, slots=True)
 class Log(Event):
+    """A line of the run's log, for the screens that show it."""
+
     level: int  # logging level number
     message: str
     step_index: int | None = None

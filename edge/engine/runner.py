@@ -110,6 +110,8 @@ class Fixture(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class StationInfo:
+    """Which station and which software recorded a run."""
+
     station_id: str
     software_version: str
 

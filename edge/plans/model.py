@@ -48,6 +48,8 @@ class ResourceRef:
 
 @dataclass(frozen=True, slots=True)
 class Step:
+    """One step of a plan: its type, validated parameters and limits."""
+
     name: str
     step_type: StepType
     params: Mapping[str, Any]  # validated against the step type's schema, defaults filled in
@@ -62,6 +64,8 @@ class Step:
 
 @dataclass(frozen=True, slots=True)
 class Plan:
+    """A test plan as loaded from its file: the product it tests and its steps."""
+
     name: str
     version: str
     product: str

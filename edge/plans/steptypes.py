@@ -102,6 +102,8 @@ def resource(kind: str, doc: str = "", default: Any = _REQUIRED) -> Param:
 
 @dataclass(frozen=True, slots=True)
 class StepType:
+    """A registered step type: the function and the parameters a plan may give it."""
+
     name: str
     func: StepFunction
     params: Mapping[str, Param] = field(default_factory=dict)

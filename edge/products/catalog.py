@@ -49,6 +49,8 @@ DirList = Iterable[str | Path]
 
 @dataclass(frozen=True, slots=True)
 class ProductInfo:
+    """A product the station can test, as ``pibench products`` lists it."""
+
     product: str
     revision: str
     name: str  # the plan's name
@@ -238,19 +240,26 @@ def _names(plan: Plan) -> set[str]:
                                    f"{plan.product}-rev{plan.revision}")}
 
 
-def find_plan(product_or_plan_name: str, plans_dirs: DirList) -> Plan:
+def find_plan(product_or_plan_name: str, plans_dirs: DirList, *,
+              catalog: Catalog | None = None) -> Plan:
     """A plan by file path, file stem, plan name, product, or "<product>-rev<revision>".
 
     A plan file that does not load and could be the one asked for (by its name, or by the
     product its text names) makes the lookup fail with that file's error: another plan of the
-    same product never stands in for it (:class:`BrokenPlan`)."""
+    same product never stands in for it (:class:`BrokenPlan`). ``catalog``: the plans of
+    ``plans_dirs`` already read (by the same caller, a moment ago), else they are read now."""
     wanted = product_or_plan_name.strip()
     as_path = Path(wanted)
     if as_path.suffix == ".toml" and as_path.is_file():  # a file named explicitly: that file
+        if catalog is not None:
+            known = next((p for p in catalog.plans if Path(p.path) == as_path), None)
+            if known is not None:  # the same file, read a moment ago
+                return known
         load_step_modules(plans_dirs)
         return load_plan(as_path)
     key = wanted.casefold()
-    catalog = read_catalog(plans_dirs)
+    if catalog is None:
+        catalog = read_catalog(plans_dirs)
     for broken in catalog.broken:
         if key in broken.names or broken.product is None:
             raise broken.unusable()
@@ -293,12 +302,12 @@ def find_fixture(kind: str, fixtures_dirs: DirList, *, plan: Plan | None = None)
     raise PlanError(plan.path, line, "plan.fixture", message)
 
 
-def load_product(product_or_plan_name: str, *, plans_dirs: DirList,
-                 fixtures_dirs: DirList) -> tuple[Plan, FixtureSpec]:
+def load_product(product_or_plan_name: str, *, plans_dirs: DirList, fixtures_dirs: DirList,
+                 catalog: Catalog | None = None) -> tuple[Plan, FixtureSpec]:
     """The plan and its fixture spec, cross-checked: every resource a step names exists in the
     fixture with the kind the step needs (PlanError naming the plan's file and line)."""
     plans_dirs, fixtures_dirs = list(plans_dirs), list(fixtures_dirs)
-    plan = find_plan(product_or_plan_name, plans_dirs)
+    plan = find_plan(product_or_plan_name, plans_dirs, catalog=catalog)
     if plan.fixture is None:
         line = read_toml(plan.path).lines.line_of(("plan",))
         raise PlanError(plan.path, line, "plan.fixture", "the plan names no fixture "

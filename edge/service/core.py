@@ -627,14 +627,18 @@ class StationService:
 
     def _fixture_list(self) -> list[tuple[Any, list[str]]]:
         if self._fixture_specs is None:
-            from edge.products.catalog import list_products, load_product
+            from edge.products.catalog import list_products, load_product, read_catalog
 
+            # One reading of the plans for the fixtures and the station's serial rules.
+            catalog = read_catalog(self.config.plans_dirs)
+            self.station.serial_rules(catalog)
             specs: dict[str, tuple[Any, list[str]]] = {}
-            for info in list_products(self.config.plans_dirs):
+            for info in list_products(catalog):
                 try:
                     _plan, spec = load_product(str(info.plan_path),
                                                plans_dirs=self.config.plans_dirs,
-                                               fixtures_dirs=self.config.fixtures_dirs)
+                                               fixtures_dirs=self.config.fixtures_dirs,
+                                               catalog=catalog)
                 except Exception as exc:  # reported by the run that needs it, with file:line
                     _log.warning("product %s: %s", info.product, exc)
                     continue

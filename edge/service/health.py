@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from drivers.gpio.pi import PiGPIOUnavailableError
+from drivers.gpio.errors import PiGPIOUnavailableError
 from edge.engine.context import StationError
 
 LOW_DISK_BYTES = 256 * 1024 * 1024  # shown as "disk low" well before runs are refused (64 MiB)

@@ -35,7 +35,6 @@ from edge.store.db import (
     UnknownRunError,
     open_store,
 )
-from edge.store.export import export_csv, export_json
 from edge.store.history import (
     ProductYield,
     RunMeasurement,
@@ -52,6 +51,17 @@ from edge.store.history import (
 from edge.store.payload import SCHEMA, record_from_json, record_to_json
 from edge.store.recorder import RunRecorder
 from edge.store.recovery import INTERRUPTED_ERROR, STORE_FAILED_ERROR, recover_interrupted
+
+
+def __getattr__(name: str):
+    # The exports (csv, tempfile) only for `pibench export` and the API's export route: loaded
+    # on first use, not by every command that opens the store (`pibench run` included).
+    if name in ("export_csv", "export_json"):
+        from edge.store import export
+
+        return getattr(export, name)
+    raise AttributeError(f"module 'edge.store' has no attribute {name!r}")
+
 
 __all__ = [
     "INTERRUPTED_ERROR",

@@ -5,12 +5,21 @@ power cut on a bad SD card or a full disk can do: torn pages, broken indexes, ma
 It does not compare index contents with tables (``integrity_check`` does, and is slower): that is
 kept for a finished backup, whose copy must be perfect before it replaces anything.
 
+When it runs: ``pibench station`` checks at every start (the service starts at every boot, so
+after every power cut). ``pibench run``, a process per board, checks only when no owner has found
+this file intact since the machine booted (:func:`checked_this_boot`, a stamp with the boot id)
+or when the previous owner died without releasing its lock: a power cut always means a new boot,
+and between those, what protects the file is SQLite's own design (WAL, every commit
+``synchronous=FULL``: a crash leaves the last commit or the one before, never half of one) and
+its checks of every page it reads, which fail a run on a damaged page rather than write past it.
+
 The message of :class:`DamagedDatabaseError` is written for the person at the bench: what is
 wrong, that nothing was changed, and what to do.
 """
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +33,8 @@ class DamagedDatabaseError(StoreError):
 
 @dataclass(frozen=True)
 class IntegrityReport:
+    """What an integrity check found in a database file."""
+
     path: Path
     problems: tuple[str, ...]  # empty when intact
 
@@ -65,6 +76,48 @@ def check_database(path: str | Path, *, full: bool = False) -> IntegrityReport:
         return run_check(conn, db, full=full)
     finally:
         conn.close()
+
+
+# Where an owner notes that it found the database intact: the machine's boot id and the file's
+# identity. Not durable on purpose: lost, it only means one more check.
+STAMP_NAME = "integrity-checked"
+_BOOT_ID = Path("/proc/sys/kernel/random/boot_id")
+
+
+def _stamp_text(db: Path) -> str | None:
+    """This boot and this database file, or None when either cannot be told (always check)."""
+    try:
+        boot = _BOOT_ID.read_text(encoding="ascii").strip()
+        st = db.stat()
+    except OSError:
+        return None
+    return f"{boot} {st.st_dev}:{st.st_ino}\n" if boot else None
+
+
+def checked_this_boot(path: str | Path, stamp: Path) -> bool:
+    """Whether an owner found this very database file intact since the machine last booted."""
+    expected = _stamp_text(Path(path))
+    try:
+        return expected is not None and stamp.read_text(encoding="ascii") == expected
+    except (OSError, UnicodeDecodeError):
+        return False
+
+
+def note_checked(path: str | Path, stamp: Path) -> None:
+    """Remember a passing check (best effort: a read-only or full disk just means more checks)."""
+    text = _stamp_text(Path(path))
+    if text is None:
+        return
+    try:
+        fd = os.open(stamp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o640)
+    except OSError:
+        return
+    try:
+        os.write(fd, text.encode("ascii"))
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def verify_at_startup(path: str | Path) -> None:

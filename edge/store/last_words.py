@@ -35,6 +35,8 @@ _BLANK = b" " * (SIZE - 1) + b"\n"
 
 @dataclass(frozen=True, slots=True)
 class LastWords:
+    """The cause of a run the database refused, kept until recovery writes it."""
+
     run_id: str
     cause: str
     written_utc: str

@@ -32,6 +32,8 @@ APPLICATION_ID = 0x70696252
 
 @dataclass(frozen=True)
 class Migration:
+    """One schema version: the statements (and conversion) that reach it."""
+
     version: int
     description: str
     statements: tuple[str, ...]

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Backoff:
+    """How long to wait before the next delivery attempt after failures."""
+
     base_s: float = 3.0
     cap_s: float = 900.0
     # Below this a "delay" is a busy loop against a dead server; full jitter can draw ~0.

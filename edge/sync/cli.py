@@ -21,20 +21,22 @@ from typing import TYPE_CHECKING, TextIO
 from edge.config import load_config
 from edge.console import EXIT_CONFIG, EXIT_STORAGE
 from edge.errors import SettingsFileError
-from edge.store.db import StoreError, open_store, open_store_read_only
 from edge.sync.secrets import REDACTOR, TokenError
-from edge.sync.settings import SyncSettings, from_station_config
 
 if TYPE_CHECKING:
+    from edge.sync.settings import SyncSettings
     from edge.sync.worker import SyncWorker
 
-# The outbox, status and worker modules (and through them the HTTP stack) are imported by the
-# sub-commands that use them, not here: edge/cli.py builds this parser for every pibench command.
+# The store, the sync settings, the outbox, status and worker modules (and through them the HTTP
+# stack) are imported by the sub-commands that use them, not here: edge/cli.py builds this
+# parser for every pibench command (`pibench run` included).
 
 EXIT_OK, EXIT_USAGE, EXIT_PENDING, EXIT_SETUP_PROBLEMS = 0, 2, 3, 1
 
 
 def _load(args: argparse.Namespace):
+    from edge.sync.settings import from_station_config
+
     config = load_config(Path(args.config) if getattr(args, "config", None) else None)
     if getattr(args, "data_dir", None):  # pibench's global --data-dir
         config = replace(config, data_dir=Path(args.data_dir))
@@ -53,6 +55,7 @@ def _quiet_stdout() -> None:
 
 def _guard(fn):
     def wrapper(args: argparse.Namespace, out: TextIO | None = None) -> int:
+        from edge.store.db import StoreError
         from edge.sync.worker import SyncBusyError
 
         out = out or sys.stdout
@@ -86,6 +89,7 @@ def _guard(fn):
 @_guard
 def sync_status(args: argparse.Namespace, out: TextIO) -> int:
     """Print the delivery status; exit 0 when nothing waits, 3 when results wait or are parked."""
+    from edge.store.db import open_store, open_store_read_only
     from edge.sync.status import parked_runs, read_status
     from edge.sync.worker import WorkerLock
 
@@ -133,6 +137,7 @@ def sync_status(args: argparse.Namespace, out: TextIO) -> int:
 @_guard
 def sync_retry_parked(args: argparse.Namespace, out: TextIO) -> int:
     """Put parked runs back in the queue (after fixing the configuration or the inventory)."""
+    from edge.store.db import open_store
     from edge.sync.outbox import Outbox
 
     settings, database = _load(args)
@@ -148,6 +153,8 @@ def sync_retry_parked(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _progress(database: Path, target: str) -> tuple[int, int, int]:
+    from edge.store.db import open_store
+
     conn = open_store(database)
     try:
         return conn.execute(
@@ -162,6 +169,7 @@ def _progress(database: Path, target: str) -> tuple[int, int, int]:
 def sync_now(args: argparse.Namespace, out: TextIO) -> int:
     """Forget the backoff and deliver now: in this process, every waiting run tried once, when
     no worker runs; else the running worker is asked and watched for a few seconds."""
+    from edge.store.db import open_store
     from edge.sync.outbox import Outbox
     from edge.sync.worker import SyncBusyError, SyncWorker
 
@@ -246,7 +254,7 @@ def add_arguments(subparsers: argparse._SubParsersAction,
     the parent CLI's common options (``--config``…) so they work after the sub-command too."""
     sync = subparsers.add_parser("sync", help="inventory delivery", parents=list(parents))
     sync.add_argument("--database", default=None, help="result database (default: configured)")
-    sub = sync.add_subparsers(dest="sync_command", required=True)
+    sub = sync.add_subparsers(dest="sync_command", required=True, prog="pibench sync")
     p = sub.add_parser("status", parents=list(parents),
                        help="queue depth, oldest waiting result, last error")
     p.add_argument("--json", action="store_true")

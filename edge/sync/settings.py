@@ -57,6 +57,8 @@ class ProductResults:
 
 @dataclass(frozen=True)
 class InvenTreeSettings:
+    """What the InvenTree backend needs beyond the URL and token."""
+
     # product name (RunMeta.product) -> part pk (int) or IPN (str). Unmapped products are looked
     # up by IPN == product name.
     parts: Mapping[str, int | str] = field(default_factory=dict)
@@ -86,6 +88,8 @@ class InvenTreeSettings:
 
 @dataclass(frozen=True)
 class GenericSettings:
+    """What the generic JSON endpoint backend needs beyond the URL and token."""
+
     auth_header: str = "Authorization"
     auth_scheme: str = "Bearer"  # header value is "<scheme> <token>"; empty: the bare token
     probe_url: str = ""  # cheap GET while the target is down; default: the endpoint URL
@@ -93,6 +97,8 @@ class GenericSettings:
 
 @dataclass(frozen=True)
 class SyncSettings:
+    """The sync's settings, checked: backend, endpoint, where the token is, timings."""
+
     backend: str  # "none" | "inventree" | "generic"
     url: str
     target: str  # name stored with each outbox row

@@ -1,6 +1,7 @@
 """Shown whenever there is no current truth from the station: while connecting, and at once
-when the link drops. Nothing of a run is left on screen here, so a stale verdict or a stale
-live run can never pass for the current one."""
+when the link drops (unless a finished run's verdict is on screen: that stays, marked, see
+widgets/verdict_panel.py). A run that was going is named with "state unknown", nothing of its
+progress: a stale live run can never pass for the current one."""
 
 from __future__ import annotations
 
@@ -24,6 +25,11 @@ class LinkScreen(StationScreen):
             words = t("link_down", self.lang, since=_since(state.down_since))
         else:
             words = t("link_connecting", self.lang)
+        lost = state.lost_run
+        if lost is not None:
+            # Which board was on test, never how far it got: that is stale from the first second.
+            words += "\n\n" + t("run_state_unknown", self.lang, serial=lost.serial,
+                                  product=lost.product)
         self.query_one("#link-message", Static).update(Text(words, style="bold",
                                                             justify="center"))
         self.query_one("#link-message").set_class(state.link == "down", "-alarm")

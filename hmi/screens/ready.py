@@ -41,7 +41,9 @@ class ReadyScreen(StationScreen):
         picker = self.query_one(ProductPicker)
         picker.show(state.products, state.product)
         picker.display = len(state.products) > 1
-        self.query_one(ScanField).show(self.hmi.typing, state.scan, lang)
+        hmi = self.hmi
+        self.query_one(ScanField).show(hmi.typing, state.scan, lang, sent=hmi.scan_sent,
+                                       slow="scan" in hmi.slow)
         refusal = self.query_one("#refusal", Static)
         scan = state.scan
         if scan is not None and not scan.ok:
@@ -59,10 +61,12 @@ class ReadyScreen(StationScreen):
         word = t("starting", lang) if state.starting else t("start", lang)
         big = render(word, start.size.width - 4) if start.size.height >= 5 else None
         start.label = big or word
-        start.disabled = not state.can_start()
+        start.disabled = not state.can_start() or not hmi.start_allowed()
         start.display = not state.start_on_scan
         hint = self.query_one("#start-hint", Static)
-        if state.start_on_scan:
+        if "start" in hmi.slow:
+            hint.update(Text(t("start_slow", lang), style="bold reverse"))
+        elif state.start_on_scan:
             hint.update(t("start_on_scan", lang))
         elif not state.product:
             hint.update(t("choose_product", lang))

@@ -32,6 +32,11 @@ class RunDetail(ModalScreen[None]):
                 (f"{MARK.get(run.outcome, '')} {t(run.outcome, lang)}   ", "bold"),
                 (run.serial, "bold"), f"   {run.product} {run.revision}   {run.started_utc[:19]}",
                 f"   {run.duration_s or 0:.1f} s"), id="detail-head")
+            cause = run.cause()
+            if cause is not None:  # ERROR or ABORTED: why, in words (hmi.causes)
+                todo = cause.todo(lang)
+                yield Static(Text.assemble((cause.what(lang), "bold"),
+                                           f" — {todo}" if todo else ""), id="detail-cause")
             if failing_pins(run):
                 yield Static(pin_map(run, t("pin_map", lang)), id="detail-pins")
             if pulse_times(run) is not None:

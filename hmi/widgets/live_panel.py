@@ -53,8 +53,9 @@ class LivePanel(Panel, Vertical):
             self.query_one("#abort", BigButton).label = t("abort", lang)
         if change in ("run", "all", "command"):
             note = self.query_one("#run-note", Static)
-            note.update(self.hmi.command_error
-                        or (t("aborting", lang) if self.hmi.aborting else ""))
+            slow = "abort" in self.hmi.slow
+            note.update(self.hmi.command_error or (t("abort_slow" if slow else "aborting", lang)
+                                                   if self.hmi.aborting else ""))
             self._tick()
 
     def on_button_pressed(self, event: BigButton.Pressed) -> None:

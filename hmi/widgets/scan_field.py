@@ -12,9 +12,16 @@ from hmi.state import ScanView
 
 
 class ScanField(Static):
-    def show(self, typing: str, scan: ScanView | None, lang: str) -> None:
+    def show(self, typing: str, scan: ScanView | None, lang: str, *, sent: str = "",
+             slow: bool = False) -> None:
+        """``sent``: a scan the station has not answered yet (``slow``: for a while)."""
         text = Text()
-        if typing:
+        if sent and not typing:
+            text.append(sent, style="bold")
+            text.append("   " + t("scan_slow" if slow else "scan_sending", lang),
+                        style="bold reverse" if slow else "dim")
+            self.set_class(False, "-ok", "-refused")
+        elif typing:
             text.append(typing, style="bold")
             text.append("▏", style="blink")
             self.set_class(False, "-ok", "-refused")

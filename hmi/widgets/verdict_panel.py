@@ -30,7 +30,14 @@ def failures_table(state: StationState, lang: str) -> Group | Text:
     grid.add_column(ratio=2, overflow="fold")
     lines: list[Text] = []  # a step that failed without a measurement: its reason, full width
     rows = run.failing() if run.outcome not in ("PASS", "PASS-MARGINAL") else run.marginal()
+    cause = run.cause()
+    if cause is not None:  # the station's fault: what happened in words, its sentence small
+        lines.append(Text(cause.what(lang), style="bold"))
+        if cause.detail:
+            lines.append(Text(cause.detail, style="dim"))
     for step, m in rows:
+        if m is None and cause is not None:
+            continue  # said above
         if m is None:
             lines.append(Text.assemble((step.name + " : ", "bold"),
                                        step.error or t(step.state, lang)))
@@ -61,11 +68,14 @@ class VerdictPanel(Panel, Vertical):
         if run is None or change in ("health", "sync"):
             return  # those show only on the status line, which the screen repaints itself
         self.query_one(VerdictBanner).show(run.outcome, lang)
+        down = state.link != "up"  # a stored fact stays, but nothing may pass for current
         away = "" if run.seen_finish else f"\n({t('finished_while_away', lang)})"
+        if down:
+            away = f"\n{t('verdict_link_down', lang)}"
         duration = "" if run.duration_s is None else f"{run.duration_s:.1f} s"
         self.query_one("#verdict-board", Static).update(Text.assemble(
             (run.serial, "bold"), f"   {run.product} {run.revision}   ", (duration, "dim"),
-            (away, "bold")))
+            (away, "bold reverse" if down else "bold")))
         self.query_one("#failure-list", Static).update(failures_table(state, lang))
         self.query_one("#failures").display = bool(run.failing() or run.marginal() or run.error)
         pins = self.query_one("#verdict-pins", Static)
@@ -74,11 +84,21 @@ class VerdictPanel(Panel, Vertical):
         pins.display = show_pins
         if show_pins:
             pins.update(pin_map(run, t("pin_map", lang)))
-        self.query_one("#todo", Static).update(t(f"todo_{run.outcome}", lang))
+        todo = t(f"todo_{run.outcome}", lang)
+        cause = run.cause()
+        if cause is not None and cause.todo(lang):
+            todo = f"{todo} {cause.todo(lang)}"
+        self.query_one("#todo", Static).update(todo)
         self.query_one("#todo").set_class(run.outcome == "ERROR", "-error")
         field = self.query_one(ScanField)
-        if self.hmi.typing:
-            field.show(self.hmi.typing, None, lang)
+        field.set_class(down, "-alarm")
+        if down:
+            field.update(Text(t("wait_for_station", lang), style="bold"))
+        elif self.hmi.typing or self.hmi.scan_sent:
+            field.show(self.hmi.typing, None, lang, sent=self.hmi.scan_sent,
+                       slow="scan" in self.hmi.slow)
+        elif self.hmi.command_error:  # a scan the station did not answer: the verdict stays
+            field.update(Text(self.hmi.command_error, style="bold"))
         else:
             field.update(Text("▶ " + t("next_board", lang), style="bold"))
         self.query_one("#today", BigButton).label = t("today", lang)

@@ -90,9 +90,36 @@ class StationProcess:
     def stop(self) -> None:
         self.kill(signal.SIGTERM)
 
+    def freeze(self) -> None:
+        """SIGSTOP: a station that takes requests (the kernel accepts them) and answers none,
+        as a station stuck on a slow disk or a loaded CPU does, until :meth:`thaw`."""
+        self.proc.send_signal(signal.SIGSTOP)
 
-def make_app(url: str, lang: str = "fr", **kwargs) -> PibenchHMI:
-    return PibenchHMI(StationClient(url), lang=lang, **kwargs)
+    def thaw(self) -> None:
+        self.proc.send_signal(signal.SIGCONT)
+
+
+def make_app(url: str, lang: str = "fr", *, client_options: dict | None = None,
+             **kwargs) -> PibenchHMI:
+    """``client_options``: StationClient's (shorter waits for a test of a slow station)."""
+    return PibenchHMI(StationClient(url, **(client_options or {})), lang=lang, **kwargs)
+
+
+async def drop_link(pilot) -> str:
+    """Cut the HMI's link to a station that keeps running: the link worker is started again
+    against an address where nothing listens (connections refused, as when the service is
+    down). Returns the station's address for :func:`restore_link`."""
+    app = pilot.app
+    url = app.client.base_url
+    app.client.rebase(f"http://127.0.0.1:{free_port()}")
+    app.follow()  # exclusive: the worker holding the stream is cancelled
+    await wait_text(pilot, "BANC INJOIGNABLE")
+    return url
+
+
+def restore_link(pilot, url: str) -> None:
+    """The station answers again: the link's next retry (within 2 s) reconnects."""
+    pilot.app.client.rebase(url)
 
 
 async def wait_for(pilot, predicate: Callable[[], bool], what: str,
@@ -137,3 +164,16 @@ async def wait_ready(pilot, timeout: float = 20.0) -> None:
     await wait_for(pilot, lambda: pilot.app.state.phase is Phase.READY
                    and pilot.app.screen.id is None and "│" in screen_text(pilot.app)
                    and bool(pilot.app.screen.query("#start")), "the ready screen", timeout)
+
+
+async def wait_stored(pilot, url: str, run_id: str, timeout: float = 30.0) -> None:
+    """Until the station itself (asked by another client) has finished and stored ``run_id``."""
+    client = StationClient(url)
+    deadline = time.monotonic() + timeout
+    try:
+        while ((await client.current()).get("last_run") or {}).get("run_id") != run_id:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"run {run_id} not finished at the station")
+            await pilot.pause(0.05)
+    finally:
+        await client.aclose()

@@ -27,7 +27,7 @@ import pytest
 from hmi_support import make_app, wait_for
 
 from hmi.link import KINDS
-from hmi.messages import LinkUp, StationEvent, TodayLoaded
+from hmi.messages import LinkDown, LinkUp, StationEvent, TodayLoaded
 from hmi.state import Phase, RunView
 
 pytestmark = pytest.mark.asyncio
@@ -164,6 +164,19 @@ async def test_verdict(verdict, size):
         await pilot.pause()
         assert_on_screen(app, "VerdictBanner", "#todo", "#next-scan", "#today", "#status")
         compare(app, f"verdict-{verdict}-{size}")
+
+
+async def test_verdict_while_the_station_is_unreachable(monkeypatch):
+    monkeypatch.setattr("hmi.widgets.status_bar._since", lambda epoch: "08:12:00")
+    app = make_app("http://127.0.0.1:9", connect=False)
+    async with app.run_test(size=SIZES["80x24"]) as pilot:
+        await replay(pilot, VERDICTS["pass"]())
+        await wait_for(pilot, lambda: app.state.phase is Phase.VERDICT, "verdict")
+        app.post_message(LinkDown("connection refused"))
+        await wait_for(pilot, lambda: app.state.link == "down", "the link down")
+        await pilot.pause()
+        assert_on_screen(app, "VerdictBanner", "#next-scan", "#status")
+        compare(app, "verdict-link-down-80x24")
 
 
 async def test_today():
