@@ -12,6 +12,7 @@ keyboard-wedge scan lands wherever the last tap was and its Enter can never pres
 
 from __future__ import annotations
 
+import gc
 import os
 import uuid
 from datetime import UTC, datetime
@@ -104,6 +105,10 @@ class PibenchHMI(App, inherit_bindings=False):
         # replaced by the link screen at once (an installed screen stays composed).
         self.push_screen("run")
         self.switch_screen("link")
+        # Everything built so far (Textual, the screens, the stylesheet) lives as long as the
+        # app: frozen out of the garbage collector's reach once painted, so its periodic full
+        # collections no longer walk it (one took 29 ms in the middle of a board; docs/hmi.md).
+        self.call_after_refresh(gc.freeze)
 
         if self._connect:
             self.follow()

@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 
 from rich.text import Text
+from textual.visual import visualize
 from textual.widgets import Static
 
 from hmi.i18n import t
@@ -67,4 +68,10 @@ class StatusBar(Static):
             text.append(words, style="bold reverse" if alarm else "")
             alarm_any = alarm_any or alarm
         self.set_class(alarm_any, "-alarm")
-        self.update(text)
+        # A layout pass only when the line needs another height (it wraps to two lines on a
+        # narrow screen): the delivery count changes after every board, and a layout pass
+        # costs a repaint of the whole screen.
+        width = self.content_size.width
+        old, new = self.visual, visualize(self, text)
+        self.update(text, layout=not width or (old.get_height(self.styles, width)
+                                               != new.get_height(self.styles, width)))

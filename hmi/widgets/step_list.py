@@ -5,10 +5,17 @@ list scrolls itself to the step running now (no swipe needed)."""
 
 from __future__ import annotations
 
+from bisect import bisect_right
+from typing import ClassVar
+
 from rich.cells import cell_len, set_cell_size
+from rich.segment import Segment
+from rich.style import Style as RichStyle
 from rich.text import Text
-from textual.containers import VerticalScroll
-from textual.widget import Widget
+from textual.geometry import Region, Size
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+from textual.visual import Visual, visualize
 
 from hmi.i18n import t
 from hmi.state import RunView, StepView
@@ -36,25 +43,24 @@ def _cell(text: str, width: int, *, right: bool = False) -> str:
     return pad + text if right else text + pad
 
 
-def render_step(step: StepView, lang: str, width: int) -> Text:
-    """The step's lines as one Text in four columns (mark, name, value, limits) sized from the
-    row's width. Plain text, not a rich Table: a Table is measured and laid out again at every
-    render, and these rows are re-rendered on every layout pass during a run (the largest cost
-    of painting an event on a small CPU)."""
+Piece = tuple[str, str]  # text, and its style's name (a key of STYLE's values, or "")
+
+
+def step_lines(step: StepView, lang: str, width: int) -> list[list[Piece]]:
+    """The step's lines in four columns (mark, name, value, limits) sized from the list's
+    width, each line as (text, style) pieces of exactly ``width`` cells. Plain text, not a rich
+    Table: a Table is measured and laid out again at every render."""
     rest = max(0, width - 2 - 3)  # the mark's 2 cells and a space between columns
     name_w = rest * 3 // 8
     value_w = rest * 2 // 8
     limits_w = rest - name_w - value_w
-    out = Text(no_wrap=True, overflow="crop", end="")
+    out: list[list[Piece]] = []
 
     def line(mark: str, mark_style: str, name: str, name_style: str, value: str,
              value_style: str, limits: str, limits_style: str) -> None:
-        if out.plain:
-            out.append("\n")
-        out.append(_cell(mark, 2), mark_style)
-        out.append(" " + _cell(name, name_w), name_style)
-        out.append(" " + _cell(value, value_w, right=True), value_style)
-        out.append(" " + _cell(limits, limits_w), limits_style)
+        out.append([(_cell(mark, 2), mark_style), (" " + _cell(name, name_w), name_style),
+                    (" " + _cell(value, value_w, right=True), value_style),
+                    (" " + _cell(limits, limits_w), limits_style)])
 
     style = STYLE.get(step.state, "")
     name = step.name + (f" ({t('teardown', lang)})" if step.teardown else "")
@@ -75,71 +81,131 @@ def render_step(step: StepView, lang: str, width: int) -> Text:
     return out
 
 
-class StepRow(Widget):
-    def __init__(self, step: StepView, lang: str) -> None:
-        super().__init__(classes="step")
-        self.step_index = step.index
-        self._step, self._lang = step, lang
-        self._lines = row_count(step)
-        self.styles.height = self._lines
-
-    def render(self) -> Text:
-        return render_step(self._step, self._lang, self.content_size.width)
-
-    def show(self, step: StepView, lang: str) -> None:
-        lines = row_count(step)
-        grew = lines != self._lines
-        if grew:
-            self._lines = lines
-            self.styles.height = lines
-        self._step, self._lang = step, lang
-        self.refresh(layout=grew)
-        self.set_class(step.state == "RUNNING", "-running")
+def _runs(pieces: list[Piece]) -> list[Piece]:
+    """The pieces as Textual cuts a rich Text into segments: each styled piece on its own,
+    neighbouring unstyled ones together, empty ones dropped."""
+    out: list[Piece] = []
+    for text, style in pieces:
+        if not text:
+            continue
+        if not style and out and not out[-1][1]:
+            out[-1] = (out[-1][0] + text, "")
+        else:
+            out.append((text, style))
+    return out
 
 
-class StepList(VerticalScroll):
-    can_focus = False
+class StepList(ScrollView, can_focus=False):
+    """The steps through Textual's line API: one widget that draws its own lines, with the
+    lines of each step cached as Strips. A step that changes re-renders only its own lines and
+    repaints only their region; no step ever is a widget of its own, so painting an event never
+    lays the screen out again. (One child widget per step, as before, made every layout pass
+    re-measure and re-render them all: 7-40 ms a pass here, at every board's start and verdict,
+    and the events arriving meanwhile waited behind it.) A layout pass remains only when the
+    list's height in lines changes: a new run of another product, or a failing step growing an
+    error line."""
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {"step-list--running"}
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
         self._run_id: str | None = None
-        self._rows: dict[int, StepRow] = {}
+        self._lang = "fr"
+        self._steps: list[StepView] = []  # the run's own views, in order
+        self._first: list[int] = []  # the first line of each step, same order
+        self._order: dict[int, int] = {}  # step index -> its place in _steps
+        self._strips: dict[int, list[Strip]] = {}  # place -> its rendered lines
+        self._strips_width = -1  # the content width they were rendered at
+        self._styles: dict[tuple[str, bool], RichStyle] = {}  # see _style_of
 
+    # -- what the run screen calls ---------------------------------------------------------
     def show_run(self, run: RunView, lang: str) -> None:
-        """Show every row of a new run (or of a snapshot). The rows already mounted are reused
-        for the new run's steps (mounting widgets is the costly part of a new board); only the
-        difference in step count is mounted or removed."""
-        self._run_id = run.run_id
-        old = list(self._rows.values())
-        steps = run.steps
-        surplus = old[len(steps):]
-        if surplus:
-            self.remove_children(surplus)
-        rows: dict[int, StepRow] = {}
-        for row, step in zip(old, steps, strict=False):
-            row.step_index = step.index
-            row.show(step, lang)
-            rows[step.index] = row
-        new = [StepRow(step, lang) for step in steps[len(old):]]
-        for row, step in zip(new, steps[len(old):], strict=True):
-            rows[step.index] = row
-            row.show(step, lang)
-        if new:
-            self.mount_all(new)
-        self._rows = rows
-        self.scroll_home(animate=False)
+        """Show every step of a new run (or of a snapshot), from the top."""
+        self._run_id, self._lang = run.run_id, lang
+        self._steps = list(run.steps)
+        self._order = {step.index: place for place, step in enumerate(self._steps)}
+        self._strips.clear()
+        self._place_lines()
+        self.scroll_to(y=0, animate=False)
+        self.refresh()
 
     def show_step(self, run: RunView, index: int, lang: str) -> None:
-        if run.run_id != self._run_id:
-            self.show_run(run, lang)
+        place = self._order.get(index)
+        if run.run_id != self._run_id or place is None or lang != self._lang:
+            self.show_run(run, lang)  # another run, or a step the plan did not announce
             return
-        step = next((s for s in run.steps if s.index == index), None)
-        if step is None:
-            return
-        row = self._rows.get(index)
-        if row is None:
-            self.show_run(run, lang)
-            return
-        row.show(step, lang)
+        step = self._steps[place]
+        self._strips.pop(place, None)
+        first, count = self._first[place], row_count(step)
+        if self._first[place + 1] - first != count:  # the step grew or shrank: lines move
+            self._place_lines()
+            self.refresh()
+        else:
+            self.refresh_lines(first, count)
         if step.state == "RUNNING" or step.measurements:
-            self.scroll_to_widget(row, animate=False)
+            # The step in view, as a list of rows scrolled to a row would: the least scroll.
+            self.scroll_to_region(Region(0, first, 1, count), animate=False)
+
+    # -- the line API ------------------------------------------------------------------------
+    def _place_lines(self) -> None:
+        first = [0]
+        for step in self._steps:
+            first.append(first[-1] + row_count(step))
+        self._first = first
+        if self.virtual_size.height != first[-1]:
+            self.virtual_size = Size(0, first[-1])  # a layout pass: only when the height changes
+
+    def render_line(self, y: int) -> Strip:
+        width = self.scrollable_content_region.width
+        line = y + self.scroll_offset.y
+        if width != self._strips_width:
+            self._strips.clear()
+            self._strips_width = width
+        place = bisect_right(self._first, line) - 1
+        if not 0 <= place < len(self._steps):
+            return self._blank(width)
+        strips = self._strips.get(place)
+        if strips is None:
+            strips = self._strips[place] = self._render_place(place, width)
+        offset = line - self._first[place]
+        return strips[offset] if offset < len(strips) else self._blank(width)
+
+    def _blank(self, width: int) -> Strip:
+        """Below the last step: the list's background, as an empty container paints it."""
+        return Strip.blank(width, RichStyle(bgcolor=self.visual_style.background.rich_color))
+
+    def _render_place(self, place: int, width: int) -> list[Strip]:
+        """A step's lines as Strips, straight from its pieces: no rich Text, no Content, no
+        measuring (that was most of the cost of showing a new board's list)."""
+        step = self._steps[place]
+        running = step.state == "RUNNING"
+        style_of = self._style_of
+        strips = []
+        for y, pieces in enumerate(step_lines(step, self._lang, width)):
+            segments, x = [], 0
+            for text, name in _runs(pieces):
+                # The cell offsets Textual's own rendering puts on each piece.
+                segments.append(Segment(text, style_of(name, running)
+                                        + RichStyle.from_meta({"offset": (x, y)})))
+                x += len(text)
+            strips.append(Strip(segments).adjust_cell_length(width, style_of("", running)))
+        return strips
+
+    def _style_of(self, name: str, running: bool) -> RichStyle:
+        """The terminal style of a piece in style ``name`` on this list (the running step's
+        background under it when ``running``): what Textual itself would draw for a rich Text
+        in that style, found once by letting it render one cell, then kept."""
+        key = (name, running)
+        style = self._styles.get(key)
+        if style is None:
+            base = (self.get_visual_style("step-list--running") if running
+                    else self.visual_style)
+            cell = Visual.to_strips(self, visualize(self, Text().append("x", name)), 1, 1, base)
+            style = next(iter(cell[0])).style or RichStyle()
+            style = self._styles[key] = style.clear_meta_and_links()
+        return style
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._strips.clear()  # the theme or a class changed the colours
+        self._styles.clear()

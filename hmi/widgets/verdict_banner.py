@@ -32,9 +32,9 @@ class VerdictBanner(Static):
             text.append(f"{MARK.get(outcome, '')}  {word}", style="bold")
         text.append(f"  /  {t(outcome, other)}")
 
+        shown = CLASSES.get(outcome, "-error")
         for cls in CLASSES.values():
-            self.set_class(False, cls)
-        self.set_class(True, CLASSES.get(outcome, "-error"))
+            self.set_class(cls == shown, cls)  # only a class that changes restyles the banner
         # Its size comes from the stylesheet (1fr between a min and a max), never from the
         # words: no layout pass (the banner repaints itself on resize, which would otherwise
         # cost a second layout every time the verdict is shown).

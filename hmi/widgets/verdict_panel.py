@@ -65,8 +65,8 @@ class VerdictPanel(Panel, Vertical):
     def paint(self, state: StationState, change: str) -> None:
         run = state.run
         lang = self.lang
-        if run is None:
-            return
+        if run is None or change in ("health", "sync"):
+            return  # those show only on the status line, which the screen repaints itself
         self.query_one(VerdictBanner).show(run.outcome, lang)
         down = state.link != "up"  # a stored fact stays, but nothing may pass for current
         away = "" if run.seen_finish else f"\n({t('finished_while_away', lang)})"
