@@ -38,7 +38,36 @@ from edge.i18n import pick_language, t
 from edge.records import Outcome
 
 
+def _terminal_columns() -> int:
+    """``shutil.get_terminal_size().columns``, without importing shutil (see ``_Formatter``)."""
+    try:
+        columns = int(os.environ.get("COLUMNS", ""))
+    except ValueError:
+        columns = 0
+    if columns <= 0:
+        try:
+            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns  # type: ignore[union-attr]
+        except (AttributeError, ValueError, OSError):
+            columns = 0
+    return columns or 80
+
+
+class _Formatter(argparse.HelpFormatter):
+    """argparse's help formatter, as wide as the terminal as before. argparse makes one at every
+    ``add_argument`` (to check its metavar), and its own asks shutil for the width: importing
+    shutil (fnmatch, bz2, lzma) cost ~2.5 ms of every command for a help text rarely shown."""
+
+    def __init__(self, prog: str, indent_increment: int = 2, max_help_position: int = 24,
+                 width: int | None = None) -> None:
+        super().__init__(prog, indent_increment, max_help_position,
+                         _terminal_columns() - 2 if width is None else width)
+
+
 class _Parser(argparse.ArgumentParser):
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        kwargs.setdefault("formatter_class", _Formatter)
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+
     def error(self, message: str) -> None:  # argparse exits 2, which means ERROR for `run`
         self.print_usage(sys.stderr)
         print(f"{self.prog}: error: {message}", file=sys.stderr)
@@ -100,7 +129,6 @@ def _stop_reason(signal_name: str) -> str:
 
 def cmd_run(args: argparse.Namespace, out: TextIO) -> int:
     from drivers.scanner.serials import SerialRejected
-    from edge.api.handover import Handover
     from edge.engine import InvalidSerial, StationError
     from edge.owner import StationBusyError
     from edge.station import Station, StationStopping
@@ -112,12 +140,16 @@ def cmd_run(args: argparse.Namespace, out: TextIO) -> int:
     config = _config(args)
     station = Station(config, command="pibench run", sim_pace=args.sim_pace,
                       check_once_per_boot=True)
-    handover = Handover()  # set when the run is handed to a running station
+    # The Handover of a run handed to a running station, once the data directory is found owned
+    # (edge.api.handover is imported only then: a run that tests its own board never needs it).
+    handing: list = []
 
     def on_stop(signal_name: str) -> None:
         running = station.stop(_stop_reason(signal_name))  # first: nothing may stand in its way
-        handover.abort(_stop_reason(signal_name))  # a run handed to a running station
-        said = "stopping" if running or handover.client is not None else "stopping_idle"
+        for handover in list(handing):  # a run handed to a running station
+            handover.abort(_stop_reason(signal_name))
+        handed = any(handover.client is not None for handover in handing)
+        said = "stopping" if running or handed else "stopping_idle"
         with contextlib.suppress(Exception):  # a closed stderr (SIGHUP: the terminal is gone)
             print(f"pibench: {t(said, lang, signal=signal_name)}", file=sys.stderr, flush=True)
 
@@ -127,6 +159,12 @@ def cmd_run(args: argparse.Namespace, out: TextIO) -> int:
         try:
             station.open()
         except StationBusyError as exc:
+            from edge.api.handover import Handover
+
+            handover = Handover()
+            handing.append(handover)
+            if signals.received and not handover.aborts:  # one that came before it existed
+                handover.abort(_stop_reason(signals.received))
             handed = _hand_over(exc, args, config, screen, lang, handover)
             return handed if handed is not None else _busy_exit(exc, lang)
         except StoreError as exc:
@@ -305,7 +343,7 @@ def _sim_pace(text: str) -> float:
 
 
 def _common_options(default: object) -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
+    common = argparse.ArgumentParser(add_help=False, formatter_class=_Formatter)
     common.add_argument("--config", default=default,
                         help="station.toml (default: a simulated station)")
     common.add_argument("--data-dir", default=default, help="where the result database lives")

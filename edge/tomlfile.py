@@ -16,7 +16,6 @@ Errors derive from :class:`edge.errors.SettingsFileError`: the command line exit
 
 from __future__ import annotations
 
-import hashlib
 import re
 import tomllib
 from collections.abc import Mapping
@@ -24,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path as FsPath
 from typing import Any
 
+from edge.digest import sha256
 from edge.errors import SettingsFileError
 
 Path = tuple[str | int, ...]  # a data path: ("step", 1, "params", "relay")
@@ -208,7 +208,7 @@ def parse_toml(source: bytes | str, path: str,
         else:  # "(at end of document)"
             line = max(1, len(text.splitlines()))
         raise error(path, line, "", f"TOML syntax error: {message}") from None
-    return TomlSource(path, data, LineIndex(text), hashlib.sha256(raw).hexdigest(), error)
+    return TomlSource(path, data, LineIndex(text), sha256(raw).hexdigest(), error)
 
 
 def read_bytes(path: str | FsPath, error: type[TomlFileError] = TomlFileError) -> bytes:

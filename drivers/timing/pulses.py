@@ -13,7 +13,6 @@ pulse. Edges before the first pulse start (a partial pulse) are ignored.
 from __future__ import annotations
 
 import contextlib
-import statistics
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -89,6 +88,7 @@ class Summary:
     def of(cls, values: Sequence[float]) -> Summary:
         if not values:
             raise ValueError("no values to summarise")
+        import statistics  # here: fractions and decimal with it, only when a pulse is measured
         std = statistics.stdev(values) if len(values) > 1 else 0.0
         return cls(min(values), statistics.fmean(values), max(values), std)
 

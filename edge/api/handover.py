@@ -95,7 +95,8 @@ def run_through_station(url: str, token: str | None, args: Any, out: TextIO, lan
         return _refused(status, doc, lang, note)
     run_id = doc["run_id"]
     handover.client = client
-    for reason in handover.aborts:  # a signal that came while the run was being started
+    # A signal that came while the run was being started (a copy: abort() appends to it).
+    for reason in list(handover.aborts):
         handover.abort(reason)
     try:
         for event in stream:

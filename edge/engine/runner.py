@@ -31,7 +31,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -70,6 +69,7 @@ from edge.records import (
     StepResult,
     worst,
 )
+from edge.run_ids import new_run_id
 
 _log = logging.getLogger("edge.engine")
 _step_log = logging.getLogger("edge.engine.step")
@@ -249,7 +249,7 @@ class Runner:
         serial = serial.strip()  # scanners append CR/LF
         if not self.plan.serial_pattern.fullmatch(serial):
             raise InvalidSerial(serial, self.plan)
-        run_id = str(uuid.uuid4())
+        run_id = new_run_id()
         holder = f"run {run_id} of serial {serial}"
         with FIXTURE_CLAIMS.claim(self.fixture.fixture_id, holder):
             self._abort = AbortFlag()

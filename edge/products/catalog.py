@@ -19,7 +19,6 @@ Those files run with the station's rights: keep the directory writable by admini
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import logging
 import sys
@@ -33,6 +32,7 @@ from typing import Any
 
 import edge.products  # noqa: F401  (registers the built-in step types and derivers)
 from drivers.clock import Clock
+from edge.digest import sha256
 from edge.fixtures.build import build_real, build_sim
 from edge.fixtures.loader import load_fixture
 from edge.fixtures.model import FixtureSpec
@@ -86,7 +86,7 @@ def _import_step_module(path: Path) -> ModuleType:
     module = _step_modules.get(path)
     if module is not None:
         return module
-    digest = hashlib.sha256(str(path).encode()).hexdigest()[:8]
+    digest = sha256(str(path).encode()).hexdigest()[:8]
     name = f"pibench_local_steps.{path.stem.replace('-', '_')}_{digest}"
     spec = importlib.util.spec_from_file_location(name, path)
     if spec is None or spec.loader is None:

@@ -24,13 +24,13 @@ import json
 import os
 import sqlite3
 import threading
-import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from edge.records import Outcome, RunMeta, RunRecord, StepResult
+from edge.run_ids import is_canonical
 from edge.store.codec import storable_text, utc_epoch, utc_iso
 from edge.store.db import (
     CHECKPOINT_PAGES,
@@ -118,11 +118,7 @@ def close_run(
 
 
 def _check_run_id(run_id: str) -> None:
-    try:
-        canonical = str(uuid.UUID(run_id))
-    except (TypeError, ValueError, AttributeError):
-        canonical = None
-    if canonical != run_id:
+    if not is_canonical(run_id):
         raise ValueError(
             f"run_id {run_id!r} is not a canonical UUID string (use str(uuid.uuid4())): it is "
             "the idempotency key for delivery and must have exactly one spelling"

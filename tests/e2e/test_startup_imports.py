@@ -24,7 +24,12 @@ NEVER = {"serial", "textual", "rich"}  # pyserial: only with a scanner configure
 # settings (only with a [sync] table, whose check they are), the API client (only to hand a run
 # over to a running station).
 NOT_FOR_A_RUN = {"edge.store.export", "edge.sync.settings", "edge.api.client",
-                 "importlib.metadata"}  # (the version recorded is edge.__version__)
+                 "importlib.metadata",  # (the version recorded is edge.__version__)
+                 # the hand-over to a running station: only when another one owns the data
+                 "edge.api.handover",
+                 # the standard library for one thing each: run ids (edge/run_ids.py), digests
+                 # (edge/digest.py), the terminal's width for a help text (edge/cli.py)
+                 "uuid", "hashlib", "shutil"}
 # Hardware libraries: a simulated station needs none of them. Its Pi GPIO inputs are
 # drivers/gpio/sim_lines.py's (gpiozero, and colorzero with it, is the real Pi's GPIO library,
 # and what the tests run its devices on); its I2C bus is the simulator's, not smbus2.
