@@ -74,6 +74,18 @@ class _Parser(argparse.ArgumentParser):
         sys.exit(EXIT_USAGE)
 
 
+class _WholeParserNeeded(Exception):
+    pass
+
+
+class _OneCommandParser(_Parser):
+    """build_parser(only)'s: an error is said by the whole parser, whose usage lists every
+    sub-command (``main`` parses again with it)."""
+
+    def error(self, message: str) -> None:
+        raise _WholeParserNeeded(message)
+
+
 def _config(args: argparse.Namespace) -> StationConfig:
     config = load_config(Path(args.config) if args.config else None)
     if getattr(args, "data_dir", None):
@@ -365,77 +377,127 @@ def cmd_hmi(args: argparse.Namespace, out: TextIO) -> int:
     return 0  # not reached
 
 
-def build_parser() -> argparse.ArgumentParser:
+# The sub-commands build_parser() defines itself (the sync and appliance ones come from their
+# modules), and the options accepted before a sub-command, with whether each takes a value.
+_OWN_COMMANDS = ("station", "run", "products", "history", "export", "hw", "hmi")
+_LEADING_OPTIONS = {"--config": True, "--data-dir": True, "--lang": True, "-v": False,
+                    "--verbose": False}
+
+
+def command_named(argv: list[str]) -> str | None:
+    """The sub-command ``argv`` names, if it is one of build_parser()'s own and every option
+    before it is spelled in full; else None (help, abbreviations, errors: the whole parser)."""
+    expect_value = False
+    for arg in argv:
+        if expect_value:
+            expect_value = False
+        elif arg.startswith("-"):
+            name, eq, _ = arg.partition("=")
+            if name not in _LEADING_OPTIONS or (eq and not _LEADING_OPTIONS[name]):
+                return None
+            expect_value = _LEADING_OPTIONS[name] and not eq
+        else:
+            return arg if arg in _OWN_COMMANDS else None
+    return None
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The command line's parser; with ``only`` (a name from ``command_named``), with that one
+    sub-command alone: argparse builds a parser per sub-command (and asks gettext for its
+    titles), ~5 ms of every command here for sub-commands it does not run. What ``only``'s
+    parser accepts and how it parses are the same (``tests/edge/test_cli_parser.py``)."""
+
+    def wanted(name: str) -> bool:
+        return only is None or only == name
+
+    parser_class = _Parser if only is None else _OneCommandParser
+
     # The options are accepted before or after the sub-command. Sub-parsers use SUPPRESS as
     # their default, or argparse would overwrite a value given before the sub-command.
-    parser = _Parser(prog="pibench", description="pibench bench test station",
+    parser = parser_class(prog="pibench", description="pibench bench test station",
                      parents=[_common_options(None)])
     parser.set_defaults(verbose=False)
     common = _common_options(argparse.SUPPRESS)
     # ``prog`` given: argparse would otherwise format a usage line (and import shutil for the
     # terminal width) for every sub-parser group just to name it, on every command.
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser,
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=parser_class,
                                 prog="pibench")
 
-    p = sub.add_parser("station", parents=[common], help="start the station")
-    p.add_argument("--no-console", action="store_true",
-                   help="no operator prompt (as a service; operators use the HMI)")
-    p.add_argument("--product", default=None, help="product to start with")
-    p.add_argument("--sim-fault", action="append", default=None, metavar="FAULT",
-                   help="simulated station only: carry a fault (e.g. wrong-resistor)")
-    p.add_argument("--sim-pace", type=_sim_pace, default=None, metavar="FACTOR",
-                   help=SIM_PACE_HELP)
-    p.set_defaults(func=cmd_station)
+    if wanted("station"):
+        p = sub.add_parser("station", parents=[common], help="start the station")
+        p.add_argument("--no-console", action="store_true",
+                       help="no operator prompt (as a service; operators use the HMI)")
+        p.add_argument("--product", default=None, help="product to start with")
+        p.add_argument("--sim-fault", action="append", default=None, metavar="FAULT",
+                       help="simulated station only: carry a fault (e.g. wrong-resistor)")
+        p.add_argument("--sim-pace", type=_sim_pace, default=None, metavar="FACTOR",
+                       help=SIM_PACE_HELP)
+        p.set_defaults(func=cmd_station)
 
-    p = sub.add_parser("run", parents=[common], help="test one board, headless")
-    p.add_argument("--product", required=True)
-    p.add_argument("--serial", required=True)
-    p.add_argument("--operator", default="")
-    p.add_argument("--batch", default="")
-    p.add_argument("--sim-fault", action="append", default=None, metavar="FAULT",
-                   help="simulated station only: carry a fault (e.g. wrong-resistor)")
-    p.add_argument("--sim-pace", type=_sim_pace, default=None, metavar="FACTOR",
-                   help=SIM_PACE_HELP)
-    p.set_defaults(func=cmd_run)
+    if wanted("run"):
+        p = sub.add_parser("run", parents=[common], help="test one board, headless")
+        p.add_argument("--product", required=True)
+        p.add_argument("--serial", required=True)
+        p.add_argument("--operator", default="")
+        p.add_argument("--batch", default="")
+        p.add_argument("--sim-fault", action="append", default=None, metavar="FAULT",
+                       help="simulated station only: carry a fault (e.g. wrong-resistor)")
+        p.add_argument("--sim-pace", type=_sim_pace, default=None, metavar="FACTOR",
+                       help=SIM_PACE_HELP)
+        p.set_defaults(func=cmd_run)
 
-    p = sub.add_parser("products", parents=[common], help="products this station can test")
-    p.set_defaults(func=cmd_products)
+    if wanted("products"):
+        p = sub.add_parser("products", parents=[common], help="products this station can test")
+        p.set_defaults(func=cmd_products)
 
-    p = sub.add_parser("history", parents=[common], help="runs on record")
-    p.add_argument("--serial")
-    p.add_argument("--product")
-    p.add_argument("--day", help="UTC day, YYYY-MM-DD")
-    p.add_argument("--last", type=int, default=50)
-    p.add_argument("--yield", dest="yield_", action="store_true", help="yield per product")
-    p.set_defaults(func=cmd_history)
+    if wanted("history"):
+        p = sub.add_parser("history", parents=[common], help="runs on record")
+        p.add_argument("--serial")
+        p.add_argument("--product")
+        p.add_argument("--day", help="UTC day, YYYY-MM-DD")
+        p.add_argument("--last", type=int, default=50)
+        p.add_argument("--yield", dest="yield_", action="store_true", help="yield per product")
+        p.set_defaults(func=cmd_history)
 
-    p = sub.add_parser("export", parents=[common], help="runs as CSV or JSON")
-    p.add_argument("--format", choices=("csv", "json"), default="csv")
-    p.add_argument("--serial")
-    p.add_argument("--product")
-    p.add_argument("--day", help="UTC day, YYYY-MM-DD")
-    p.add_argument("-o", "--output", default="-", help="file (default: standard output)")
-    p.set_defaults(func=cmd_export)
+    if wanted("export"):
+        p = sub.add_parser("export", parents=[common], help="runs as CSV or JSON")
+        p.add_argument("--format", choices=("csv", "json"), default="csv")
+        p.add_argument("--serial")
+        p.add_argument("--product")
+        p.add_argument("--day", help="UTC day, YYYY-MM-DD")
+        p.add_argument("-o", "--output", default="-", help="file (default: standard output)")
+        p.set_defaults(func=cmd_export)
 
-    hw = sub.add_parser("hw", parents=[common], help="hardware diagnostics")
-    hw_sub = hw.add_subparsers(dest="hw_command", required=True, parser_class=_Parser,
-                               prog="pibench hw")
-    p = hw_sub.add_parser("scan", parents=[common], help="MCP23017s answering on a bus")
-    p.add_argument("--bus", default="1", help="bus number or /dev/i2c-N path (default 1)")
-    p.set_defaults(func=cmd_hw_scan)
+    if wanted("hw"):
+        hw = sub.add_parser("hw", parents=[common], help="hardware diagnostics")
+        hw_sub = hw.add_subparsers(dest="hw_command", required=True, parser_class=parser_class,
+                                   prog="pibench hw")
+        p = hw_sub.add_parser("scan", parents=[common], help="MCP23017s answering on a bus")
+        p.add_argument("--bus", default="1", help="bus number or /dev/i2c-N path (default 1)")
+        p.set_defaults(func=cmd_hw_scan)
 
-    from edge.sync.cli import add_arguments as add_sync
+    if only is None:  # their sub-commands are not among _OWN_COMMANDS
+        from edge.sync.cli import add_arguments as add_sync
 
-    add_sync(sub, parents=(common,))
-    from edge.appliance_cli import add_arguments as add_appliance  # doctor, backup, retention
+        add_sync(sub, parents=(common,))
+        from edge.appliance_cli import add_arguments as add_appliance  # doctor, backup, retention
 
-    add_appliance(sub, parents=(common,))
-    # The operator screen is its own program (edge never imports hmi): hand it every argument.
-    p = sub.add_parser("hmi", help="the operator screen (pibench-hmi --help)", add_help=False,
-                       prefix_chars="\x00")
-    p.add_argument("hmi_args", nargs=argparse.REMAINDER)
-    p.set_defaults(func=cmd_hmi)
+        add_appliance(sub, parents=(common,))
+    if wanted("hmi"):
+        # The operator screen is its own program (edge never imports hmi): hand it every argument.
+        p = sub.add_parser("hmi", help="the operator screen (pibench-hmi --help)", add_help=False,
+                           prefix_chars="\x00")
+        p.add_argument("hmi_args", nargs=argparse.REMAINDER)
+        p.set_defaults(func=cmd_hmi)
     return parser
+
+
+def parse_command_line(argv: list[str] | None) -> argparse.Namespace:
+    only = command_named(sys.argv[1:] if argv is None else argv)
+    if only is not None:
+        with contextlib.suppress(_WholeParserNeeded):
+            return build_parser(only).parse_args(argv)
+    return build_parser().parse_args(argv)  # (and any error, said with the whole usage)
 
 
 def _raised(exc: BaseException, module: str, name: str) -> bool:
@@ -446,7 +508,7 @@ def _raised(exc: BaseException, module: str, name: str) -> bool:
 
 
 def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = parse_command_line(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

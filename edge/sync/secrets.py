@@ -22,11 +22,22 @@ from pathlib import Path
 
 # Tokens as InvenTree mints them (inv-<hex>-<yyyymmdd>) and any auth header value, whatever the
 # token: these catch a token that was rotated on disk after we loaded the old one.
-_PATTERNS = (
-    re.compile(r"inv-[0-9a-fA-F]{8,}(?:-\d{8})?"),
-    re.compile(r"(?i)((?:token|bearer|basic)\s+)[A-Za-z0-9._~+/=-]{6,}"),
-    re.compile(r"(?i)((?:authorization|x-api-key|api[-_]?key)['\"]?\s*[:=]\s*['\"]?)[^'\",}\s]+"),
+# Compiled on first use (~0.7 ms): every command installs the redaction, few ever log.
+_PATTERN_TEXTS = (
+    r"inv-[0-9a-fA-F]{8,}(?:-\d{8})?",
+    r"(?i)((?:token|bearer|basic)\s+)[A-Za-z0-9._~+/=-]{6,}",
+    r"(?i)((?:authorization|x-api-key|api[-_]?key)['\"]?\s*[:=]\s*['\"]?)[^'\",}\s]+",
 )
+_compiled: tuple[re.Pattern[str], ...] | None = None
+
+
+def _patterns() -> tuple[re.Pattern[str], ...]:
+    global _compiled
+    if _compiled is None:  # (two threads may both compile: each gets the same patterns)
+        _compiled = tuple(re.compile(text) for text in _PATTERN_TEXTS)
+    return _compiled
+
+
 MASK = "[REDACTED]"
 
 
@@ -51,7 +62,7 @@ class Redactor:
             secrets = sorted(self._secrets, key=len, reverse=True)
         for s in secrets:
             text = text.replace(s, MASK)
-        for pattern in _PATTERNS:
+        for pattern in _patterns():
             text = pattern.sub(lambda m: (m.group(1) if m.groups() else "") + MASK, text)
         return text
 
