@@ -1,7 +1,7 @@
 """SHA-256 for the digests a command makes at start (each plan file's, recorded with a run; a
 product's id): the interpreter's built-in implementation when it has one. ``hashlib`` would load
 OpenSSL's ``_hashlib`` for it, ~2 ms at every command here, for a few KiB hashed. The same
-digest either way (``tests/edge/test_run_ids.py`` checks it against hashlib's)."""
+digest either way (``tests/edge/test_startup_stdlib_stand_ins.py`` checks it against hashlib's)."""
 
 from __future__ import annotations
 

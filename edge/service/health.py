@@ -8,7 +8,6 @@ to its inactive level), so the service only runs them while no run holds the fix
 from __future__ import annotations
 
 import os
-import shutil
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,14 +67,17 @@ def check_fixture(station: Any, spec: Any, entry: FixtureHealth) -> None:
 
 
 def disk_view(data_dir: Path) -> dict[str, Any]:
+    # What shutil.disk_usage() computes (free: what an unprivileged process may still use),
+    # without importing shutil (fnmatch, bz2, lzma: ~1.7 ms of every station start here).
     try:
-        usage = shutil.disk_usage(data_dir)
+        st = os.statvfs(data_dir)
     except OSError as exc:
         return {"free_bytes": None, "total_bytes": None, "low": True,
                 "message": f"cannot read free space of {data_dir}: {exc.strerror}"}
-    low = usage.free < LOW_DISK_BYTES
-    return {"free_bytes": usage.free, "total_bytes": usage.total, "low": low,
-            "message": (f"disk low: {usage.free // (1024 * 1024)} MiB free in {data_dir}"
+    free, total = st.f_bavail * st.f_frsize, st.f_blocks * st.f_frsize
+    low = free < LOW_DISK_BYTES
+    return {"free_bytes": free, "total_bytes": total, "low": low,
+            "message": (f"disk low: {free // (1024 * 1024)} MiB free in {data_dir}"
                         if low else "")}
 
 

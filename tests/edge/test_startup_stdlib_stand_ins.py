@@ -1,5 +1,5 @@
-"""Run ids and digests made without the uuid and hashlib modules (issue 14: start-up) are the
-ones those modules make."""
+"""Run ids, digests and free space read without uuid, hashlib and shutil (issue 14: start-up) are
+what those modules give."""
 
 from __future__ import annotations
 
@@ -33,3 +33,17 @@ def test_canonical_means_what_str_of_uuid_spells():
 def test_the_digest_is_hashlibs_sha256():
     for data in (b"", b"abc", bytes(range(256)) * 40):
         assert sha256(data).hexdigest() == hashlib.sha256(data).hexdigest()
+
+
+def test_the_stations_disk_view_is_what_shutil_reports(tmp_path):
+    """edge/service/health.py reads free space with os.statvfs (shutil's import is start-up
+    time); the figures are shutil.disk_usage's."""
+    import shutil
+
+    from edge.service.health import disk_view
+
+    view, usage = disk_view(tmp_path), shutil.disk_usage(tmp_path)
+    assert view["total_bytes"] == usage.total
+    assert abs(view["free_bytes"] - usage.free) < 64 * 2**20  # (others write meanwhile)
+    missing = disk_view(tmp_path / "gone")
+    assert missing["free_bytes"] is None and missing["low"] is True
