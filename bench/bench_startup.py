@@ -1,10 +1,18 @@
 """Start-up of the real pibench commands against ``python -c pass``, bytecode cached.
 
-Run:  .venv/bin/python bench/bench_startup.py             (about 30 s)
+Run:  .venv/bin/python bench/bench_startup.py             (about 2 min)
       .venv/bin/python bench/bench_startup.py --rounds 30 (steadier)
 
-Measured, as fresh processes of this venv's interpreter, visited round-robin ``--rounds`` times,
-wall time from ``Popen`` to exit (or to the prompt), medians:
+Two layouts, each with its own ``python -c pass``, both visited in every round:
+
+* the dev venv (``.venv``, pibench an editable install: its ``site`` imports setuptools' editable
+  finder at every start, which issue 14's figures included);
+* installed, as ``install.sh`` does it (``installed_layout``): a wheel of the sources installed
+  with ``pip --no-deps`` into a fresh venv with no finder, its dependencies from ``.venv`` by one
+  ``.pth`` path line. The goals are judged on this one: it is what a station runs.
+
+Measured, as fresh processes, visited round-robin ``--rounds`` times, wall time from ``Popen`` to
+exit (or to the prompt), medians:
 
 * ``python -c pass``: the reference, the least any Python command costs here;
 * ``pibench run``: the installed ``pibench`` script testing one simulated board (PowerBank-Foolish,
