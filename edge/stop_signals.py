@@ -15,15 +15,17 @@ which would deadlock. And it may run late: the kernel delivers a process signal 
 and when that is not the main thread, the Python handler waits until the main thread next runs
 bytecode, which for a step waiting on the clock can be many seconds. So the signal also goes
 through :func:`signal.set_wakeup_fd`: CPython's C-level handler writes the signal number to a
-socket at once, whichever thread the kernel picked, and the helper thread reads it there.
+pipe at once, whichever thread the kernel picked, and the helper thread reads it there (a
+pipe, not a socket pair: the same wake-up on Linux, without importing ``socket``, ~2.4 ms of
+every ``pibench run``).
 
 A second signal while stopping changes nothing: the teardown is not abortable, by design.
 """
 
 from __future__ import annotations
 
+import os
 import signal
-import socket
 import threading
 from collections.abc import Callable
 from types import FrameType
@@ -43,11 +45,11 @@ class StopSignals:
         self._previous: dict[int, object] = {}
         self._previous_wakeup = -1
         self._thread: threading.Thread | None = None
-        self._reader: socket.socket | None = None
-        self._writer: socket.socket | None = None
+        self._reader: int | None = None  # the pipe's ends (file descriptors)
+        self._writer: int | None = None
 
     def _handle(self, signum: int, _frame: FrameType | None) -> None:
-        # The wakeup socket has already told the helper thread; this runs (maybe later) in
+        # The wakeup pipe has already told the helper thread; this runs (maybe later) in
         # the main thread and only makes sure the default action (death) never happens.
         self._note(signum)
 
@@ -57,10 +59,10 @@ class StopSignals:
         if self.received is None:
             self.received = signal.Signals(signum).name
 
-    def _watch(self, reader: socket.socket) -> None:
+    def _watch(self, reader: int) -> None:
         while True:
             try:
-                data = reader.recv(64)
+                data = os.read(reader, 64)
             except OSError:
                 return
             if not data:  # __exit__ closed the writer
@@ -74,15 +76,14 @@ class StopSignals:
     def __enter__(self) -> StopSignals:
         if threading.current_thread() is not threading.main_thread():
             return self
-        self._reader, self._writer = socket.socketpair()
-        self._writer.setblocking(False)
+        self._reader, self._writer = os.pipe()
+        os.set_blocking(self._writer, False)  # a full pipe must never block the C handler
         self._thread = threading.Thread(target=self._watch, args=(self._reader,),
                                         name="pibench-stop", daemon=True)
         self._thread.start()
         for signum in STOP_SIGNALS:
             self._previous[signum] = signal.signal(signum, self._handle)
-        self._previous_wakeup = signal.set_wakeup_fd(self._writer.fileno(),
-                                                     warn_on_full_buffer=False)
+        self._previous_wakeup = signal.set_wakeup_fd(self._writer, warn_on_full_buffer=False)
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -92,12 +93,12 @@ class StopSignals:
         for signum, previous in self._previous.items():
             signal.signal(signum, previous)  # type: ignore[arg-type]
         self._previous.clear()
-        self._writer.close()  # the helper thread sees end of stream and returns
+        os.close(self._writer)  # the helper thread sees end of file and returns
         if self._thread is not None:
             self._thread.join(timeout=5)
             self._thread = None
         if self._reader is not None:
-            self._reader.close()
+            os.close(self._reader)
         self._writer = self._reader = None
 
 

@@ -28,8 +28,9 @@ NOT_FOR_A_RUN = {"edge.store.export", "edge.sync.settings", "edge.api.client",
                  # the hand-over to a running station: only when another one owns the data
                  "edge.api.handover",
                  # the standard library for one thing each: run ids (edge/run_ids.py), digests
-                 # (edge/digest.py), the terminal's width for a help text (edge/cli.py)
-                 "uuid", "hashlib", "shutil"}
+                 # (edge/digest.py), the terminal's width for a help text (edge/cli.py), the
+                 # signals' wake-up (a pipe: edge/stop_signals.py)
+                 "uuid", "hashlib", "shutil", "socket"}
 # Hardware libraries: a simulated station needs none of them. Its Pi GPIO inputs are
 # drivers/gpio/sim_lines.py's (gpiozero, and colorzero with it, is the real Pi's GPIO library,
 # and what the tests run its devices on); its I2C bus is the simulator's, not smbus2.
