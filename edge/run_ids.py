@@ -3,8 +3,8 @@
 Made and checked without the ``uuid`` module: on Python 3.11 importing it imports ``platform``
 and probes the system (~2 ms at every ``pibench run`` here, several on a Pi) for a command that
 only needs 16 random bytes. ``new_run_id()`` is what ``str(uuid.uuid4())`` returns (the same
-random source and the same version and variant bits); ``tests/edge/test_startup_stdlib_stand_ins.py`` checks both
-functions against the ``uuid`` module.
+random source and the same version and variant bits);
+``tests/edge/test_startup_stdlib_stand_ins.py`` checks both functions against ``uuid``.
 """
 
 from __future__ import annotations
