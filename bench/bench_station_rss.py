@@ -58,7 +58,19 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def write_config(root: Path, url: str, api_port: int | None, name: str = "station.toml") -> Path:
+def sync_table(backend: str, url: str) -> str:
+    """The [sync] table: the generic JSON endpoint, or InvenTree through its official client
+    (its part mapped, templates made by ``pibench sync setup`` before the measured start)."""
+    if backend == "inventree":
+        return (f"[sync]\nbackend = 'inventree'\nurl = '{url}'\n"
+                "token_file = 'inventory.token'\nconnect_timeout_s = 1\nread_timeout_s = 2\n"
+                "run_template = 'pibenchrun'\n[sync.parts]\n'PowerBank-Foolish' = 'PBF-B'\n")
+    return (f"[sync]\nbackend = 'generic'\nurl = '{url}/pibench/results'\n"
+            "token_file = 'inventory.token'\nconnect_timeout_s = 1\nread_timeout_s = 2\n")
+
+
+def write_config(root: Path, url: str, api_port: int | None, name: str = "station.toml",
+                 backend: str = "generic") -> Path:
     """The station's configuration; ``api_port`` None switches the API off (the reference)."""
     token = root / "inventory.token"
     token.write_text(TOKEN + "\n")
@@ -68,9 +80,7 @@ def write_config(root: Path, url: str, api_port: int | None, name: str = "statio
     data = "data" if api_port is not None else "data-api-off"
     cfg.write_text(
         f"[station]\nid = 'rss-bench'\ndata_dir = '{data}'\n"
-        f"[api]\nlisten = '{listen}'\n"
-        f"[sync]\nbackend = 'generic'\nurl = '{url}/pibench/results'\n"
-        "token_file = 'inventory.token'\nconnect_timeout_s = 1\nread_timeout_s = 2\n")
+        f"[api]\nlisten = '{listen}'\n" + sync_table(backend, url))
     return cfg
 
 
@@ -162,12 +172,21 @@ class Station:
         self.proc.communicate(timeout=30)
 
 
-def wait_delivered(server, total: int, timeout: float = 180.0) -> int:
-    """Results stored by the fake server, once it has ``total`` (or the time is up)."""
+def delivered_runs(server, backend: str) -> int:
+    """Runs the fake server holds: stored documents (generic), or run results (InvenTree: one
+    'pibenchrun' result per run beside its measurements)."""
+    if backend == "inventree":
+        return sum(1 for r in server.control("results") if r["key"] == "pibenchrun")
+    return len(server.control("received").get("stored", []))
+
+
+def wait_delivered(server, total: int, timeout: float = 180.0,
+                   backend: str = "generic") -> int:
+    """Runs delivered to the fake server, once it has ``total`` (or the time is up)."""
     deadline = time.monotonic() + timeout
     stored = 0
     while time.monotonic() < deadline:
-        stored = len(server.control("received").get("stored", []))
+        stored = delivered_runs(server, backend)
         if stored >= total:
             break
         time.sleep(1.0)
@@ -190,19 +209,26 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--runs", type=int, default=1000, help="runs through the API")
     parser.add_argument("--outage-runs", type=int, default=300,
                         help="runs while the inventory is down, delivered once it is back")
+    parser.add_argument("--sync", choices=("generic", "inventree"), default="generic",
+                        help="the inventory the station delivers to (a loopback fake of it)")
     args = parser.parse_args(argv)
+    backend = args.sync
 
     root = Path(tempfile.mkdtemp(prefix="pibench-rss-bench-"))
-    server = FakeServerProcess("generic", root / "fake.sqlite3").start()
+    server = FakeServerProcess(backend, root / "fake.sqlite3").start()
     try:
         server.control("config", {"tokens": {TOKEN: "valid"}})
         port = free_port()
-        cfg = write_config(root, server.base_url, port)
+        cfg = write_config(root, server.base_url, port, backend=backend)
         api = Api(port)
         env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
         env["PYTHONPYCACHEPREFIX"] = str(root / "pycache")
+        if backend == "inventree":  # the part and its test templates, as an installer makes them
+            server.control("seed", {"parts": [{"name": "PowerBank", "ipn": "PBF-B"}]})
+            subprocess.run([PIBENCH, "--config", str(cfg), "sync", "setup"], env=env,
+                           check=True, capture_output=True, text=True)
         print(f"Station RSS bench: {PIBENCH} station --no-console, API on {api.base}, sync "
-              f"'generic' to {server.base_url} (loopback fake), bytecode cached in "
+              f"'{backend}' to {server.base_url} (loopback fake), bytecode cached in "
               f"{env['PYTHONPYCACHEPREFIX']}")
 
         prime = Station(cfg, env, "--no-console")  # fills the bytecode cache; not measured
@@ -222,7 +248,7 @@ def main(argv: list[str]) -> int:
                 samples[i + 1] = station.rss()
         spent = time.perf_counter() - t0
         after_runs = station.rss()
-        delivered = wait_delivered(server, args.runs + 1) - 1
+        delivered = wait_delivered(server, args.runs + 1, backend=backend) - 1
         after_sync = station.rss()
 
         server.stop()  # the outage: the inventory refuses connections; runs queue up
@@ -231,14 +257,15 @@ def main(argv: list[str]) -> int:
         during_outage = station.rss()
         server.start()
         api.call("POST", "/sync/deliver-now", {})
-        caught_up = wait_delivered(server, args.runs + 1 + args.outage_runs) - 1 - delivered
+        caught_up = (wait_delivered(server, args.runs + 1 + args.outage_runs, backend=backend)
+                     - 1 - delivered)
         after_outage, peak = station.rss(), station.hwm()
         station.stop()
         bare = bare_python(env)
         # The reference beside it: the same station and sync with its API off, idle 2 s after
         # its prompt-less start (the API is the only way in, so nothing is run on it).
-        api_off = Station(write_config(root, server.base_url, None, "api-off.toml"), env,
-                          "--no-console")
+        api_off = Station(write_config(root, server.base_url, None, "api-off.toml", backend),
+                          env, "--no-console")
         time.sleep(4.0)
         off_idle = api_off.rss()
         api_off.stop()
@@ -261,7 +288,7 @@ def main(argv: list[str]) -> int:
             print(f"  {label:<64}{value:>10.1f}{note}")
         print("  VmRSS after n runs: " + ", ".join(f"{n}: {v:.1f}" for n, v in samples.items()))
         last = max(samples)
-        first = max(last - 500, min(n for n in samples if n >= 100))
+        first = max(last - 500, min((n for n in samples if n >= 100), default=min(samples)))
         slope = (samples[last] - samples[first]) / max((last - first) / 100, 1e-9)
         print(f"  growth over runs {first}..{last}: {slope:+.2f} MiB per 100 runs; idle "
               f"{idle / bare:.2f}x python -c pass, {idle - off_idle:+.1f} MiB over the API-off "

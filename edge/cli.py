@@ -115,11 +115,11 @@ def cmd_run(args: argparse.Namespace, out: TextIO) -> int:
     handover = Handover()  # set when the run is handed to a running station
 
     def on_stop(signal_name: str) -> None:
-        station.stop(_stop_reason(signal_name))  # first: nothing may stand in its way
+        running = station.stop(_stop_reason(signal_name))  # first: nothing may stand in its way
         handover.abort(_stop_reason(signal_name))  # a run handed to a running station
+        said = "stopping" if running or handover.client is not None else "stopping_idle"
         with contextlib.suppress(Exception):  # a closed stderr (SIGHUP: the terminal is gone)
-            print(f"pibench: {t('stopping', lang, signal=signal_name)}", file=sys.stderr,
-                  flush=True)
+            print(f"pibench: {t(said, lang, signal=signal_name)}", file=sys.stderr, flush=True)
 
     # Signals are handled from before the station opens: a SIGTERM during start-up (recovery)
     # must not kill the process half-way either; it just means "do not start the run".

@@ -264,6 +264,23 @@ def check_scanner(config: StationConfig, view: SystemView) -> Check:
                  "(ls /dev/serial/by-id lists the connected ones)")
 
 
+def _unknown_sync_products(settings: Any) -> str:
+    """The [sync.parts] / [sync.products] keys that name no product a plan of this station
+    tests (a typo there is silent otherwise), said with the products there are; "" if none."""
+    configured = settings.inventree.configured_products()
+    if not configured:
+        return ""
+    from edge.products.catalog import list_products
+
+    known = sorted({p.product for p in list_products(settings.plans_dirs)})
+    unknown = [name for name in configured if name not in known]
+    if not unknown:
+        return ""
+    names = ", ".join(f"'{name}'" for name in unknown)
+    return (f"[sync.parts] or [sync.products] names {names}, which no plan on this station "
+            f"tests (a typo?): the products here are {', '.join(known) or 'none'}")
+
+
 def check_inventory(config: StationConfig, view: SystemView) -> Check:
     from edge.sync.backends import make_backend
     from edge.sync.secrets import REDACTOR, TokenError, load_token
@@ -291,7 +308,13 @@ def check_inventory(config: StationConfig, view: SystemView) -> Check:
     finally:
         backend.close()
     checked = "token accepted" if auth is not None else "token not checked by this backend"
-    return Check("inventory", OK, f"{settings.backend} at {settings.url} reachable, {checked}")
+    reachable = f"{settings.backend} at {settings.url} reachable, {checked}"
+    unknown = _unknown_sync_products(settings)
+    if unknown:
+        # Not a start-up error: a retired product's mapping may stay. But a typo sends that
+        # product's results under the defaults (or parks them), so say it here.
+        return Check("inventory", FAIL, f"{reachable}; but {unknown}")
+    return Check("inventory", OK, reachable)
 
 
 def check_clock(config: StationConfig, view: SystemView) -> Check:

@@ -37,6 +37,9 @@ _TEXT: dict[str, dict[str, str]] = {
                        "mise hors tension",
                  "en": "stop requested ({signal}): the run in progress is aborted and the board "
                        "powered off"},
+    "stopping_idle": {"fr": "arrêt demandé ({signal}) : aucun essai en cours, rien n'est sous "
+                            "tension",
+                      "en": "stop requested ({signal}): no run in progress, nothing is powered"},
 }
 
 

@@ -91,11 +91,12 @@ def run_station(config: StationConfig, *, lang: str, out: TextIO, console: bool,
     station = Station(config, command="pibench station", sim_pace=sim_pace)
 
     def on_stop(signal_name: str) -> None:
-        station.stop(f"{signal_name} received: the station was told to stop")
+        was_running = station.stop(f"{signal_name} received: the station was told to stop")
         stop.set()
         for inbox in inboxes:
             inbox.close()
-        print(f"\n{t('stopping', lang, signal=signal_name)}", file=screen, flush=True)
+        said = "stopping" if was_running else "stopping_idle"
+        print(f"\n{t(said, lang, signal=signal_name)}", file=screen, flush=True)
 
     with StopSignals(on_stop), station:
         mode = "simulated hardware" if config.simulated else "real hardware"

@@ -250,15 +250,17 @@ class Station:
         runner = self._runner
         return runner.abort(reason) if runner is not None else False
 
-    def stop(self, reason: str) -> None:
+    def stop(self, reason: str) -> bool:
         """The station is told to stop (a signal, from any thread): the run in progress is
         aborted through the engine (its teardown powers the board off, every step gets its
-        row, the run is stored ABORTED with ``reason``) and no new run starts."""
+        row, the run is stored ABORTED with ``reason``) and no new run starts. True when a run
+        was in progress (what the operator is told depends on it)."""
         with self._run_lock:
             self._stop_reason = reason
             runner = self._runner
         if runner is not None:
             runner.stop(reason)
+        return runner is not None
 
     @property
     def stopping(self) -> str | None:

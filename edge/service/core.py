@@ -3,8 +3,8 @@
 It owns an open :class:`~edge.station.Station` and is what both the local API and the terminal
 console call, so there is one path into the engine, whoever asks:
 
-* runs run in a worker thread of the service, one at a time (a second start is refused with
-  :class:`RunInProgress`); a client that vanishes never touches a run;
+* runs run in the service's one run thread (``edge/service/run_thread.py``), one at a time (a
+  second start is refused with :class:`RunInProgress`); a client that vanishes never touches a run;
 * the current run is kept as a snapshot (:class:`~edge.service.tracker.RunTracker`) fed by the
   event bus, with the seq it is exact at, so a client can read it and then follow the stream;
 * scans (from the station's serial-port scanner, or submitted by a client), health changes and
@@ -31,6 +31,7 @@ from edge.engine.timesync import ntp_synchronized
 from edge.records import RunRecord
 from edge.service import health as health_checks
 from edge.service.events import HealthChanged, ScanRead, SyncStatusChanged
+from edge.service.run_thread import RunThread
 from edge.service.tracker import RunTracker
 from edge.service.views import limits_view, record_to_json
 
@@ -130,7 +131,7 @@ class StationService:
         self._sub: Subscription | None = None
         self._pending: _PendingStart | None = None
         self._last_start: tuple[str, dict[str, Any]] | None = None  # (request id, answer)
-        self._worker: threading.Thread | None = None
+        self._runs = RunThread()
         self._worker_record: RunRecord | None = None
         self._worker_error: BaseException | None = None
         self._selected_product: str | None = None
@@ -154,8 +155,10 @@ class StationService:
         from edge.store import open_store
 
         self._conn = open_store(self.config.database, migrate=False)
-        # Reads of history and status: a small page cache is plenty, and memory is tight.
-        self._conn.execute("PRAGMA cache_size = -512")
+        # Reads of history and status: a small page cache is plenty, and memory is tight (each
+        # connection's cache fills up to its cap as the file grows: 512 KiB here was the largest
+        # part of the station's growth over its first thousand runs, bench_station_rss.py).
+        self._conn.execute("PRAGMA cache_size = -128")
         self._sub = self.bus.subscribe(maxlen=4096, on_ready=self._on_bus_ready)
         self._start_scanner()
         self.refresh_health()
@@ -176,9 +179,7 @@ class StationService:
         is joined up to ``run_timeout``; the station's own close powers the fixtures off)."""
         self._stop.set()
         self._wake.set()
-        worker = self._worker
-        if worker is not None:
-            worker.join(run_timeout)
+        self._runs.stop(run_timeout)
         if self._monitor is not None:
             self._monitor.join(10)
         if self._scanner is not None:
@@ -376,8 +377,7 @@ class StationService:
         with self._lock:
             if request_id and self._last_start and self._last_start[0] == request_id:
                 return self._last_start[1]
-            if self._pending is not None or self._tracker.run is not None or (
-                    self._worker is not None and self._worker.is_alive()):
+            if self._pending is not None or self._tracker.run is not None or self._runs.busy():
                 running = self._tracker.run["run_id"] if self._tracker.run else None
                 raise RunInProgress("a run is in progress"
                                     + (f" (run {running})" if running else "")
@@ -388,10 +388,12 @@ class StationService:
             self._pending = pending
             self._selected_product = product
             self._worker_record = self._worker_error = None
-            self._worker = threading.Thread(
-                target=self._run_worker, args=(pending, operator, batch),
-                name="pibench-run", daemon=False)
-            self._worker.start()
+            try:
+                self._runs.submit(lambda: self._run_worker(pending, operator, batch))
+            except RuntimeError:  # the service is closing: nothing was powered
+                self._pending = None
+                raise StartFailed("the station is stopping: no new run",
+                                  cause="station_stopping") from None
         if not pending.done.wait(timeout):
             raise StartFailed(f"the run did not start within {timeout:.0f} s",
                               cause="start_timeout")
@@ -446,9 +448,7 @@ class StationService:
     def wait_run(self, timeout: float | None = None) -> RunRecord | None:
         """Wait for the service's current run to end; its record (None if it never started or
         its verdict could not be stored: :attr:`last_error` says why)."""
-        worker = self._worker
-        if worker is not None:
-            worker.join(timeout)
+        self._runs.wait_idle(timeout)
         return self._worker_record
 
     def run_and_wait(self, product: str, serial: str, *, operator: str = "",
@@ -465,9 +465,8 @@ class StationService:
         return record
 
     def running(self) -> bool:
-        """A run is starting or in progress in the service's worker."""
-        worker = self._worker
-        return worker is not None and worker.is_alive()
+        """A run is starting or in progress in the service's run thread."""
+        return self._runs.busy()
 
     @property
     def last_error(self) -> BaseException | None:

@@ -1,21 +1,27 @@
-"""Map an HTTP response or a ``requests`` exception to an :class:`~edge.sync.outcomes.Outcome`.
+"""Map an HTTP response or a transport exception to an :class:`~edge.sync.outcomes.Outcome`.
 
-Shared by both backends so a 503 means the same thing whichever inventory the shop runs.
+Shared by both backends so a 503 means the same thing whichever inventory the shop runs. The
+generic backend sends with ``http.client`` (``edge/sync/http_transport.py``), InvenTree's
+through ``requests``: this module imports neither library, it recognises the exceptions of the
+ones already loaded (an exception of a library nobody imported cannot be raised).
 """
 
 from __future__ import annotations
 
 import email.utils
 import math
+import sys
 from collections.abc import Mapping
 from dataclasses import replace
-
-import requests
-import urllib3
+from typing import TYPE_CHECKING, Any
 
 from edge.sync import outcomes
+from edge.sync.http_transport import ConnectFailed, ExchangeFailed
 from edge.sync.outcomes import RETRY_AFTER_MAX_S, Outcome
 from edge.sync.secrets import REDACTOR, describe_error
+
+if TYPE_CHECKING:
+    import requests
 
 # RETRY_AFTER_MAX_S (the clamp on a server's Retry-After) lives in edge.sync.outcomes, so the
 # runner and the status can use it without importing requests through this module.
@@ -132,11 +138,26 @@ def classify_status(
 
 
 def classify_exception(exc: BaseException, what: str, sent_body: bool) -> Outcome:
-    """Network-level failures (``requests`` or ``urllib3``). Connect-phase errors prove nothing
-    reached the server."""
+    """Network-level failures (our ``http.client`` transport, ``requests`` or ``urllib3``).
+    Connect-phase errors prove nothing reached the server."""
     reason = f"{what}: {describe_error(exc)}"
-    if isinstance(exc, urllib3.exceptions.HTTPError):
-        return _classify_urllib3(exc, reason, sent_body)
+    if isinstance(exc, ConnectFailed):
+        return outcomes.nothing_sent(reason)
+    if isinstance(exc, ExchangeFailed):
+        return outcomes.ambiguous(reason) if sent_body else outcomes.transient(reason)
+    urllib3 = sys.modules.get("urllib3")
+    if urllib3 is not None and isinstance(exc, urllib3.exceptions.HTTPError):
+        return _classify_urllib3(urllib3, exc, reason, sent_body)
+    requests = sys.modules.get("requests")
+    if requests is not None and isinstance(exc, requests.exceptions.RequestException):
+        return _classify_requests(requests, exc, reason, sent_body)
+    if isinstance(exc, OSError):
+        return outcomes.ambiguous(reason) if sent_body else outcomes.transient(reason)
+    return outcomes.transient(reason, may_have_committed=sent_body)
+
+
+def _classify_requests(requests: Any, exc: BaseException, reason: str,
+                       sent_body: bool) -> Outcome:
     if isinstance(exc, requests.exceptions.ConnectTimeout | requests.exceptions.SSLError):
         return outcomes.nothing_sent(reason)
     if isinstance(exc, requests.exceptions.ConnectionError):
@@ -153,12 +174,13 @@ def classify_exception(exc: BaseException, what: str, sent_body: bool) -> Outcom
         return outcomes.ambiguous(reason) if sent_body else outcomes.transient(reason)
     if isinstance(exc, requests.exceptions.InvalidJSONError):
         return outcomes.transient(reason, may_have_committed=sent_body)
-    if isinstance(exc, OSError):
+    if isinstance(exc, OSError):  # requests' other errors are IOErrors too
         return outcomes.ambiguous(reason) if sent_body else outcomes.transient(reason)
     return outcomes.transient(reason, may_have_committed=sent_body)
 
 
-def _classify_urllib3(exc: BaseException, reason: str, sent_body: bool) -> Outcome:
+def _classify_urllib3(urllib3: Any, exc: BaseException, reason: str,
+                      sent_body: bool) -> Outcome:
     # NewConnectionError and NameResolutionError are ConnectTimeoutError subclasses.
     if isinstance(exc, urllib3.exceptions.ConnectTimeoutError | urllib3.exceptions.SSLError):
         return outcomes.nothing_sent(reason)

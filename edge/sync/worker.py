@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 # Even with nothing due, look at the database this often, whatever poll_s says: "pibench sync now"
 # and retry-parked from another process are seen within this time (a few SQLite reads).
 MAX_WAIT_S = 5.0
+SYNC_PAGE_CACHE_KIB = 64
 
 
 class SyncBusyError(RuntimeError):
@@ -106,6 +107,9 @@ class SyncWorker:
         each :meth:`run` gives it a fresh database connection."""
         install_redaction()
         conn = open_store(self.db_path)
+        # It reads one outbox row at a time and writes its state: the store's default cache
+        # (sized for the recorder's writes) would only fill up with pages it never reads again.
+        conn.execute(f"PRAGMA cache_size = {-SYNC_PAGE_CACHE_KIB}")
         s = self.settings
         if self.runner is not None:
             self.runner.outbox = Outbox(conn, s.target)

@@ -63,6 +63,7 @@ def test_a_signal_during_pibench_run_aborts_powers_off_and_stores_every_step(tmp
     proc.signal(signum)
     assert proc.finish() == EXIT_CODES[Outcome.ABORTED], proc.text()
     _assert_aborted_by(data, run_id, signum, proc)
+    assert "the run in progress is aborted and the board powered off" in proc.text()
     assert "Traceback" not in proc.text()
     assert read_owner(data) is None
 
@@ -81,7 +82,18 @@ def test_a_signal_during_a_console_station_run_aborts_it_and_the_station_exits_0
     proc.signal(signum)
     assert proc.finish() == 0, proc.text()
     _assert_aborted_by(data, run_id, signum, proc)
+    assert "the run in progress is aborted" in proc.text()
     assert "Traceback" not in proc.text()
+
+
+def test_a_signal_to_an_idle_console_station_says_no_run_was_in_progress(tmp_path):
+    data = tmp_path / "station"
+    proc = Proc(data, "station", "--product", PRODUCT, stdin=subprocess.PIPE)
+    proc.wait_for("Scan the serial")
+    proc.signal(signal.SIGTERM)
+    assert proc.finish() == 0, proc.text()
+    assert "no run in progress, nothing is powered" in proc.text()
+    assert "the run in progress is aborted" not in proc.text()
 
 
 @pytest.mark.parametrize("signum", SIGNALS, ids=lambda s: signal.Signals(s).name)

@@ -17,6 +17,8 @@ import pytest
 HTTP = {"requests", "urllib3", "inventree", "charset_normalizer", "idna", "certifi"}
 # The standard library's HTTP client (with ssl and email): only to hand a run to a running station.
 STDLIB_HTTP = {"http.client", "ssl"}
+# The generic sync's own HTTP client (on http.client): only where a generic sync runs.
+SYNC_TRANSPORT = "edge.sync.http_transport"
 NEVER = {"serial", "textual", "rich"}  # pyserial: only with a scanner configured; HMI toolkit
 # pibench's own modules a run without a sync does not use: the exports (csv, tempfile), the sync
 # settings (only with a [sync] table, whose check they are), the API client (only to hand a run
@@ -30,7 +32,7 @@ HARDWARE = {"gpiozero", "colorzero", "lgpio", "smbus2", "spidev", "pigpio"}
 # Runs `pibench` as its console script does, then prints the top-level packages imported, and
 # those of the modules above that were.
 DUMP = (
-    f"EXACT = {sorted(STDLIB_HTTP | NOT_FOR_A_RUN)!r}\n"
+    f"EXACT = {sorted(STDLIB_HTTP | NOT_FOR_A_RUN | {SYNC_TRANSPORT})!r}\n"
     "import atexit, json, sys\n"
     "atexit.register(lambda: print('MODULES ' + json.dumps(sorted({m.split('.')[0]"
     " for m in sys.modules} | {m for m in sys.modules if m in EXACT}))))\n"
@@ -86,10 +88,13 @@ def test_run_with_a_sync_configured_still_imports_no_http_stack(tmp_path, data):
 
 def test_a_station_loads_the_http_stack_only_when_a_sync_is_configured(tmp_path, data):
     """Started, shown its scan prompt, then told 'q': without a sync, no HTTP library; with
-    one, its worker's (which also shows that this test sees an import when there is one)."""
+    the generic one, its worker's client on the standard library's http.client, and still no
+    third-party HTTP stack (requests and urllib3 cost the station about 5 MiB: issue 14)."""
     station = ("station", "--product", "PowerBank-Foolish")
     without = imported(*data, *station, stdin="q\n")
     unused = HTTP | NEVER | HARDWARE
     assert "edge" in without and not without & unused, sorted(without & unused)
+    assert SYNC_TRANSPORT not in without
     with_sync = imported("--config", str(_sync_config(tmp_path)), *data, *station, stdin="q\n")
-    assert {"requests", "urllib3"} <= with_sync and not with_sync & (NEVER | HARDWARE)
+    assert {SYNC_TRANSPORT, "http.client"} <= with_sync, sorted(with_sync)
+    assert not with_sync & (HTTP | NEVER | HARDWARE), sorted(with_sync & (HTTP | NEVER | HARDWARE))

@@ -195,3 +195,19 @@ def test_simulated_station_through_the_cli(tmp_path: Path, capsys) -> None:
         assert lines[hardware] == NOT_APPLICABLE
     assert lines["database"] == OK and lines["scanner"] == OK and lines["inventory"] == OK
     assert code == (1 if FAIL in lines.values() else 0)
+
+
+@pytest.mark.slow  # a fake InvenTree server in a subprocess
+def test_a_sync_mapping_naming_no_product_here_is_reported(
+    tmp_path: Path, machine: FakeMachine, inventree: FakeServerProcess
+) -> None:
+    config = inventree_config(tmp_path, inventree.base_url)
+    text = config.source.read_text() + ('[sync.parts]\n"PowerBank-Foolsh" = 12\n'
+                                        '"HMI-IO-Board" = 13\n')
+    config.source.write_text(text)
+    check = by_name(run_checks(load_config(config.source), machine.view()))["inventory"]
+    assert check.status == FAIL, check.detail
+    assert "token accepted" in check.detail  # the rest was still checked
+    assert "'PowerBank-Foolsh'" in check.detail and "a typo?" in check.detail
+    assert "'HMI-IO-Board'" not in check.detail  # that one is a product of this station
+    assert "PowerBank-Foolish" in check.detail  # what the name should have been

@@ -4,41 +4,25 @@ The contract (docs/sync.md): 2xx = stored, 409 = stored before (a retry of a del
 receiver de-duplicates on the key. So reconciling an ambiguous attempt is just sending the same
 bytes again, and no pre-send mark is needed.
 
-Transport: ``urllib3`` directly (it is what ``requests`` runs on). A delivery is one small POST on
-a kept-alive connection; ``requests`` adds about a millisecond of Python per request on top
-(measured by bench/bench_sync.py), which halved the drain rate after an outage. urllib3 >= 2.3
-is guaranteed by ``inventree``'s own requirements. Proxies and a CA bundle are still taken from
-the usual environment variables (and requests' CA bundle by default), once.
+Transport: the standard library's ``http.client`` (``edge/sync/http_transport.py``). A delivery
+is one small POST on a kept-alive connection: ``requests`` added about a millisecond of Python
+per request (measured by bench/bench_sync.py), which halved the drain rate after an outage, and
+urllib3 and requests together about 5 MiB to the station process (bench/bench_station_rss.py).
+Proxies and a CA bundle are still taken from the usual environment variables, once.
 """
 
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable
-from urllib.parse import urlsplit
-
-import urllib3
-from requests.certs import where as default_ca_bundle
-from requests.utils import get_environ_proxies
 
 from edge.sync import outcomes
 from edge.sync.backends.base import AuditResult, OutboxItem
 from edge.sync.http_classify import classify_exception, classify_http, is_json_type
+from edge.sync.http_transport import HttpTransport, Response, TransportError
 from edge.sync.outcomes import Outcome
 from edge.sync.settings import SyncSettings
 from edge.sync.user_agent import user_agent
-
-
-def _pool_manager(url: str, timeout: urllib3.Timeout) -> urllib3.PoolManager:
-    ca_certs = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or (
-        default_ca_bundle())
-    common = {"num_pools": 2, "maxsize": 1, "retries": False, "timeout": timeout,
-              "ca_certs": ca_certs}
-    proxy = get_environ_proxies(url).get(urlsplit(url).scheme)
-    if proxy:
-        return urllib3.ProxyManager(proxy, **common)
-    return urllib3.PoolManager(**common)
 
 
 class GenericBackend:
@@ -46,9 +30,7 @@ class GenericBackend:
 
     def __init__(self, settings: SyncSettings, token: str) -> None:
         self.settings = settings
-        timeout = urllib3.Timeout(connect=settings.connect_timeout_s,
-                                  read=settings.read_timeout_s)
-        self.http = _pool_manager(settings.url, timeout)
+        self.http = HttpTransport(settings.connect_timeout_s, settings.read_timeout_s)
         self.headers = {"User-Agent": user_agent(), "Accept": "application/json"}
         self.set_token(token)
 
@@ -57,16 +39,16 @@ class GenericBackend:
         self.headers[g.auth_header] = f"{g.auth_scheme} {token}" if g.auth_scheme else token
 
     def _request(self, method: str, url: str, body: bytes | None = None,
-                 extra: dict[str, str] | None = None) -> urllib3.BaseHTTPResponse:
-        # redirect=False: a proxy's 3xx must not turn our POST into a GET somewhere else.
-        return self.http.request(method, url, body=body, headers={**self.headers, **(extra or {})},
-                                 redirect=False, retries=False)
+                 extra: dict[str, str] | None = None) -> Response:
+        # Never redirected, never retried here: a proxy's 3xx must not turn our POST into a GET
+        # somewhere else, and a retry is the runner's decision (with the same key).
+        return self.http.request(method, url, body, {**self.headers, **(extra or {})})
 
     def probe(self, now: float) -> Outcome:
         url = self.settings.generic.probe_url or self.settings.url
         try:
             response = self._request("GET", url)
-        except urllib3.exceptions.HTTPError as exc:
+        except TransportError as exc:
             return classify_exception(exc, "probe", sent_body=False)
         # Any answer from the application (even 404/405 to a GET) means it is reachable; only
         # the overload and gateway answers say "still down".
@@ -87,7 +69,7 @@ class GenericBackend:
                 "Content-Type": "application/json; charset=utf-8",
                 "Idempotency-Key": item.run_id,
             })
-        except urllib3.exceptions.HTTPError as exc:
+        except TransportError as exc:
             return classify_exception(exc, "POST result", sent_body=True)
         ctype = response.headers.get("Content-Type", "")
         if response.status == 409:
@@ -118,4 +100,4 @@ class GenericBackend:
         pass
 
     def close(self) -> None:
-        self.http.clear()
+        self.http.close()
