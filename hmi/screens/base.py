@@ -6,8 +6,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from textual.css.query import NoMatches
-from textual.screen import Screen
+from textual.screen import UPDATE_PERIOD, Screen
 
+from hmi.frame_timer import FrameTimer
 from hmi.state import StationState
 from hmi.widgets.status_bar import StatusBar
 
@@ -20,6 +21,20 @@ STATUS_CHANGES = {"all", "health", "sync", "link", "screen", "command"}
 
 
 class StationScreen(Screen):
+    _frame_timer: FrameTimer | None = None
+
+    @property
+    def _update_timer(self) -> FrameTimer:
+        """Textual's repaint timer (``Screen._update_timer``, textual 8.2.8), built the way its
+        ``set_interval`` builds it, but skipping missed frames exactly (hmi/frame_timer.py)."""
+        if self._frame_timer is None:
+            timer = FrameTimer(self, UPDATE_PERIOD, name="screen_update",
+                               callback=self._on_timer_update, pause=True)
+            timer._start()
+            self._timers.add(timer)
+            self._frame_timer = timer
+        return self._frame_timer
+
     @property
     def hmi(self) -> PibenchHMI:
         return self.app  # type: ignore[return-value]

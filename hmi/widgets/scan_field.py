@@ -5,6 +5,7 @@ what is being typed and what was accepted or refused."""
 from __future__ import annotations
 
 from rich.text import Text
+from textual.visual import VisualType
 from textual.widgets import Static
 
 from hmi.i18n import t
@@ -12,6 +13,12 @@ from hmi.state import ScanView
 
 
 class ScanField(Static):
+    def update(self, content: VisualType = "", *, layout: bool = False) -> None:
+        """Its size comes from the stylesheet (3 rows, the width of its row), never from the
+        words: a keystroke or a verdict repaints the field alone, without a layout pass of
+        the whole screen (a scanner types a dozen characters in a few milliseconds)."""
+        super().update(content, layout=layout)
+
     def show(self, typing: str, scan: ScanView | None, lang: str, *, sent: str = "",
              slow: bool = False) -> None:
         """``sent``: a scan the station has not answered yet (``slow``: for a while)."""

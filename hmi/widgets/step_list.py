@@ -101,9 +101,9 @@ class StepList(ScrollView, can_focus=False):
     repaints only their region; no step ever is a widget of its own, so painting an event never
     lays the screen out again. (One child widget per step, as before, made every layout pass
     re-measure and re-render them all: 7-40 ms a pass here, at every board's start and verdict,
-    and the events arriving meanwhile waited behind it.) A layout pass remains only when the
-    list's height in lines changes: a new run of another product, or a failing step growing an
-    error line."""
+    and the events arriving meanwhile waited behind it.) A change of the list's height in lines
+    (another product's run, a failing step growing an error line) does not lay the screen out
+    either: see :meth:`_place_lines`."""
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {"step-list--running"}
 
@@ -152,8 +152,21 @@ class StepList(ScrollView, can_focus=False):
         for step in self._steps:
             first.append(first[-1] + row_count(step))
         self._first = first
-        if self.virtual_size.height != first[-1]:
-            self.virtual_size = Size(0, first[-1])  # a layout pass: only when the height changes
+        size = Size(0, first[-1])
+        if self.virtual_size == size:
+            return
+        if not self.size:  # not laid out yet: the first layout pass takes it
+            self.virtual_size = size
+            return
+        # Another height in lines (another product's run, a failing step growing its error
+        # line) changes nothing outside this widget: its own size comes from the stylesheet
+        # and its scrollbar is always shown (styles/hmi.tcss). So the new height is set without
+        # the layout pass of the whole screen that ``virtual_size`` asks for (Reactive(...,
+        # layout=True)), and the scrollbar and scroll limits are updated the way Textual's
+        # own resize does it (ScrollView._size_updated -> _scroll_update, textual 8.2.8).
+        self.set_reactive(StepList.virtual_size, size)
+        self._scroll_update(size)
+        self.refresh()
 
     def render_line(self, y: int) -> Strip:
         width = self.scrollable_content_region.width
