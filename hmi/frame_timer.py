@@ -14,7 +14,7 @@ the same CPU per event (docs/hmi.md, "Measured").
 Only the skip arithmetic differs from Textual's ``Timer._run`` (textual==8.2.8 is pinned
 exactly; ``tests/hmi/test_frame_timer.py`` checks that its loop is still the one copied here).
 The loop is adapted from Textual 8.2.8 (``textual/timer.py``, MIT License, Copyright (c) 2021
-Will McGugan / Textualize); the fix belongs upstream, and this file goes once Textual has it.
+Will McGugan); the fix belongs upstream, and this file goes once Textual has it.
 """
 
 from __future__ import annotations
