@@ -401,6 +401,14 @@ def command_named(argv: list[str]) -> str | None:
     return None
 
 
+def _add_sim_options(p: argparse.ArgumentParser) -> None:
+    """The simulated station's options, the same for ``station`` and ``run``."""
+    p.add_argument("--sim-fault", action="append", default=None, metavar="FAULT",
+                   help="simulated station only: carry a fault (e.g. wrong-resistor)")
+    p.add_argument("--sim-pace", type=_sim_pace, default=None, metavar="FACTOR",
+                   help=SIM_PACE_HELP)
+
+
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     """The command line's parser; with ``only`` (a name from ``command_named``), with that one
     sub-command alone: argparse builds a parser per sub-command (and asks gettext for its
@@ -428,10 +436,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         p.add_argument("--no-console", action="store_true",
                        help="no operator prompt (as a service; operators use the HMI)")
         p.add_argument("--product", default=None, help="product to start with")
-        p.add_argument("--sim-fault", action="append", default=None, metavar="FAULT",
-                       help="simulated station only: carry a fault (e.g. wrong-resistor)")
-        p.add_argument("--sim-pace", type=_sim_pace, default=None, metavar="FACTOR",
-                       help=SIM_PACE_HELP)
+        _add_sim_options(p)
         p.set_defaults(func=cmd_station)
 
     if wanted("run"):
@@ -440,10 +445,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         p.add_argument("--serial", required=True)
         p.add_argument("--operator", default="")
         p.add_argument("--batch", default="")
-        p.add_argument("--sim-fault", action="append", default=None, metavar="FAULT",
-                       help="simulated station only: carry a fault (e.g. wrong-resistor)")
-        p.add_argument("--sim-pace", type=_sim_pace, default=None, metavar="FACTOR",
-                       help=SIM_PACE_HELP)
+        _add_sim_options(p)
         p.set_defaults(func=cmd_run)
 
     if wanted("products"):

@@ -142,6 +142,13 @@ async def type_scan(pilot, serial: str) -> None:
     await pilot.press(*serial, "enter")
 
 
+async def scan_until_startable(pilot, serial: str) -> None:
+    """The ready screen, a board scanned, and START usable for it."""
+    await wait_ready(pilot)
+    await type_scan(pilot, serial)
+    await wait_for(pilot, lambda: pilot.app.state.can_start(), f"{serial} startable")
+
+
 
 
 async def tap(pilot, selector: str, timeout: float = 20.0) -> None:

@@ -10,7 +10,14 @@ from __future__ import annotations
 import errno
 
 import pytest
-from hmi_support import make_app, screen_text, tap, type_scan, wait_for, wait_ready, wait_text
+from hmi_support import (
+    make_app,
+    scan_until_startable,
+    screen_text,
+    tap,
+    wait_for,
+    wait_text,
+)
 
 from drivers.clock import SimClock
 from drivers.gpio.pi import PiGPIOUnavailableError
@@ -162,9 +169,7 @@ async def test_an_error_verdict_says_what_happened_and_what_to_do(station_factor
     station = station_factory(sim_faults=[fault])
     app = make_app(station.url, lang=lang)
     async with app.run_test(size=(100, 30)) as pilot:
-        await wait_ready(pilot)
-        await type_scan(pilot, "HIO-000090")
-        await wait_for(pilot, lambda: app.state.can_start(), "startable")
+        await scan_until_startable(pilot, "HIO-000090")
         await tap(pilot, "#start")
         await wait_for(pilot, lambda: app.state.phase is Phase.VERDICT, "the verdict")
         assert app.state.run.outcome == "ERROR"

@@ -5,7 +5,16 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from hmi_support import make_app, screen_text, tap, type_scan, wait_for, wait_ready, wait_text
+from hmi_support import (
+    make_app,
+    scan_until_startable,
+    screen_text,
+    tap,
+    type_scan,
+    wait_for,
+    wait_ready,
+    wait_text,
+)
 
 from hmi.screens.confirm_abort import ConfirmAbort
 from hmi.state import Phase
@@ -112,9 +121,7 @@ async def test_tap_on_start_then_the_scanners_enter_never_starts_twice(station_f
     app = make_app(station.url)
     starts: list[str] = []
     async with app.run_test(size=(80, 24)) as pilot:
-        await wait_ready(pilot)
-        await type_scan(pilot, "PBF-000003")
-        await wait_for(pilot, lambda: app.state.can_start(), "startable")
+        await scan_until_startable(pilot, "PBF-000003")
         original = app.client.start
 
         async def counting_start(*args, **kwargs):
@@ -149,9 +156,7 @@ async def test_abort_asks_first_then_the_run_ends_aborted(station_factory):
     station = station_factory(pace=0.2)  # a PowerBank run then lasts several seconds
     app = make_app(station.url)
     async with app.run_test(size=(80, 24)) as pilot:
-        await wait_ready(pilot)
-        await type_scan(pilot, "PBF-000004")
-        await wait_for(pilot, lambda: app.state.can_start(), "startable")
+        await scan_until_startable(pilot, "PBF-000004")
         await tap(pilot, "#start")
         await wait_for(pilot, lambda: app.state.phase is Phase.RUNNING, "the running screen")
         await tap(pilot, "#abort")
@@ -251,9 +256,7 @@ async def test_a_powerbank_runs_detail_draws_its_pulse_train(station):
 
     app = make_app(station.url)
     async with app.run_test(size=(80, 30)) as pilot:
-        await wait_ready(pilot)
-        await type_scan(pilot, "PBF-000301")
-        await wait_for(pilot, lambda: app.state.can_start(), "startable")
+        await scan_until_startable(pilot, "PBF-000301")
         await tap(pilot, "#start")
         await wait_for(pilot, lambda: app.state.phase is Phase.VERDICT, "verdict")
         await tap(pilot, "#today")

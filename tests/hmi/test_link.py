@@ -8,6 +8,7 @@ from hmi_support import (
     drop_link,
     make_app,
     restore_link,
+    scan_until_startable,
     screen_text,
     tap,
     type_scan,
@@ -27,9 +28,7 @@ async def test_station_killed_mid_run_and_restarted(station_factory):
     station = station_factory(pace=0.2)
     app = make_app(station.url)
     async with app.run_test(size=(80, 24)) as pilot:
-        await wait_ready(pilot)
-        await type_scan(pilot, "PBF-000010")
-        await wait_for(pilot, lambda: app.state.can_start(), "startable")
+        await scan_until_startable(pilot, "PBF-000010")
         await tap(pilot, "#start")
         await wait_for(pilot, lambda: app.state.phase is Phase.RUNNING, "running")
         run_id = app.state.run.run_id
@@ -142,9 +141,7 @@ async def test_a_verdict_gives_way_after_the_station_restarted(station):
 async def test_a_scan_waiting_for_start_is_forgotten_when_the_link_drops(station):
     app = make_app(station.url)
     async with app.run_test(size=(80, 24)) as pilot:
-        await wait_ready(pilot)
-        await type_scan(pilot, "PBF-000040")
-        await wait_for(pilot, lambda: app.state.can_start(), "startable")
+        await scan_until_startable(pilot, "PBF-000040")
         url = await drop_link(pilot)
         restore_link(pilot, url)
         await wait_ready(pilot)
@@ -159,9 +156,7 @@ async def test_a_run_that_finishes_while_the_link_is_down_shows_its_stored_verdi
     station = station_factory(pace=0.2)
     app = make_app(station.url)
     async with app.run_test(size=(80, 24)) as pilot:
-        await wait_ready(pilot)
-        await type_scan(pilot, "PBF-000041")
-        await wait_for(pilot, lambda: app.state.can_start(), "startable")
+        await scan_until_startable(pilot, "PBF-000041")
         await tap(pilot, "#start")
         await wait_for(pilot, lambda: app.state.phase is Phase.RUNNING, "running")
         run_id = app.state.run.run_id

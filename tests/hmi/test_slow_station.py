@@ -13,6 +13,7 @@ from hmi_support import (
     drop_link,
     make_app,
     restore_link,
+    scan_until_startable,
     screen_text,
     tap,
     type_scan,
@@ -92,9 +93,7 @@ async def test_a_start_without_answer_retried_starts_one_run(station):
     app = slow_app(station.url, command_timeout=1.0)
     starts = counted(app, "start")
     async with app.run_test(size=(80, 24)) as pilot:
-        await wait_ready(pilot)
-        await type_scan(pilot, "PBF-000070")
-        await wait_for(pilot, lambda: app.state.can_start(), "startable")
+        await scan_until_startable(pilot, "PBF-000070")
         station.freeze()
         try:
             await tap(pilot, "#start")
@@ -124,9 +123,7 @@ async def test_a_slow_abort_is_said_and_the_run_still_ends_aborted(station_facto
     station = station_factory(pace=0.2)
     app = slow_app(station.url, command_timeout=30.0)
     async with app.run_test(size=(80, 24)) as pilot:
-        await wait_ready(pilot)
-        await type_scan(pilot, "PBF-000080")
-        await wait_for(pilot, lambda: app.state.can_start(), "startable")
+        await scan_until_startable(pilot, "PBF-000080")
         await tap(pilot, "#start")
         await wait_for(pilot, lambda: app.state.phase is Phase.RUNNING, "running")
         await tap(pilot, "#abort")
@@ -147,9 +144,7 @@ async def test_a_station_frozen_mid_run_is_said_unreachable_not_left_running(sta
     station = station_factory(pace=0.2)
     app = slow_app(station.url, command_timeout=30.0, stream_silence=2.0)
     async with app.run_test(size=(80, 24)) as pilot:
-        await wait_ready(pilot)
-        await type_scan(pilot, "PBF-000090")
-        await wait_for(pilot, lambda: app.state.can_start(), "startable")
+        await scan_until_startable(pilot, "PBF-000090")
         await tap(pilot, "#start")
         await wait_for(pilot, lambda: app.state.phase is Phase.RUNNING, "running")
         run_id = app.state.run.run_id
@@ -170,9 +165,7 @@ async def test_starting_is_not_left_on_screen_after_a_link_drop(station_factory)
     station = station_factory(pace=0.2)
     app = slow_app(station.url, command_timeout=30.0)
     async with app.run_test(size=(80, 24)) as pilot:
-        await wait_ready(pilot)
-        await type_scan(pilot, "PBF-000095")
-        await wait_for(pilot, lambda: app.state.can_start(), "startable")
+        await scan_until_startable(pilot, "PBF-000095")
         station.freeze()
         try:
             await tap(pilot, "#start")
