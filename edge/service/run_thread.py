@@ -2,14 +2,14 @@
 
 A new thread per run cost memory that never came back: each new thread's first allocations go
 to whichever glibc arena is free, its stack pages are touched afresh, and over a day of runs
-the process grew by about 0.3 MiB per 100 runs (bench/bench_station_rss.py). One thread,
-started with the first run and kept, runs every run after it.
+the process grew by about 0.3 MiB per 100 runs (bench/bench_station_rss.py). One worker thread,
+started with the first run and kept, runs every run after it: the standard library's
+``ThreadPoolExecutor`` with one worker, which keeps its thread between jobs.
 
-It is not a daemon thread, as the per-run thread was not: at interpreter exit a run in progress
-is finished (its teardown powers the board off, its verdict is stored) before the process
-ends. An idle thread must not keep the process alive, so it is told to stop at interpreter
-shutdown, by the hook ``concurrent.futures`` uses for its own workers (``threading``'s
-``_register_atexit``: called before non-daemon threads are joined).
+Its worker is joined at interpreter exit (``concurrent.futures`` registers that hook before
+non-daemon threads are joined), as the per-run thread, not a daemon, was: a run in progress is
+finished (its teardown powers the board off, its verdict is stored) before the process ends,
+and an idle worker does not keep the process alive.
 """
 
 from __future__ import annotations
@@ -17,75 +17,49 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 
 _log = logging.getLogger("edge.service")
 
 
 class RunThread:
     def __init__(self, name: str = "pibench-run") -> None:
-        self.name = name
-        self._cond = threading.Condition(threading.Lock())
-        self._job: Callable[[], None] | None = None
-        self._stopping = False
-        self._thread: threading.Thread | None = None
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
+        self._lock = threading.Lock()
+        self._future: Future[None] | None = None
+        self._worker: int | None = None  # the worker thread's ident, once it ran a job
 
     def submit(self, job: Callable[[], None]) -> None:
         """Run ``job`` in the thread. The caller makes sure only one job is given at a time
         (RuntimeError otherwise, or once stopped)."""
-        with self._cond:
-            if self._stopping:
-                raise RuntimeError("the run thread is stopped")
-            if self._job is not None:
+        with self._lock:
+            if self.busy():
                 raise RuntimeError("a run is already in the run thread")
-            self._job = job
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._loop, name=self.name,
-                                                daemon=False)
-                self._thread.start()
-                try:
-                    threading._register_atexit(self._stop_at_exit)  # type: ignore[attr-defined]
-                except RuntimeError:  # the interpreter is already shutting down
-                    self._stopping = True
-            self._cond.notify_all()
+            # RuntimeError once stopped, or when the interpreter is shutting down.
+            self._future = self._executor.submit(self._logged, job)
 
     def busy(self) -> bool:
         """A job is given and not finished."""
-        with self._cond:
-            return self._job is not None
+        future = self._future
+        return future is not None and not future.done()
 
     def wait_idle(self, timeout: float | None = None) -> bool:
         """Wait until no job is running; False if one still is after ``timeout``."""
-        with self._cond:
-            return self._cond.wait_for(lambda: self._job is None, timeout)
+        future = self._future
+        return future is None or bool(wait([future], timeout).done)
 
     def stop(self, timeout: float | None = None) -> None:
         """Let the job in progress finish (up to ``timeout``), then end the thread."""
-        self._stop_at_exit()
-        thread = self._thread
-        if thread is not None and thread is not threading.current_thread():
-            thread.join(timeout)
+        self._executor.shutdown(wait=False)
+        if threading.get_ident() != self._worker:  # a job stopping its own thread: no wait
+            self.wait_idle(timeout)
 
-    def _stop_at_exit(self) -> None:
-        with self._cond:
-            self._stopping = True
-            self._cond.notify_all()
-
-    def _loop(self) -> None:
-        while True:
-            with self._cond:
-                while self._job is None and not self._stopping:
-                    self._cond.wait()
-                job = self._job
-                if job is None:  # stopping, and nothing left to run
-                    return
-            try:
-                job()
-            except BaseException:  # the job records its own failures; the thread must live on
-                _log.exception("a job of the run thread failed")
-            finally:
-                with self._cond:
-                    self._job = None
-                    self._cond.notify_all()
+    def _logged(self, job: Callable[[], None]) -> None:
+        self._worker = threading.get_ident()
+        try:
+            job()
+        except BaseException:  # the job records its own failures; the thread must live on
+            _log.exception("a job of the run thread failed")
 
 
 __all__ = ["RunThread"]
