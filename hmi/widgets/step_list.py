@@ -26,11 +26,15 @@ STYLE = {"PASS": "green", "PASS-MARGINAL": "yellow", "FAIL": "bold red", "ERROR"
          "ABORTED": "bold", "RUNNING": "bold cyan", "PENDING": "dim", "SKIPPED": "dim"}
 
 
+def _shows_error(step: StepView) -> bool:
+    """A step that did not pass shows its error on a line of its own."""
+    return bool(step.error and step.state not in ("PASS", "PASS-MARGINAL"))
+
+
 def row_count(step: StepView) -> int:
-    """Lines :func:`render_step` draws: known in advance, so a row that only changes its
+    """Lines :func:`step_lines` draws: known in advance, so a row that only changes its
     words is repainted without a layout pass (the costly part on a Pi)."""
-    error = bool(step.error and step.state not in ("PASS", "PASS-MARGINAL"))
-    return 1 + max(len(step.measurements), step.planned) + error
+    return 1 + max(len(step.measurements), step.planned) + _shows_error(step)
 
 
 def _cell(text: str, width: int, *, right: bool = False) -> str:
@@ -74,7 +78,7 @@ def step_lines(step: StepView, lang: str, width: int) -> list[list[Piece]]:
         limits = f"{m.limits_text()}  {m.marginal_text()}".strip()
         line(STATE_MARK.get(m.outcome, " "), mstyle, "   " + m.name, "", m.value_text(), mstyle,
              limits, "dim" if m.passed else mstyle)
-    if step.error and step.state not in ("PASS", "PASS-MARGINAL"):
+    if _shows_error(step):
         line("", "", "   " + step.error, style, "", "", "", "")
     for _ in range(step.planned - len(measurements)):
         line("", "", "", "", "", "", "", "")  # rows the plan's measurements will fill
