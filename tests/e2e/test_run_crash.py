@@ -29,14 +29,16 @@ from edge.store import INTERRUPTED_ERROR
 PRODUCT = "PowerBank-Foolish"
 RUN_LINE = re.compile(r"^plan .* run ([0-9a-f-]{36})")  # the RunStarted line
 KILLS = int(os.environ.get("PIBENCH_CRASH_KILLS", "16"))
+RUN_PACE = 0.01  # real seconds per simulated second for the runs killed mid-run
 
 pytestmark = pytest.mark.slow
 
 
-def _start(data_dir: Path, serial: str) -> subprocess.Popen:
+def _start(data_dir: Path, serial: str, pace: float | None = None) -> subprocess.Popen:
+    pacing = ["--sim-pace", str(pace)] if pace else []
     return subprocess.Popen(
         [sys.executable, "-m", "edge.cli", "--data-dir", str(data_dir), "--lang", "en",
-         "run", "--product", PRODUCT, "--serial", serial],
+         "run", "--product", PRODUCT, "--serial", serial, *pacing],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, bufsize=1,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
@@ -60,26 +62,38 @@ def test_sigkill_at_random_points_loses_and_duplicates_nothing(tmp_path):
     data = tmp_path / "station"
     rng = random.Random(int(os.environ.get("PIBENCH_CRASH_SEED", "20261124")))
 
-    # A reference run, unkilled, to know how long the run phase lasts on this machine: from
-    # the announcement (run durable, steps about to start) to the verdict.
+    # Two reference runs, unkilled, measure this machine. An instant one gives the process's
+    # whole lifetime: kills spread over it land in imports, store opening, recovery of the
+    # previous victim and the run. A simulated run is over in a few milliseconds, too short
+    # to aim at from another process, so the kills meant for the run itself go to runs whose
+    # simulated time also passes in real time (``--sim-pace``, ~0.3 s per board here), spread
+    # over that run's measured length: from the announcement (run durable, steps about to
+    # start) to the verdict. Both are measured, never assumed, so a faster machine (compiled
+    # bytecode, an installed wheel) still kills live processes.
+    spawned = time.monotonic()
     ref = _start(data, "PBF-900000")
     announced = [_wait_for_run_id(ref)]
+    out, err = ref.communicate(timeout=120)
+    lifetime = time.monotonic() - spawned
+    assert ref.returncode == 0, f"reference run failed:\n{out}\n{err}"
+
+    paced = _start(data, "PBF-900001", RUN_PACE)
+    announced.append(_wait_for_run_id(paced))
     after_start = time.monotonic()
-    for line in ref.stdout:
+    for line in paced.stdout:
         if line.startswith("####"):
             break
-    run_phase = max(time.monotonic() - after_start, 0.005)
-    out, err = ref.communicate(timeout=120)
-    assert ref.returncode == 0, f"reference run failed:\n{out}\n{err}"
+    run_phase = time.monotonic() - after_start
+    out, err = paced.communicate(timeout=120)
+    assert paced.returncode == 0, f"paced reference run failed:\n{out}\n{err}"
 
     killed_mid_run = 0
     for i in range(KILLS):
-        proc = _start(data, f"PBF-{i:06d}")
-        # Half the kills land anywhere in the process's life (imports, store opening,
-        # recovery of the previous victim); half inside the run itself.
         if i % 2:
-            time.sleep(rng.uniform(0, 0.4))
+            proc = _start(data, f"PBF-{i:06d}")
+            time.sleep(rng.uniform(0, lifetime))
         else:
+            proc = _start(data, f"PBF-{i:06d}", RUN_PACE)
             run_id = _wait_for_run_id(proc)
             if run_id:
                 announced.append(run_id)
