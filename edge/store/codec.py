@@ -33,6 +33,8 @@ def storable_text(text: str) -> str:
     surrogates that cannot be encoded as UTF-8; binding it would make the whole step fail to save.
     Such characters become visible ``\\udcXX`` escapes instead: information kept, step saved.
     """
+    if text.isascii():  # nearly every name and unit; a flag CPython keeps, so no encoding pass
+        return text
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
@@ -100,6 +102,18 @@ def float_from_json(x: float | int | str | None) -> float | None:
 
 def value_to_json(value: MeasuredValue) -> tuple[str, Any]:
     """``(value_type, json_value)``: like :func:`encode_value` but JSON-native where JSON can."""
+    # The exact built-in types first, without the text round trip below: this runs for every
+    # value and every limit of every durable step. The results are what the general path gives
+    # (a finite float is already its own shortest exact text; ``type(x) is int`` excludes bool).
+    kind = type(value)
+    if kind is float:
+        return "float", value if math.isfinite(value) else repr(value)
+    if kind is int:
+        return "int", value
+    if value is None:
+        return "none", None
+    if kind is bool:
+        return "bool", value
     value_type, text, _ = encode_value(value)
     if value_type == "float":
         return value_type, json_float(decode_value(value_type, text))  # type: ignore[arg-type]
