@@ -27,8 +27,9 @@ steps, one untimed warm-up of the 1-step variant, then ``--warm`` rounds of (50-
 run) interleaved so both see the same noise. Every run's record is checked (PASS, 50 steps, every
 measurement PASS) outside the timed region. Reported, as medians: first-run per step (T/50), warm
 per step (T/50), and warm marginal per step ((T50 - T1)/49, the fixed per-run cost removed); the
-ratio pibench/OpenHTF; commits and WAL pages per run (from the statements SQLite executed in one
-extra, untimed run, after which a second connection reads every step back); and each process's
+ratio pibench/OpenHTF; commits and WAL pages per run (read from the WAL file after one extra,
+untimed run: a commit is a frame marked as a transaction's last, however the SQL was issued;
+then a second connection reads every step back); and each process's
 peak RSS (``VmHWM``: the high-water mark ``ru_maxrss`` reports, except that on Linux
 ru_maxrss also carries the parent's peak over fork + exec). The pibench worker imports only what a
 station process would (engine, plans, store, drivers.clock; not the textual HMI).
@@ -287,9 +288,9 @@ def report(summary: dict[str, dict], bare_rss: float, step_fsync: float, sqlite_
     commits_ok = d["commits"] == [STEPS + 2] and d["steps_in_file"] == [STEPS]
     print(f"\ndurability (pibench, one extra untimed run per process): journal_mode="
           f"{_join(d['journal_mode'])}, synchronous={_join(d['synchronous'])} (2 = FULL);\n"
-          f"  {_join(d['commits'])} COMMITs per {STEPS}-step run (begin + one per step + finish = "
-          f"{STEPS + 2}), {d['pages_per_commit']:.1f} WAL pages of {_join(d['page_size'])} B per "
-          f"commit, {d['statements']:.0f} SQL statements per run;\n"
+          f"  {_join(d['commits'])} commits per {STEPS}-step run, counted in the WAL file (begin + "
+          f"one per step + finish = {STEPS + 2}), {d['pages_per_commit']:.1f} WAL pages of "
+          f"{_join(d['page_size'])} B per commit, {d['statements']:.0f} SQL statements per run;\n"
           f"  every step read back from the file by a second connection: "
           f"{'yes' if d['steps_in_file'] == [STEPS] else 'NO'}. OpenHTF keeps its record in "
           "memory until the run ends: 0 commits.")
