@@ -50,44 +50,62 @@ from edge.store.codec import float_from_json, json_float, value_from_json, value
 SCHEMA = "pibench.run/1"
 
 
+# Every dict below is written with its keys in sorted order, and ``extra`` (the one dict whose
+# keys are not ours) is put in sorted order by :func:`_key_sorted`: the encoder then writes the
+# canonical, sorted text without sorting each of a run's few hundred dicts again, a share of
+# the per-step cost of finishing a run (issue 14 goal 2). tests/edge/test_store_export.py checks
+# the text against ``json.dumps(..., sort_keys=True)``.
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=True, allow_nan=False)
+
+
+def _key_sorted(value: Any) -> Any:
+    """``value`` with the keys of every dict in it, at any depth, in sorted order."""
+    if isinstance(value, dict):
+        return {k: _key_sorted(value[k]) for k in sorted(value)}
+    if isinstance(value, list | tuple):
+        return [_key_sorted(v) for v in value]
+    return value
+
+
 def _measurement_to_json(m: Measurement) -> dict[str, Any]:
+    limits = m.limits
     value_type, value = value_to_json(m.value)
-    expected_type, expected = value_to_json(m.limits.expected)
+    expected_type, expected = value_to_json(limits.expected)
     return {
-        "name": m.name,
-        "outcome": str(m.outcome),
-        "marginal": m.marginal,
-        "units": m.limits.units,
-        "value": value,
-        "value_type": value_type,
-        "low": json_float(m.limits.low),
-        "high": json_float(m.limits.high),
-        "marginal_low": json_float(m.limits.marginal_low),
-        "marginal_high": json_float(m.limits.marginal_high),
         "expected": expected,
         "expected_type": expected_type,
+        "high": json_float(limits.high),
+        "low": json_float(limits.low),
+        "marginal": m.marginal,
+        "marginal_high": json_float(limits.marginal_high),
+        "marginal_low": json_float(limits.marginal_low),
+        "name": m.name,
+        "outcome": str(m.outcome),
+        "units": limits.units,
+        "value": value,
+        "value_type": value_type,
     }
 
 
 def _step_to_json(step: StepResult) -> dict[str, Any]:
     return {
-        "index": step.index,
-        "name": step.name,
-        "outcome": str(step.outcome),
-        "critical": step.critical,
-        "started_utc": step.started_utc,
-        "ended_utc": step.ended_utc,
-        "duration_s": json_float(step.duration_s),
         "attempts": [
             {
-                "number": a.number,
-                "outcome": str(a.outcome),
                 "duration_s": json_float(a.duration_s),
                 "error": a.error,
                 "measurements": [_measurement_to_json(m) for m in a.measurements],
+                "number": a.number,
+                "outcome": str(a.outcome),
             }
             for a in step.attempts
         ],
+        "critical": step.critical,
+        "duration_s": json_float(step.duration_s),
+        "ended_utc": step.ended_utc,
+        "index": step.index,
+        "name": step.name,
+        "outcome": str(step.outcome),
+        "started_utc": step.started_utc,
     }
 
 
@@ -95,27 +113,27 @@ def record_to_json(record: RunRecord) -> dict[str, Any]:
     """The run as ``pibench.run/1`` (see the module docstring): JSON-ready, no NaN anywhere."""
     meta = record.meta
     return {
-        "schema": SCHEMA,
-        "run_id": meta.run_id,
-        "serial": meta.serial,
-        "product": meta.product,
-        "revision": meta.revision,
         "batch": meta.batch,
-        "operator": meta.operator,
-        "station_id": meta.station_id,
+        "clock_synced": meta.clock_synced,
+        "duration_s": json_float(record.duration_s),
+        "ended_utc": record.ended_utc,
+        "error": record.error,
+        "extra": _key_sorted(meta.extra),
         "fixture_id": meta.fixture_id,
+        "operator": meta.operator,
+        "outcome": str(record.outcome),
+        "plan_hash": meta.plan_hash,
         "plan_name": meta.plan_name,
         "plan_version": meta.plan_version,
-        "plan_hash": meta.plan_hash,
+        "product": meta.product,
+        "retest": meta.retest,
+        "revision": meta.revision,
+        "run_id": meta.run_id,
+        "schema": SCHEMA,
+        "serial": meta.serial,
         "software_version": meta.software_version,
         "started_utc": meta.started_utc,
-        "ended_utc": record.ended_utc,
-        "duration_s": json_float(record.duration_s),
-        "clock_synced": meta.clock_synced,
-        "retest": meta.retest,
-        "outcome": str(record.outcome),
-        "error": record.error,
-        "extra": meta.extra,
+        "station_id": meta.station_id,
         "steps": [_step_to_json(s) for s in record.steps],
     }
 
@@ -123,13 +141,7 @@ def record_to_json(record: RunRecord) -> dict[str, Any]:
 def payload_text(record: RunRecord) -> str:
     """The canonical serialisation stored in the outbox: sorted keys, no spaces, ASCII only (so
     the text *is* its UTF-8 bytes and no encoding choice downstream can change it)."""
-    return json.dumps(
-        record_to_json(record),
-        sort_keys=True,
-        separators=(",", ":"),
-        ensure_ascii=True,
-        allow_nan=False,
-    )
+    return _ENCODER.encode(record_to_json(record))
 
 
 def _measurement_from_json(doc: Mapping[str, Any]) -> Measurement:

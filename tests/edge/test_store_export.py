@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import math
@@ -96,8 +97,20 @@ def test_payload_text_is_canonical_ascii_and_parses_back(stored):
     for record in stored:
         text = payload_text(record)
         assert text.isascii()
+        # payload_text writes its dicts in sorted key order instead of sorting them: the same
+        # text as sorting would give, key for key.
+        assert text == json.dumps(record_to_json(record), sort_keys=True, separators=(",", ":"),
+                                  ensure_ascii=True, allow_nan=False)
         assert payload_text(record_from_json(json.loads(text))) == text
         assert record_from_json(json.loads(text)).meta == record.meta
+
+
+def test_payload_sorts_the_keys_of_extra_at_every_depth(stored):
+    extra = {"z": 1, "a": {"y": [{"b": 1, "a": 2}], "x": (3, {"d": 4, "c": 5})}}
+    record = dataclasses.replace(stored[0], meta=dataclasses.replace(stored[0].meta, extra=extra))
+    assert payload_text(record) == json.dumps(record_to_json(record), sort_keys=True,
+                                              separators=(",", ":"), ensure_ascii=True)
+    assert '"extra":{"a":{"x":[3,{"c":5,"d":4}],"y":[{"a":2,"b":1}]},"z":1}' in payload_text(record)
 
 
 def test_json_export_parses_back_to_the_stored_records(store, stored):
