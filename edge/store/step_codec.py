@@ -24,7 +24,6 @@ from typing import Any
 from edge.records import Attempt, Limits, Measurement, Outcome, StepResult
 from edge.store.codec import (
     decode_value,
-    float_from_json,
     json_float,
     storable_text,
     value_from_json,
@@ -81,22 +80,44 @@ def _outcome(text: str) -> Outcome:
     return found if found is not None else Outcome(text)
 
 
+# Limits read back, by their stored JSON values. A plan's steps carry the same limits run after
+# run, so most reads find them here instead of building (and validating) a new frozen object
+# per measurement: decoding is a share of finishing a run that grows with its steps (issue 14
+# goal 2). Sharing one immutable object between records is safe. The key is exact: values that
+# compare equal decode to the same floats, except 0.0 and -0.0 (and False, equal to 0), so any
+# key holding a zero is not cached. Cleared when full: a station's plans hold a few hundred.
+_LIMITS: dict[tuple[Any, ...], Limits] = {}
+_LIMITS_MAX = 1024
+
+
+def _limits_from(units: str, key: tuple[Any, ...]) -> Limits:
+    low, high, marginal_low, marginal_high, expected_type, expected = key
+    return Limits(None if low is None else float(low), None if high is None else float(high),
+                  units, None if marginal_low is None else float(marginal_low),
+                  None if marginal_high is None else float(marginal_high),
+                  value_from_json(expected_type, expected))
+
+
 def _measurement_from(doc: list[Any]) -> Measurement:
-    (name, outcome, units, value_type, value, low, high, marginal_low, marginal_high,
-     expected_type, expected) = doc[:11]
-    limits = Limits(low=float_from_json(low), high=float_from_json(high), units=units,
-                    marginal_low=float_from_json(marginal_low),
-                    marginal_high=float_from_json(marginal_high),
-                    expected=value_from_json(expected_type, expected))
+    name, outcome, units, value_type, value = doc[:5]
+    key = (units, *doc[5:11])
+    limits = _LIMITS.get(key)
+    if limits is None:
+        limits = _limits_from(units, key[1:])
+        if 0.0 not in key:
+            if len(_LIMITS) >= _LIMITS_MAX:
+                _LIMITS.clear()
+            _LIMITS[key] = limits
     return Measurement(name, value_from_json(value_type, value), limits, _outcome(outcome))
 
 
 def attempts_from_json(text: str) -> tuple[Attempt, ...]:
-    return tuple(
-        Attempt(number, _outcome(outcome), float(duration_s),
-                tuple(_measurement_from(m) for m in measurements), error)
-        for number, outcome, duration_s, error, measurements, *_ in json.loads(text)
-    )
+    # List comprehensions, not generators, inside tuple(): measurably cheaper per step read back.
+    return tuple([
+        Attempt(a[0], _outcome(a[1]), float(a[2]), tuple([_measurement_from(m) for m in a[4]]),
+                a[3])
+        for a in json.loads(text)  # [number, outcome, duration_s, error, measurements, ...]
+    ])
 
 
 def step_row(run_seq: int, step: StepResult) -> tuple[Any, ...]:
