@@ -191,14 +191,17 @@ class EventBus:
 
     def emit(self, cls: type[E], run_id: str, **fields: Any) -> E:
         """Create the event with the next seq and deliver it. Never blocks on a subscriber."""
-        ready: list[Callable[[], None]] = []
         with self._lock:
-            self._seq += 1
-            event = cls(self._seq, run_id, **fields)
+            self._seq = seq = self._seq + 1
+            event = cls(seq, run_id, **fields)
             self._replay.append(event)
-            for sub in self._subscribers:
-                if sub._offer(event) and sub.on_ready is not None:
-                    ready.append(sub.on_ready)
+            subscribers = self._subscribers
+            if not subscribers:
+                # Nobody listening (a station without a screen or API client, the bench): the
+                # replay buffer is all there is to do, three times per step (issue 14 goal 2).
+                return event
+            ready = [sub.on_ready for sub in subscribers
+                     if sub._offer(event) and sub.on_ready is not None]
         for callback in ready:
             # A subscriber's failure is its own: it must never reach the engine, which emits
             # in the middle of a run and, worse, of the teardown that powers the board off.
