@@ -27,7 +27,8 @@ Settings every connection gets, and why:
 
 Transactions are explicit (``isolation_level=None`` plus :func:`write_transaction`): Python's
 implicit transaction handling is easy to get wrong, and every write here must be exactly one
-``BEGIN IMMEDIATE ... COMMIT``.
+``BEGIN IMMEDIATE ... COMMIT``. The one exception is a durable step, a single INSERT that
+SQLite commits as its own transaction (see ``RunRecorder.record_step``).
 
 Thread rules: a connection belongs to one thread at a time. The engine's writer connection is
 used from the engine thread (the :class:`~edge.store.recorder.RunRecorder` serialises calls with a

@@ -149,6 +149,22 @@ def test_every_write_is_committed_when_the_call_returns(recorder, make_meta, mak
     assert not recorder.connection.in_transaction
 
 
+def test_a_step_is_refused_rather_than_left_uncommitted_in_an_open_transaction(
+        recorder, reader, make_meta, make_step):
+    # A step is one INSERT in autocommit mode, committed as it runs; inside a transaction left
+    # open on the connection it would only be committed by someone else's COMMIT.
+    meta = make_meta()
+    recorder.begin_run(meta)
+    recorder.connection.execute("BEGIN")
+    try:
+        with pytest.raises(StoreWriteError, match="transaction is open"):
+            recorder.record_step(meta.run_id, make_step(0))
+    finally:
+        recorder.connection.execute("ROLLBACK")
+    recorder.record_step(meta.run_id, make_step(1))
+    assert [s.index for s in load_run(reader, meta.run_id).steps] == [1]
+
+
 def test_finish_writes_exactly_one_outbox_row_with_the_stored_record(
     recorder, reader, make_meta, make_step, store_now
 ):
