@@ -229,6 +229,7 @@ def summarise(results: list[dict]) -> dict:
         "run1": med(warm1),
         "proc_warm": sorted(med(r["warm50"]) / STEPS for r in results),
         "cpu": med(t for r in results for t in r["cpu50"]) / STEPS,
+        "user": med(t for r in results for t in r["user50"]) / STEPS,
         "import": med(r["import_s"] for r in results),
         "rss_ready": med(r["rss_ready_mib"] for r in results),
         "rss_med": med(r["rss_peak_mib"] for r in results),
@@ -306,6 +307,13 @@ def report(summary: dict[str, dict], bare_rss: float, step_fsync: float, sqlite_
          f"   raw fsync floor: {floor * MS:.3f}"),
     ):
         print(f"  {label:<56}{secs * MS:7.3f}{note}")
+    # The same Python and SQLite code, in user CPU time: after each fdatasync the process resumes
+    # with its caches cold (the kernel's I/O path and other processes ran meanwhile), so the
+    # durable row's user time per step exceeds the sync=OFF row's. The step's fixed work costs
+    # that much more in the durable row than the sync=OFF row says.
+    n_user = summary["pibench-nosync"]["user"]
+    print(f"  (user CPU per step: durable {d['user'] * MS:.3f}, sync=OFF {n_user * MS:.3f} = "
+          f"{d['user'] / n_user:.2f}x: the same code, slower after each fdatasync's wait)")
 
     print("\ngoals (issue 14, goal 2; they replace issue 4's 'durable step <= 0.2x OpenHTF', which"
           " no store fsyncing every step can meet where one fsync costs more than that)")
