@@ -39,7 +39,7 @@ LOCK_NAME = "owner.lock"
 _RECORD_MAX = 4096
 
 
-# NamedTuples, not frozen dataclasses: Python 3.11 compiles each dataclass method from
+# A NamedTuple, not a frozen dataclass: Python 3.11 compiles each dataclass method from
 # source as the module is imported (~0.4 ms a class, a third of a start: issue 14).
 class OwnerRecord(NamedTuple):
     """Who owns a station. ``api`` is the owner's local API address, once it serves one."""

@@ -1,5 +1,6 @@
 """The test record: what a run *is*, shared by the engine (which produces it), the store (which
-makes it durable) and the sync and API (which read it). Plain frozen dataclasses, no behaviour
+makes it durable) and the sync and API (which read it). Plain immutable values (NamedTuples;
+``Limits`` and ``RunMeta``, which validate or default a dict, frozen dataclasses), no behaviour
 beyond evaluating a value against its limits, so every layer agrees on one shape.
 
 Times: ``*_utc`` are wall-clock ISO-8601 strings in UTC (what a human and the inventory want);

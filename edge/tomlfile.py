@@ -172,7 +172,7 @@ def field_name(path: Path) -> str:
 _TOML_POSITION = re.compile(r"\s*\(at line (\d+), column (\d+)\)$")
 
 
-# NamedTuples, not frozen dataclasses: Python 3.11 compiles each dataclass method from
+# A NamedTuple, not a frozen dataclass: Python 3.11 compiles each dataclass method from
 # source as the module is imported (~0.4 ms a class, a third of a start: issue 14).
 class TomlSource(NamedTuple):
     """A parsed TOML file with what is needed to report errors against it."""

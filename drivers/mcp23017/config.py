@@ -40,7 +40,7 @@ def check_inputs(input_mask: int, allow_gp7_input: bool) -> None:
         )
 
 
-# NamedTuples, not frozen dataclasses: Python 3.11 compiles each dataclass method from
+# A NamedTuple, not a frozen dataclass: Python 3.11 compiles each dataclass method from
 # source as the module is imported (~0.4 ms a class, a third of a start: issue 14).
 class ExpanderConfig(NamedTuple):
     """16-bit masks, bit n = pin n (A = low byte). The default is the safest state: every pin

@@ -33,7 +33,7 @@ class ExpanderIdentityError(I2CError):
     """Something acknowledges at the address but does not behave like an MCP23017."""
 
 
-# NamedTuples, not frozen dataclasses: Python 3.11 compiles each dataclass method from
+# A NamedTuple, not a frozen dataclass: Python 3.11 compiles each dataclass method from
 # source as the module is imported (~0.4 ms a class, a third of a start: issue 14).
 class InterruptSnapshot(NamedTuple):
     """One service read: which pins caused the interrupt and the ports as captured then."""

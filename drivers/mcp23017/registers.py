@@ -17,7 +17,7 @@ class Port(IntEnum):
     B = 1
 
 
-# NamedTuples, not frozen dataclasses: Python 3.11 compiles each dataclass method from
+# A NamedTuple, not a frozen dataclass: Python 3.11 compiles each dataclass method from
 # source as the module is imported (~0.4 ms a class, a third of a start: issue 14).
 class Register(NamedTuple):
     """One MCP23017 register pair: its name and addresses in both banks."""

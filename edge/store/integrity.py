@@ -31,7 +31,7 @@ class DamagedDatabaseError(StoreError):
     """The result database failed its integrity check."""
 
 
-# NamedTuples, not frozen dataclasses: Python 3.11 compiles each dataclass method from
+# A NamedTuple, not a frozen dataclass: Python 3.11 compiles each dataclass method from
 # source as the module is imported (~0.4 ms a class, a third of a start: issue 14).
 class IntegrityReport(NamedTuple):
     """What an integrity check found in a database file."""

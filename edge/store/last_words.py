@@ -33,7 +33,7 @@ SIZE = 4096
 _BLANK = b" " * (SIZE - 1) + b"\n"
 
 
-# NamedTuples, not frozen dataclasses: Python 3.11 compiles each dataclass method from
+# A NamedTuple, not a frozen dataclass: Python 3.11 compiles each dataclass method from
 # source as the module is imported (~0.4 ms a class, a third of a start: issue 14).
 class LastWords(NamedTuple):
     """The cause of a run the database refused, kept until recovery writes it."""

@@ -30,7 +30,7 @@ from typing import NamedTuple
 APPLICATION_ID = 0x70696252
 
 
-# NamedTuples, not frozen dataclasses: Python 3.11 compiles each dataclass method from
+# A NamedTuple, not a frozen dataclass: Python 3.11 compiles each dataclass method from
 # source as the module is imported (~0.4 ms a class, a third of a start: issue 14).
 class Migration(NamedTuple):
     """One schema version: the statements (and conversion) that reach it."""
