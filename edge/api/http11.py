@@ -10,8 +10,8 @@ interface (``command``, ``path``, ``headers``, ``send_response``/``send_header``
 by name.
 
 What it accepts: ``METHOD target HTTP/1.0|1.1``, a request line up to 64 KiB, header fields with
-``http.client``'s limits (at most 100, each line up to 64 KiB). Anything else is answered by
-``send_error`` (400, 414, 431), which the API turns into a JSON body.
+``http.client``'s limits (at most 100, each line up to 64 KiB), each ``name: value``. Anything
+else is answered by ``send_error`` (400, 414, 431), which the API turns into a JSON body.
 """
 
 from __future__ import annotations
@@ -41,11 +41,16 @@ class TooManyHeaders(Exception):
     pass
 
 
+class BadHeaderLine(Exception):
+    pass
+
+
 class HeaderFields:
     """A request's header fields, looked up by name whatever its case, the first of repeated
     ones winning (as ``email.message.Message.get``, which ``http.client`` returned, did). A
     folded line (one starting with a space or tab: obsolete, RFC 9112 section 5.2) continues
-    the field before it; a line without a colon is skipped."""
+    the field before it. A line without a colon, or with a space before it, is refused (RFC
+    9112 section 5.1: such a name could be read differently by a proxy in front)."""
 
     def __init__(self, fields: list[tuple[str, str]]) -> None:
         self._fields = fields
@@ -74,8 +79,9 @@ class HeaderFields:
                     fields[-1] = (name, f"{value} {line.strip()}".strip())
                 continue
             name, colon, value = line.partition(":")
-            if colon and name and name == name.strip():
-                fields.append((name, value.strip()))
+            if not colon or not name or name != name.strip():
+                raise BadHeaderLine
+            fields.append((name, value.strip()))
 
     def get(self, name: str, default: str | None = None) -> str | None:
         return self._by_name.get(name.lower(), default)
@@ -148,6 +154,9 @@ class Http11Handler(socketserver.StreamRequestHandler):
             self.headers = HeaderFields.read(self.rfile)
         except HeaderTooLong:
             self.send_error(HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, "header line too long")
+            return False
+        except BadHeaderLine:
+            self.send_error(HTTPStatus.BAD_REQUEST, "malformed header line")
             return False
         except TooManyHeaders:
             self.send_error(HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, "too many headers")

@@ -82,7 +82,13 @@ def test_header_limits_are_http_clients():
 
     import pytest
 
-    from edge.api.http11 import MAX_HEADERS, HeaderFields, HeaderTooLong, TooManyHeaders
+    from edge.api.http11 import (
+        MAX_HEADERS,
+        BadHeaderLine,
+        HeaderFields,
+        HeaderTooLong,
+        TooManyHeaders,
+    )
 
     just = b"".join(b"X-H%d: v\r\n" % n for n in range(MAX_HEADERS)) + b"\r\n"
     assert HeaderFields.read(io.BytesIO(just)).get("x-h99") == "v"
@@ -90,4 +96,21 @@ def test_header_limits_are_http_clients():
         HeaderFields.read(io.BytesIO(b"X-Extra: v\r\n" + just))
     with pytest.raises(HeaderTooLong):
         HeaderFields.read(io.BytesIO(b"X-Long: " + b"a" * 65536 + b"\r\n\r\n"))
-    assert HeaderFields.read(io.BytesIO(b"\r\r\nHost: h\r\n\r\n")).get("Host") == "h"
+    for bad in (b"Transfer-Encoding : chunked\r\n\r\n", b"no colon here\r\n\r\n",
+                b": no name\r\n\r\n", b"\r\r\n\r\n"):
+        with pytest.raises(BadHeaderLine):
+            HeaderFields.read(io.BytesIO(bad))
+
+
+def test_a_malformed_header_line_is_a_400_in_json(api):
+    sock = socket.create_connection((api.client.host, api.client.port), timeout=10)
+    sock.sendall(b"GET /api/v1/station HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                 b"Transfer-Encoding : chunked\r\n\r\n")
+    answer = b""
+    while b"}" not in answer:
+        chunk = sock.recv(4096)
+        if not chunk:
+            break
+        answer += chunk
+    sock.close()
+    assert answer.startswith(b"HTTP/1.1 400") and b'"error":"bad_request"' in answer
