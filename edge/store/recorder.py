@@ -292,8 +292,9 @@ class RunRecorder:
     # -- helpers ----------------------------------------------------------------------------------
 
     def _step_refused(self, run_id: str, index: int, exc: sqlite3.IntegrityError) -> Exception:
-        """Why SQLite refused a step, as the error the engine expects; called inside the failed
-        transaction, which still sees the run as it was before this step."""
+        """Why SQLite refused a step, as the error the engine expects; called right after the
+        refused INSERT, whose statement transaction rolled back, so the run reads as it was
+        before this step."""
         current = _run_outcome(self._conn, run_id)  # raises UnknownRunError for an unknown run
         if current is not Outcome.RUNNING:
             return RunStateError(f"run {run_id} is finished ({current}); step {index} "
