@@ -23,7 +23,6 @@ instead of sleeping.
 
 from __future__ import annotations
 
-import dataclasses
 import threading
 import warnings
 import weakref
@@ -142,8 +141,8 @@ class ExpanderFactory(Factory):
         config = config or ExpanderConfig()
         # The factory owns GPINTEN/INTCON: compare-to-previous, nothing enabled until a pin
         # gets a when_changed. MIRROR: one Pi GPIO serves both ports.
-        config = dataclasses.replace(
-            config, interrupt_enable=0, interrupt_compare=0, interrupt_defval=0,
+        config = config._replace(
+            interrupt_enable=0, interrupt_compare=0, interrupt_defval=0,
             **({"mirror": True, "open_drain": int_open_drain, "active_high": int_active_high}
                if int_pin is not None else {}),
         )

@@ -6,7 +6,6 @@ import errno
 import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import replace
 from typing import Any, TextIO
 
 from edge.api.settings import ApiSettings
@@ -44,7 +43,7 @@ def hosted(station: Any, api: ApiSettings, out: TextIO,
                                       f"{api.host}:{api.port}: {exc.strerror}") from None
                 # The default port is taken (a second station on this machine, a test): any
                 # free loopback port will do, clients find it in the station's owner record.
-                server = ApiServer(service, replace(api, port=0))
+                server = ApiServer(service, api._replace(port=0))
                 url = server.start()
             print(f"  api: {url}", file=out, flush=True)
             if on_url is not None:

@@ -3,8 +3,9 @@ out, and a Server-Sent-Events stream.
 
 Why the standard library: the station must idle under 40 MiB with the API and sync on, and it
 already idles near that before the API (docs/api.md has the measurements). A small HTTP/1.1
-layer on ``socketserver`` (``edge/api/http11.py``) adds almost nothing to a process that has
-already imported ``http.client`` for inventory sync; an ASGI stack would add 8 MiB or more. One
+layer on ``socketserver`` (``edge/api/http11.py``, which reads header fields itself: no
+``http.client``, ``email`` nor ``ssl`` at start) adds almost nothing; an ASGI stack would add
+8 MiB or more. One
 thread per connection suits a station with a handful of clients, and lets an event stream block
 on the bus subscription without any event loop.
 
@@ -18,7 +19,6 @@ fuzz every endpoint to keep it unreachable.
 from __future__ import annotations
 
 import contextlib
-import hmac
 import json
 import logging
 import socket
@@ -207,6 +207,8 @@ class _Handler(Http11Handler):
         token = self.server.settings.token
         if token is None:
             return
+        import hmac  # here: it loads OpenSSL (_hashlib), ~3 ms of a start, for a token check
+
         given = self.headers.get("Authorization", "")
         scheme, _, value = given.partition(" ")
         ok = scheme.lower() == "bearer" and hmac.compare_digest(

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from edge.records import Limits
 
@@ -21,8 +20,9 @@ if TYPE_CHECKING:
 ParamValue = float | int | str | bool
 
 
-@dataclass(frozen=True, slots=True)
-class Parameter:
+# NamedTuples, not frozen dataclasses: Python 3.11 compiles each dataclass method from
+# source as the module is imported (~0.4 ms a class, a third of a start: issue 14).
+class Parameter(NamedTuple):
     """A design value of the product (R1 = 10 kΩ ± 1 %): input to limit derivers and steps.
     ``tolerance`` is fractional (0.01 = ±1 %), like component datasheets and the NE555 model."""
 
@@ -33,8 +33,7 @@ class Parameter:
     doc: str = ""
 
 
-@dataclass(frozen=True, slots=True)
-class ResourceRef:
+class ResourceRef(NamedTuple):
     """A step param that names a fixture resource, kept with its source position so a fixture
     connected later can still be checked with a file-and-line error (see loader.check_resources)."""
 
@@ -46,8 +45,7 @@ class ResourceRef:
     line: int
 
 
-@dataclass(frozen=True, slots=True)
-class Step:
+class Step(NamedTuple):
     """One step of a plan: its type, validated parameters and limits."""
 
     name: str
@@ -62,8 +60,7 @@ class Step:
     line: int = 0  # line of the step's table header in the plan file
 
 
-@dataclass(frozen=True, slots=True)
-class Plan:
+class Plan(NamedTuple):
     """A test plan as loaded from its file: the product it tests and its steps."""
 
     name: str

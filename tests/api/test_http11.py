@@ -50,3 +50,67 @@ def test_too_many_headers_is_a_431_in_json(api):
     sock.close()
     assert answer.startswith(b"HTTP/1.1 431") and b'"error":"request_header_fields_too_large"' \
         in answer
+
+
+def test_header_fields_read_as_http_client_read_them():
+    """The API's own header reading (no http.client, email, ssl at start) gives what
+    ``http.client.parse_headers`` gave for every lookup the API makes."""
+    import email.utils
+    import io
+
+    from edge.api.http11 import HeaderFields, http_date
+
+    raw = (b"Host: 127.0.0.1:8080\r\ncontent-type:application/json; charset=utf-8\r\n"
+           b"Authorization:   Bearer s3cret  \r\nX-Twice: first\r\nX-TWICE: second\r\n"
+           b"X-Folded: one\r\n two\r\nContent-Length: 12\r\n\r\n{\"body\": 1}\r\n")
+    ours = HeaderFields.read(io.BytesIO(raw))
+    theirs = http.client.parse_headers(io.BytesIO(raw))
+    for name in ("Host", "host", "Content-Type", "AUTHORIZATION", "x-twice", "Content-Length",
+                 "Origin", "Transfer-Encoding"):
+        mine, stdlib = ours.get(name), theirs.get(name)
+        assert (mine is None) == (stdlib is None), name
+        if mine is not None:
+            assert mine == stdlib.strip(), name
+    assert ours.get("X-Folded") == "one two"
+    assert ours.get("Missing", "") == ""
+    for epoch in (0, 1_800_000_000.5, 951_782_400):  # 1970, 2027, a 29 February
+        assert http_date(epoch) == email.utils.formatdate(epoch, usegmt=True)
+
+
+def test_header_limits_are_http_clients():
+    import io
+
+    import pytest
+
+    from edge.api.http11 import (
+        MAX_HEADERS,
+        BadHeaderLine,
+        HeaderFields,
+        HeaderTooLong,
+        TooManyHeaders,
+    )
+
+    just = b"".join(b"X-H%d: v\r\n" % n for n in range(MAX_HEADERS)) + b"\r\n"
+    assert HeaderFields.read(io.BytesIO(just)).get("x-h99") == "v"
+    with pytest.raises(TooManyHeaders):
+        HeaderFields.read(io.BytesIO(b"X-Extra: v\r\n" + just))
+    with pytest.raises(HeaderTooLong):
+        HeaderFields.read(io.BytesIO(b"X-Long: " + b"a" * 65536 + b"\r\n\r\n"))
+    for bad in (b"Transfer-Encoding : chunked\r\n\r\n", b"no colon here\r\n\r\n",
+                b": no name\r\n\r\n", b"\r\r\n\r\n"):
+        with pytest.raises(BadHeaderLine):
+            HeaderFields.read(io.BytesIO(bad))
+
+
+def test_a_malformed_header_line_is_a_400_in_json(api):
+    sock = socket.create_connection((api.client.host, api.client.port), timeout=10)
+    sock.sendall(b"GET /api/v1/station HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                 b"Transfer-Encoding : chunked\r\n\r\n")
+    answer = b""
+    while b"}" not in answer:
+        chunk = sock.recv(4096)
+        if not chunk:
+            break
+        answer += chunk
+    sock.close()
+    assert answer.startswith(b"HTTP/1.1 400") and b'"error":"bad_request"' in answer

@@ -100,6 +100,10 @@ def test_a_station_loads_the_http_stack_only_when_a_sync_is_configured(tmp_path,
     without = imported(*data, *station, stdin="q\n")
     unused = HTTP | NEVER | HARDWARE | {"shutil"}  # (free space: os.statvfs)
     assert "edge" in without and not without & unused, sorted(without & unused)
+    # The API reads request headers itself (edge/api/http11.py) and checks a token with hmac
+    # only when one is sent: no http.client, email, ssl nor OpenSSL's hashes at start.
+    api_unused = STDLIB_HTTP | {"email", "hmac", "_hashlib", "_ssl"}
+    assert "edge" in without and not without & api_unused, sorted(without & api_unused)
     assert SYNC_TRANSPORT not in without
     with_sync = imported("--config", str(_sync_config(tmp_path)), *data, *station, stdin="q\n")
     assert {SYNC_TRANSPORT, "http.client"} <= with_sync, sorted(with_sync)
