@@ -105,8 +105,9 @@ def _collect_previous_run() -> None:
     Not for garbage: CPython keeps freed tuples of 1 to 20 items on free lists, up to 2,000 of
     each size, and empties them only in a full collection, which its own thresholds made about
     once per 1,500 simulated runs (bench/bench_station_rss.py). Each run leaves a few tuples
-    there (built by ``tuple()`` of a generator, they are not taken back by the next run's
-    allocations): the station grew by 0.1 MiB per 100 runs over its first ~2,000 runs. One
+    there that the next run's allocations do not take back (a tuple built by ``tuple()`` of a
+    generator, for one, is shrunk to a size the next run may not allocate): the station grew by
+    0.1 MiB per 100 runs over its first ~2,000 runs. One
     collection per run keeps them to one run's worth, for about 5 ms of CPU here (a few times
     that on a Pi). At the start of a run it delays nothing an operator sees; after a verdict, a
     start right behind it would be refused while it lasts, and in another thread it would
