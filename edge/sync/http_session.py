@@ -9,15 +9,13 @@ from __future__ import annotations
 
 import os
 
-import requests
-from requests.utils import get_environ_proxies
-
+from edge.sync.requests_lean import requests
 from edge.sync.user_agent import user_agent
 
 
 def make_session(url: str) -> requests.Session:
     session = requests.Session()
-    session.proxies.update(get_environ_proxies(url))
+    session.proxies.update(requests.utils.get_environ_proxies(url))
     ca_bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
     if ca_bundle:
         session.verify = ca_bundle

@@ -26,7 +26,9 @@ from collections import Counter, OrderedDict
 from collections.abc import Callable, Mapping
 from typing import Any
 
-import requests
+from edge.sync.requests_lean import requests  # before the client, which imports requests
+
+# isort: split
 from inventree.api import InvenTreeAPI
 from inventree.part import Part, PartTestTemplate
 from inventree.stock import StockItem
