@@ -19,33 +19,82 @@ import logging
 import threading
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from edge.records import Measurement, RunMeta, RunRecord, StepResult
 
+# How an event's own __init__ fills its slots (its __setattr__ refuses: events are immutable).
+_set = object.__setattr__
 
-@dataclass(frozen=True, slots=True)
+
 class Event:
-    """What the engine tells its listeners, numbered in the order it happened."""
+    """What the engine tells its listeners, numbered in the order it happened.
 
-    seq: int
-    run_id: str
+    Events are immutable (they are shared between the engine's thread and every subscriber's):
+    each class lists its fields in ``__slots__`` and fills them in its own ``__init__``; equality,
+    hash and repr are over those fields, as the frozen dataclasses they were gave. Plain classes,
+    not dataclasses: importing ``dataclasses`` (with ``inspect``, ``ast``, ``dis``) and compiling
+    each class's methods cost every start ~5 ms (issue 14); an event is also made faster."""
+
+    __slots__ = ("run_id", "seq")
+    # The fields in order: the base's, then each subclass's annotations, which name its slots.
+    _fields: tuple[str, ...] = ("seq", "run_id")
+
+    def __init__(self, seq: int, run_id: str) -> None:
+        _set(self, "seq", seq)
+        _set(self, "run_id", run_id)
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # (inspect.get_annotations would import inspect, which a start no longer loads)
+        own = tuple(cls.__dict__.get("__annotations__", ()))  # noqa: RUF063
+        if set(own) != set(cls.__dict__.get("__slots__", ())):
+            raise TypeError(f"{cls.__name__}: its annotations must name exactly its __slots__")
+        cls._fields = (*cls.__mro__[1]._fields, *own)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"cannot assign to field {name!r}: events are immutable")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"cannot delete field {name!r}: events are immutable")
+
+    def _values(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, name) for name in self._fields)
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        return self._values() == other._values()  # type: ignore[attr-defined]
+
+    def __hash__(self) -> int:
+        return hash(self._values())
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in self._fields)
+        return f"{type(self).__qualname__}({fields})"
 
 
-@dataclass(frozen=True, slots=True)
 class RunStarted(Event):
     """A run began: its metadata and the steps it will go through."""
 
+    __slots__ = ("meta", "steps", "teardown")
     meta: RunMeta
     steps: tuple[str, ...]  # step names in order, then the teardown steps
     teardown: tuple[str, ...]
 
+    def __init__(self, seq: int, run_id: str, meta: RunMeta, steps: tuple[str, ...],
+                 teardown: tuple[str, ...]) -> None:
+        _set(self, "seq", seq)
+        _set(self, "run_id", run_id)
+        _set(self, "meta", meta)
+        _set(self, "steps", steps)
+        _set(self, "teardown", teardown)
 
-@dataclass(frozen=True, slots=True)
+
 class StepStarted(Event):
     """A step (or one retry of it) began."""
 
+    __slots__ = ("attempt", "critical", "index", "name", "teardown", "timeout_s")
     index: int
     name: str
     attempt: int  # 1-based; > 1 is a retry
@@ -53,45 +102,87 @@ class StepStarted(Event):
     critical: bool
     teardown: bool
 
+    def __init__(self, seq: int, run_id: str, index: int, name: str, attempt: int,
+                 timeout_s: float, critical: bool, teardown: bool) -> None:
+        _set(self, "seq", seq)
+        _set(self, "run_id", run_id)
+        _set(self, "index", index)
+        _set(self, "name", name)
+        _set(self, "attempt", attempt)
+        _set(self, "timeout_s", timeout_s)
+        _set(self, "critical", critical)
+        _set(self, "teardown", teardown)
 
-@dataclass(frozen=True, slots=True)
+
 class MeasurementTaken(Event):
     """A value was measured and judged, as it happened."""
 
+    __slots__ = ("measurement", "step_index", "step_name")
     step_index: int
     step_name: str
     measurement: Measurement
 
+    def __init__(self, seq: int, run_id: str, step_index: int, step_name: str,
+                 measurement: Measurement) -> None:
+        _set(self, "seq", seq)
+        _set(self, "run_id", run_id)
+        _set(self, "step_index", step_index)
+        _set(self, "step_name", step_name)
+        _set(self, "measurement", measurement)
 
-@dataclass(frozen=True, slots=True)
+
 class StepFinished(Event):
     """A step ended, with its result as stored."""
 
+    __slots__ = ("result",)
     result: StepResult
 
+    def __init__(self, seq: int, run_id: str, result: StepResult) -> None:
+        _set(self, "seq", seq)
+        _set(self, "run_id", run_id)
+        _set(self, "result", result)
 
-@dataclass(frozen=True, slots=True)
+
 class RunFinished(Event):
     """A run ended, with its record as stored."""
 
+    __slots__ = ("record",)
     record: RunRecord
 
+    def __init__(self, seq: int, run_id: str, record: RunRecord) -> None:
+        _set(self, "seq", seq)
+        _set(self, "run_id", run_id)
+        _set(self, "record", record)
 
-@dataclass(frozen=True, slots=True)
+
 class Log(Event):
     """A line of the run's log, for the screens that show it."""
 
+    __slots__ = ("level", "message", "step_index")
     level: int  # logging level number
     message: str
-    step_index: int | None = None
+    step_index: int | None
+
+    def __init__(self, seq: int, run_id: str, level: int, message: str,
+                 step_index: int | None = None) -> None:
+        _set(self, "seq", seq)
+        _set(self, "run_id", run_id)
+        _set(self, "level", level)
+        _set(self, "message", message)
+        _set(self, "step_index", step_index)
 
 
-@dataclass(frozen=True, slots=True)
 class Gap(Event):
     """Not a bus event: tells a subscriber it missed seqs ``first_missed..seq`` (its queue was
     full, or they left the replay buffer). Recover with ``bus.replay(first_missed - 1)``."""
 
+    __slots__ = ("first_missed",)
     first_missed: int
+
+    def __init__(self, seq: int, run_id: str, first_missed: int) -> None:
+        _set(self, "seq", seq)
+        _set(self, "run_id", run_id)
+        _set(self, "first_missed", first_missed)
 
 
 E = TypeVar("E", bound=Event)

@@ -116,3 +116,20 @@ def test_on_ready_callback_and_close():
 def test_queue_must_hold_an_event_and_a_gap_marker():
     with pytest.raises(ValueError):
         EventBus().subscribe(maxlen=1)
+
+
+def test_events_are_immutable_values_with_fields_in_order():
+    """Plain classes since issue 14 (no dataclasses at start): still frozen, compared, hashed
+    and shown by their fields, as the frozen dataclasses they replaced were."""
+    from edge.service.events import ScanRead
+
+    log = Log(3, "run", level=20, message="hello")
+    assert log == Log(3, "run", 20, "hello", None) and hash(log) == hash(Log(3, "run", 20, "hello"))
+    assert log != Log(3, "run", 20, "hello", 1) and log != Gap(3, "run", 20)
+    assert repr(log) == "Log(seq=3, run_id='run', level=20, message='hello', step_index=None)"
+    with pytest.raises(AttributeError):
+        log.seq = 4  # type: ignore[misc]
+    with pytest.raises(AttributeError):
+        log.other = 1  # type: ignore[attr-defined]
+    scan = ScanRead(1, "", "client", " X ", "X", "P", True)
+    assert scan._fields[:4] == ("seq", "run_id", "source", "raw") and scan.reason is None
