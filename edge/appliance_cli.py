@@ -11,7 +11,6 @@ import argparse
 import os
 import sys
 import time
-from dataclasses import replace
 from pathlib import Path
 from typing import TextIO
 
@@ -24,7 +23,7 @@ EXIT_OK, EXIT_FAILED, EXIT_NO_PERMISSION = 0, 1, 77
 def _config(args: argparse.Namespace) -> StationConfig:
     config = load_config(Path(args.config) if getattr(args, "config", None) else None)
     if getattr(args, "data_dir", None):
-        config = replace(config, data_dir=Path(args.data_dir))
+        config = config._replace(data_dir=Path(args.data_dir))
     return config
 
 

@@ -17,7 +17,6 @@ import logging
 import os
 import sys
 import threading
-from dataclasses import replace
 from pathlib import Path
 from typing import TextIO
 
@@ -89,7 +88,7 @@ class _OneCommandParser(_Parser):
 def _config(args: argparse.Namespace) -> StationConfig:
     config = load_config(Path(args.config) if args.config else None)
     if getattr(args, "data_dir", None):
-        config = replace(config, data_dir=Path(args.data_dir))
+        config = config._replace(data_dir=Path(args.data_dir))
     faults = getattr(args, "sim_fault", None)
     if faults:
         if not config.simulated:
@@ -99,7 +98,7 @@ def _config(args: argparse.Namespace) -> StationConfig:
         # Checked now, as `sim_faults` in station.toml is: a station must not start, show its
         # prompt, and only refuse once the operator scans the first board.
         parse_faults(faults)
-        config = replace(config, sim_faults=tuple(faults))
+        config = config._replace(sim_faults=tuple(faults))
     if getattr(args, "sim_pace", None) and not config.simulated:
         raise ConfigError("--sim-pace needs the simulated station (hardware = 'sim')")
     return config

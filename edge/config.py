@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from edge.errors import SettingsFileError
 from edge.tomlfile import Checker, TomlFileError, TomlSource, describe_value, read_toml
@@ -45,24 +44,33 @@ def default_data_dir() -> Path:
     return Path(base) / "pibench"
 
 
-@dataclass(frozen=True)
-class SyncConfig:
-    """The ``[sync]`` table as read: which inventory, where, and the token file."""
-
+# NamedTuples, not frozen dataclasses: `dataclasses` (with inspect, ast, dis) and its compiled
+# methods cost every start several ms (issue 14). A default that is made for each instance (a
+# new dict, the data directory read from the environment) is filled in by the subclass's
+# __new__, from None.
+class _SyncConfigFields(NamedTuple):
     backend: str = "none"  # "none" | "inventree" | "generic"
     url: str = ""
     token_file: Path | None = None
     token_env: str = "PIBENCH_INVENTORY_TOKEN"
-    options: dict = field(default_factory=dict)  # backend-specific keys, passed through
+    options: dict | None = None  # backend-specific keys, passed through (None: a new {})
 
 
-@dataclass(frozen=True)
-class StationConfig:
-    """A station's configuration (station.toml), every key defaulted to a simulated station."""
+class SyncConfig(_SyncConfigFields):
+    """The ``[sync]`` table as read: which inventory, where, and the token file."""
 
+    __slots__ = ()
+    options: dict
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> SyncConfig:
+        self = super().__new__(cls, *args, **kwargs)
+        return self._replace(options={}) if self.options is None else self
+
+
+class _StationConfigFields(NamedTuple):
     station_id: str = "sim-station"
     hardware: str = "sim"  # "sim" or "real"
-    data_dir: Path = field(default_factory=default_data_dir)
+    data_dir: Path | None = None  # (None: default_data_dir(), read when the config is made)
     plans_dirs: tuple[Path, ...] = (BUILTIN_PLANS,)
     fixtures_dirs: tuple[Path, ...] = (BUILTIN_FIXTURES,)
     i2c_bus: int | str = 1
@@ -70,9 +78,27 @@ class StationConfig:
     scanner_url: str = ""  # e.g. /dev/serial/by-id/usb-…; empty: keyboard scanner only
     scanner_baudrate: int = 9600
     sim_faults: tuple[str, ...] = ()  # simulated station only: "wrong-resistor", …
-    sync: SyncConfig = field(default_factory=SyncConfig)
-    api: dict = field(default_factory=dict)  # the raw [api] table: edge/api/settings.py checks it
+    sync: SyncConfig | None = None  # (None: a new SyncConfig())
+    api: dict | None = None  # the raw [api] table: edge/api/settings.py checks it (None: a new {})
     source: Path | None = None  # the file this came from, for messages
+
+
+class StationConfig(_StationConfigFields):
+    """A station's configuration (station.toml), every key defaulted to a simulated station."""
+
+    __slots__ = ()
+    data_dir: Path
+    sync: SyncConfig
+    api: dict
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> StationConfig:
+        self = super().__new__(cls, *args, **kwargs)
+        if self.data_dir is None or self.sync is None or self.api is None:
+            self = self._replace(
+                data_dir=default_data_dir() if self.data_dir is None else self.data_dir,
+                sync=SyncConfig() if self.sync is None else self.sync,
+                api={} if self.api is None else self.api)
+        return self
 
     @property
     def database(self) -> Path:

@@ -1,6 +1,6 @@
 """The test record: what a run *is*, shared by the engine (which produces it), the store (which
 makes it durable) and the sync and API (which read it). Plain immutable values (NamedTuples;
-``Limits`` and ``RunMeta``, which validate or default a dict, frozen dataclasses), no behaviour
+``Limits`` and ``RunMeta`` add a ``__new__`` that validates, or defaults a dict), no behaviour
 beyond evaluating a value against its limits, so every layer agrees on one shape.
 
 Times: ``*_utc`` are wall-clock ISO-8601 strings in UTC (what a human and the inventory want);
@@ -11,7 +11,6 @@ hours when NTP syncs mid-run; durations must not jump with it).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, NamedTuple
 
@@ -50,13 +49,11 @@ def worst(outcomes: list[Outcome] | tuple[Outcome, ...]) -> Outcome:
     return max(judged, key=_SEVERITY.__getitem__) if judged else Outcome.PASS
 
 
-@dataclass(frozen=True, slots=True)
-class Limits:
-    """Machine-readable limits. ``low``/``high`` are inclusive; either may be None (one-sided).
-    ``marginal_low``/``marginal_high`` (inside the limits) bound the comfortable zone: a value
-    within the limits but outside that zone is PASS-MARGINAL. ``expected`` is for exact checks
-    (a read-back bit pattern, a boolean) and excludes low/high."""
-
+# NamedTuples, not frozen dataclasses: Python 3.11 compiles each dataclass method from
+# source as the module is imported (~0.4 ms a class), and `dataclasses` itself brings inspect,
+# ast and dis (~4.5 ms): a third of a start (issue 14). A class that validates or defaults a
+# field is a NamedTuple of its fields plus a subclass whose __new__ does it.
+class _LimitsFields(NamedTuple):
     low: float | None = None
     high: float | None = None
     units: str = ""
@@ -64,7 +61,17 @@ class Limits:
     marginal_high: float | None = None
     expected: MeasuredValue = None
 
-    def __post_init__(self) -> None:
+
+class Limits(_LimitsFields):
+    """Machine-readable limits. ``low``/``high`` are inclusive; either may be None (one-sided).
+    ``marginal_low``/``marginal_high`` (inside the limits) bound the comfortable zone: a value
+    within the limits but outside that zone is PASS-MARGINAL. ``expected`` is for exact checks
+    (a read-back bit pattern, a boolean) and excludes low/high."""
+
+    __slots__ = ()
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Limits:
+        self = super().__new__(cls, *args, **kwargs)
         if self.expected is not None and (self.low is not None or self.high is not None):
             raise ValueError("limits take either 'expected' or 'low'/'high', not both")
         if self.low is not None and self.high is not None and self.low > self.high:
@@ -74,6 +81,7 @@ class Limits:
         mh = self.marginal_high
         if mh is not None and self.high is not None and mh > self.high:
             raise ValueError("marginal_high must lie inside the limits")
+        return self
 
     def evaluate(self, value: MeasuredValue) -> Outcome:
         if self.expected is not None:
@@ -100,8 +108,6 @@ class Limits:
         return f"{lo}x{hi} {self.units}".strip()
 
 
-# NamedTuples, not frozen dataclasses: Python 3.11 compiles each dataclass method from
-# source as the module is imported (~0.4 ms a class, a third of a start: issue 14).
 class Measurement(NamedTuple):
     """One measured value, its limits and the verdict against them."""
 
@@ -151,10 +157,7 @@ class StepResult(NamedTuple):
         return self.attempts[-1].error if self.attempts else None
 
 
-@dataclass(frozen=True, slots=True)
-class RunMeta:
-    """Everything known when a run starts, persisted before the first step runs."""
-
+class _RunMetaFields(NamedTuple):
     run_id: str  # UUID minted at start: also the idempotency key for delivery
     serial: str
     product: str
@@ -170,7 +173,19 @@ class RunMeta:
     operator: str = ""
     batch: str = ""
     retest: bool = False  # this serial already had a run on record
-    extra: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, Any] | None = None  # (None: a new empty dict, see RunMeta)
+
+
+class RunMeta(_RunMetaFields):
+    """Everything known when a run starts, persisted before the first step runs. ``extra``
+    left out (or None) is a new empty dict for each run."""
+
+    __slots__ = ()
+    extra: dict[str, Any]
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> RunMeta:
+        self = super().__new__(cls, *args, **kwargs)
+        return self._replace(extra={}) if self.extra is None else self
 
 
 class RunRecord(NamedTuple):

@@ -13,7 +13,6 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from enum import StrEnum
 from typing import NamedTuple
 
@@ -157,9 +156,11 @@ class Accounting:
             span.totals = self.totals() - span.start
 
 
-@dataclass(slots=True)
 class _Span:
     """The totals at the start of a measured span, and at its end once closed."""
 
-    start: Totals
-    totals: Totals | None = None
+    __slots__ = ("start", "totals")  # (a plain class: no dataclasses at start, issue 14)
+
+    def __init__(self, start: Totals, totals: Totals | None = None) -> None:
+        self.start = start
+        self.totals = totals

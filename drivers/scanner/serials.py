@@ -28,8 +28,7 @@ import re
 import re._parser as _re_parser  # the only way to ask a regex for its match-length bounds
 import unicodedata
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 # Only what a scanner appends or a technician might leave around a pasted value. str.strip() with
 # no argument would also eat \x1c-\x1f, which are control characters we want to report.
@@ -273,8 +272,18 @@ _LAYOUT_TABLES = (_QWERTY_SCANNER_ON_AZERTY_PC, _AZERTY_SCANNER_ON_QWERTY_PC)
 _AZERTY_DIGIT_ROW_ACCENTS = frozenset("éèçà")
 
 
-@dataclass(frozen=True)
-class SerialRule:
+# A NamedTuple of the fields plus a subclass whose __new__ checks them, not a frozen dataclass:
+# `dataclasses` (inspect, ast, dis) and its compiled methods cost every start (issue 14).
+class _SerialRuleFields(NamedTuple):
+    product: str
+    pattern: str
+    example: str
+    normalise_case: bool = True
+    min_len: int | None = None
+    max_len: int | None = None
+
+
+class SerialRule(_SerialRuleFields):
     """How one product's serial looks.
 
     ``pattern`` must match the whole (cleaned, and if ``normalise_case`` upper-cased) serial.
@@ -282,25 +291,21 @@ class SerialRule:
     for an unbounded pattern. ``example`` is shown to the technician and must itself be valid.
     """
 
-    product: str
-    pattern: str
-    example: str
-    normalise_case: bool = True
-    min_len: int | None = None
-    max_len: int | None = None
-    _regex: re.Pattern[str] = field(init=False, repr=False, compare=False)
+    __slots__ = ()
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "_regex", re.compile(self.pattern))
+    def __new__(cls, *args: Any, **kwargs: Any) -> SerialRule:
+        self = super().__new__(cls, *args, **kwargs)
+        re.compile(self.pattern)  # a bad pattern fails here, as it did
         lo, hi = _re_parser.parse(self.pattern).getwidth()
         if self.min_len is None:
-            object.__setattr__(self, "min_len", lo)
+            self = self._replace(min_len=lo)
         if self.max_len is None and hi < _re_parser.MAXREPEAT:
-            object.__setattr__(self, "max_len", hi)
+            self = self._replace(max_len=hi)
         if not self.matches(self.example):
             raise ValueError(
                 f"{self.product}: example {self.example!r} does not match pattern {self.pattern!r}"
             )
+        return self
 
     def normalise(self, cleaned: str) -> str:
         return cleaned.upper() if self.normalise_case else cleaned
@@ -310,7 +315,8 @@ class SerialRule:
         serial = self.normalise(cleaned)
         if len(serial) < self.min_len or (self.max_len is not None and len(serial) > self.max_len):
             return False
-        return self._regex.fullmatch(serial) is not None
+        # (re.compile's own cache keeps the compiled pattern: a tuple has no room for it)
+        return re.compile(self.pattern).fullmatch(serial) is not None
 
     def validate(self, raw: str, others: Iterable[SerialRule] = ()) -> str:
         """The cleaned serial, or :class:`SerialRejected` saying precisely what is wrong.

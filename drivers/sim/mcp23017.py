@@ -18,7 +18,6 @@ from __future__ import annotations
 import random
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 from drivers.mcp23017.registers import (
     BY_NAME,
@@ -36,26 +35,46 @@ IntListener = Callable[[Port, bool], None]  # (port, electrical level of INTA/IN
 _PORT_REGISTERS = ("IODIR", "IPOL", "GPINTEN", "DEFVAL", "INTCON", "GPPU", "OLAT")
 
 
-@dataclass
+# Plain classes, not dataclasses: `dataclasses` (with inspect, ast, dis) and its compiled
+# methods cost every start several ms (issue 14).
 class ChipOptions:
     """Behaviours of the simulated chip the datasheet leaves open."""
 
-    # An undriven input without pull-up: "low", "high" or "random" (seeded; floats are noisy).
-    floating: str = "low"
-    ipol_in_intcap: bool = True  # [unverified] does INTCAP hold IPOL-applied values?
-    ipol_in_compare: bool = True  # [unverified] is DEFVAL compared with the IPOL-applied value?
-    unimplemented_read: int = 0x00  # what reading an unimplemented address returns
-    # GPA7/GPB7 erratum: an input on pin 7/15 changing during a read corrupts the data byte.
-    gp7_corruption: bool = False
-    seed: int = 0
+    def __init__(
+        self,
+        # An undriven input without pull-up: "low", "high" or "random" (seeded; floats are noisy).
+        floating: str = "low",
+        ipol_in_intcap: bool = True,  # [unverified] does INTCAP hold IPOL-applied values?
+        ipol_in_compare: bool = True,  # [unverified] is DEFVAL compared with the IPOL-applied one?
+        unimplemented_read: int = 0x00,  # what reading an unimplemented address returns
+        # GPA7/GPB7 erratum: an input on pin 7/15 changing during a read corrupts the data byte.
+        gp7_corruption: bool = False,
+        seed: int = 0,
+    ) -> None:
+        self.floating = floating
+        self.ipol_in_intcap = ipol_in_intcap
+        self.ipol_in_compare = ipol_in_compare
+        self.unimplemented_read = unimplemented_read
+        self.gp7_corruption = gp7_corruption
+        self.seed = seed
+
+    def __repr__(self) -> str:
+        return f"ChipOptions({', '.join(f'{k}={v!r}' for k, v in vars(self).items())})"
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        return vars(self) == vars(other)
+
+    __hash__ = None  # type: ignore[assignment]  # mutable: unhashable, as the dataclass was
 
 
-@dataclass
 class _Faults:
     """Faults injected into the simulated chip's pins."""
 
-    stuck: dict[int, bool] = field(default_factory=dict)  # pin → level it is shorted to
-    toggle_during_next_read: set[int] = field(default_factory=set)
+    def __init__(self) -> None:
+        self.stuck: dict[int, bool] = {}  # pin → level it is shorted to
+        self.toggle_during_next_read: set[int] = set()
 
 
 class SimMCP23017:

@@ -13,7 +13,6 @@ import errno as E
 import os
 import threading
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any, Protocol
 
 from drivers.i2c.accounting import Accounting, Transaction, cost_of, cost_of_messages
@@ -40,13 +39,15 @@ def _os_error(cls: type[OSError], err: int) -> OSError:
     return cls(err, os.strerror(err))
 
 
-@dataclass
 class _Fault:
     """A bus fault injected into the simulated bus."""
 
-    kind: str
-    address: int | None
-    remaining: int  # transactions still to fail; -1 = until cleared
+    __slots__ = ("address", "kind", "remaining")  # (a plain class: no dataclasses at start)
+
+    def __init__(self, kind: str, address: int | None, remaining: int) -> None:
+        self.kind = kind
+        self.address = address
+        self.remaining = remaining  # transactions still to fail; -1 = until cleared
 
 
 class SimSMBus:

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Hashable
-from dataclasses import dataclass, field
 from typing import Any
 
 from drivers.mcp23017.config import PIN_NAMES, pin_number
@@ -80,20 +79,34 @@ def _pi(pi_pin: Any) -> tuple[str, int]:
     return ("pi", id(pi_pin))
 
 
-@dataclass
 class Connection:
     """One wire. ``source``/``target`` are labels ('mcp23017@0x20:GPB0', 'pi:GPIO17',
     'mcp23017@0x20:INTA', 'button'). ``disconnect()`` unplugs it: the target is released (an
     expander input goes back to its pull-up or floating level; a Pi pin keeps its last level,
-    as gpiozero's mock pins have no notion of "undriven")."""
+    as gpiozero's mock pins have no notion of "undriven"). Equal to another wire with the same
+    kind and labels. (A plain class, not a dataclass: no dataclasses at start, issue 14.)"""
 
-    kind: str
-    source: str
-    target: str
-    _wiring: Wiring = field(repr=False, compare=False)
-    _release: Callable[[], None] = field(repr=False, compare=False, default=lambda: None)
-    _pi_driver: _PiDriver | None = field(default=None, repr=False, compare=False)
-    active: bool = field(default=True, compare=False)
+    def __init__(self, kind: str, source: str, target: str, _wiring: Wiring,
+                 _release: Callable[[], None] = lambda: None,
+                 _pi_driver: _PiDriver | None = None, active: bool = True) -> None:
+        self.kind = kind
+        self.source = source
+        self.target = target
+        self._wiring = _wiring
+        self._release = _release
+        self._pi_driver = _pi_driver
+        self.active = active
+
+    def __repr__(self) -> str:
+        return (f"Connection(kind={self.kind!r}, source={self.source!r}, "
+                f"target={self.target!r}, active={self.active!r})")
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        return (self.kind, self.source, self.target) == (other.kind, other.source, other.target)
+
+    __hash__ = None  # type: ignore[assignment]  # mutable: unhashable, as the dataclass was
 
     def disconnect(self) -> None:
         if not self.active:

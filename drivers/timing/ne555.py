@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from dataclasses import dataclass
-from typing import Literal, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 Polarity = Literal["high", "low"]
 POLARITIES: tuple[Polarity, ...] = ("high", "low")
@@ -79,15 +78,7 @@ def astable_phases(
     return ASTABLE_K * charge_ohm * c_farad, ASTABLE_K * r2_ohm * c_farad
 
 
-@dataclass(frozen=True)
-class AstableDesign:
-    """A basic NE555 astable: nominal R1, R2, C with their fractional tolerances.
-
-    ``pulse`` says which output level is the load pulse. A basic astable's high phase is always
-    the longer one, so a short keep-alive pulse is usually the LOW phase (or the circuit has a
-    steering diode across R2).
-    """
-
+class _AstableDesignFields(NamedTuple):
     r1_ohm: float
     r2_ohm: float
     c_farad: float
@@ -96,12 +87,26 @@ class AstableDesign:
     pulse: Polarity
     steering_diode: bool = False
 
-    def __post_init__(self) -> None:
+
+class AstableDesign(_AstableDesignFields):
+    """A basic NE555 astable: nominal R1, R2, C with their fractional tolerances.
+
+    ``pulse`` says which output level is the load pulse. A basic astable's high phase is always
+    the longer one, so a short keep-alive pulse is usually the LOW phase (or the circuit has a
+    steering diode across R2).
+    """
+
+    __slots__ = ()
+
+    # (a NamedTuple whose __new__ validates, not a dataclass with __post_init__: see above)
+    def __new__(cls, *args: Any, **kwargs: Any) -> AstableDesign:
+        self = super().__new__(cls, *args, **kwargs)
         for name in ("r1_ohm", "r2_ohm", "c_farad"):
             _require_positive(name, getattr(self, name))
         _require_tolerance("r_tolerance", self.r_tolerance)
         _require_tolerance("c_tolerance", self.c_tolerance)
         _require_polarity(self.pulse)
+        return self
 
     def timing(
         self,

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -51,14 +50,20 @@ class HttpError(Exception):
         return {"error": self.code, "code": self.cause, "message": self.message, **self.extra}
 
 
-@dataclass
 class Request:
-    method: str
-    path: str
-    query: dict[str, list[str]]
-    headers: Any
-    body: dict[str, Any] = field(default_factory=dict)
-    params: dict[str, str] = field(default_factory=dict)
+    """One request as the handlers see it. (A plain class, not a dataclass: no dataclasses at
+    a station's start, issue 14.)"""
+
+    __slots__ = ("body", "headers", "method", "params", "path", "query")
+
+    def __init__(self, method: str, path: str, query: dict[str, list[str]], headers: Any,
+                 body: dict[str, Any] | None = None, params: dict[str, str] | None = None) -> None:
+        self.method = method
+        self.path = path
+        self.query = query
+        self.headers = headers
+        self.body: dict[str, Any] = {} if body is None else body
+        self.params: dict[str, str] = {} if params is None else params
 
 
 Handler = Callable[[StationService, Request], tuple[int, Any]]

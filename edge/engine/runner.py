@@ -33,9 +33,8 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from drivers.clock import Clock
 from edge.engine.context import (
@@ -108,8 +107,7 @@ class Fixture(Protocol):
     def resource(self, name: str) -> Any: ...
 
 
-@dataclass(frozen=True, slots=True)
-class StationInfo:
+class StationInfo(NamedTuple):  # (a NamedTuple: no dataclasses at start, issue 14)
     """Which station and which software recorded a run."""
 
     station_id: str

@@ -21,7 +21,6 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
@@ -89,14 +88,19 @@ class ServiceSettings(NamedTuple):
     sync_poll_s: float = 5.0  # how often delivery status is re-read for change events
 
 
-@dataclass
 class _PendingStart:
-    request_id: str | None
-    product: str
-    serial: str
-    done: threading.Event
-    run_id: str | None = None
-    error: BaseException | None = None
+    """A start asked for, until the run thread has taken it (or refused it)."""
+
+    __slots__ = ("done", "error", "product", "request_id", "run_id", "serial")
+
+    def __init__(self, request_id: str | None, product: str, serial: str,
+                 done: threading.Event) -> None:
+        self.request_id = request_id
+        self.product = product
+        self.serial = serial
+        self.done = done
+        self.run_id: str | None = None
+        self.error: BaseException | None = None
 
 
 def _collect_previous_run() -> None:

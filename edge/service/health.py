@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,15 +18,18 @@ from edge.engine.context import StationError
 LOW_DISK_BYTES = 256 * 1024 * 1024  # shown as "disk low" well before runs are refused (64 MiB)
 
 
-@dataclass
 class FixtureHealth:
-    fixture_id: str
-    kind: str
-    products: list[str]
-    present: bool | None = None  # every fixture expander answers (None: not checked yet)
-    identified: bool | None = None  # the identity straps read what the fixture file expects
-    gpio_available: bool | None = None
-    message: str = ""
+    """What the last check of one fixture found, filled in by :func:`check_fixture`. (A plain
+    class, not a dataclass: no dataclasses at a station's start, issue 14.)"""
+
+    def __init__(self, fixture_id: str, kind: str, products: list[str]) -> None:
+        self.fixture_id = fixture_id
+        self.kind = kind
+        self.products = products
+        self.present: bool | None = None  # every fixture expander answers (None: not checked)
+        self.identified: bool | None = None  # the identity straps read what the file expects
+        self.gpio_available: bool | None = None
+        self.message = ""
 
     def view(self) -> dict[str, Any]:
         return {"fixture_id": self.fixture_id, "kind": self.kind, "products": self.products,

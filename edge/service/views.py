@@ -8,7 +8,7 @@ measurement shapes.
 
 from __future__ import annotations
 
-from dataclasses import asdict
+import copy
 from typing import Any
 
 from edge.engine.events import (
@@ -34,7 +34,8 @@ measurement_view = _measurement_to_json
 
 
 def meta_view(meta: RunMeta) -> dict[str, Any]:
-    return asdict(meta)
+    # A copy down to ``extra``'s contents, as dataclasses.asdict gave: the view is the caller's.
+    return {**meta._asdict(), "extra": copy.deepcopy(meta.extra)}
 
 
 def limits_view(limits: Limits) -> dict[str, Any]:

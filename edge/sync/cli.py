@@ -14,7 +14,6 @@ import json
 import os
 import sys
 import time
-from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
@@ -39,7 +38,7 @@ def _load(args: argparse.Namespace):
 
     config = load_config(Path(args.config) if getattr(args, "config", None) else None)
     if getattr(args, "data_dir", None):  # pibench's global --data-dir
-        config = replace(config, data_dir=Path(args.data_dir))
+        config = config._replace(data_dir=Path(args.data_dir))
     settings = from_station_config(config)
     database = Path(getattr(args, "database", None) or config.database)
     return settings, database

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import dataclasses
 import io
 import json
 import math
@@ -107,7 +106,7 @@ def test_payload_text_is_canonical_ascii_and_parses_back(stored):
 
 def test_payload_sorts_the_keys_of_extra_at_every_depth(stored):
     extra = {"z": 1, "a": {"y": [{"b": 1, "a": 2}], "x": (3, {"d": 4, "c": 5})}}
-    record = stored[0]._replace(meta=dataclasses.replace(stored[0].meta, extra=extra))
+    record = stored[0]._replace(meta=stored[0].meta._replace(extra=extra))
     assert payload_text(record) == json.dumps(record_to_json(record), sort_keys=True,
                                               separators=(",", ":"), ensure_ascii=True)
     assert '"extra":{"a":{"x":[3,{"c":5,"d":4}],"y":[{"a":2,"b":1}]},"z":1}' in payload_text(record)
