@@ -7,11 +7,11 @@ limit: an outage lasting days costs one probe per (at most) ``cap_s``, never a d
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from typing import NamedTuple
 
 
-@dataclass(frozen=True)
-class Backoff:
+# (a NamedTuple, not a frozen dataclass: no dataclasses at a station's start, issue 14)
+class Backoff(NamedTuple):
     """How long to wait before the next delivery attempt after failures."""
 
     base_s: float = 3.0

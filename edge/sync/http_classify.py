@@ -12,7 +12,6 @@ import email.utils
 import math
 import sys
 from collections.abc import Mapping
-from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from edge.sync import outcomes
@@ -87,7 +86,7 @@ def classify_http(
     if 200 <= status < 300:
         return None
     outcome = _classify_http(status, headers, body, now, what, sent_body)
-    return replace(outcome, http_status=status)
+    return outcome._replace(http_status=status)
 
 
 def _classify_http(

@@ -27,8 +27,7 @@ from __future__ import annotations
 import http.client
 import os
 import select
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -46,8 +45,8 @@ class ExchangeFailed(TransportError):
     """Connected, but no complete answer: the server may have received the request."""
 
 
-@dataclass(frozen=True)
-class Response:
+# (a NamedTuple, not a frozen dataclass: no dataclasses at a station's start, issue 14)
+class Response(NamedTuple):
     status: int
     headers: Any  # http.client.HTTPMessage: get() is case-insensitive
     data: bytes

@@ -33,8 +33,8 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from typing import NamedTuple
 
 from edge.store.db import write_transaction
 from edge.sync.backends.base import OutboxItem
@@ -60,8 +60,8 @@ def iso(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, UTC).isoformat()
 
 
-@dataclass(frozen=True)
-class TargetState:
+# (a NamedTuple, not a frozen dataclass: no dataclasses at a station's start, issue 14)
+class TargetState(NamedTuple):
     target: str
     state: str  # 'up' | 'down' | 'auth' | 'incompatible'
     failures: int  # consecutive failed deliveries/probes since the last delivery
@@ -272,7 +272,7 @@ class Outbox:
         """``sync now``: forget the backoff of the target and of its waiting runs (but, with
         ``keep_settling``, not the wait before looking for an uncertain InvenTree run)."""
         with self._tx() as c:
-            self._save_state(c, replace(self.target_state(), next_probe_at=now))
+            self._save_state(c, self.target_state()._replace(next_probe_at=now))
             # Forget the backoff, not the wait for a server that may still be storing an earlier
             # request (needs_reconcile): looking too early is what posts a run twice.
             c.execute(

@@ -19,8 +19,8 @@ INCOMPATIBLE   server API too old for bulk results         pause the target unti
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import StrEnum
+from typing import NamedTuple
 
 # Clamp a server's Retry-After: a misconfigured proxy saying "come back in a year" must not
 # silence a station for a year (about an hour is the usual advice). Here rather than in
@@ -47,8 +47,8 @@ class OutcomeClass(StrEnum):
         return self in (OutcomeClass.AUTH, OutcomeClass.INCOMPATIBLE)
 
 
-@dataclass(frozen=True, slots=True)
-class Outcome:
+# (a NamedTuple, not a frozen dataclass: no dataclasses at a station's start, issue 14)
+class Outcome(NamedTuple):
     cls: OutcomeClass
     reason: str = ""  # human text, already redacted; stored as last_error
     retry_after_s: float | None = None  # server-requested floor under the backoff

@@ -19,7 +19,6 @@ import logging
 import math
 import random
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
 
 from edge.sync.backends.base import Backend, OutboxItem
 from edge.sync.clock import SyncClock
@@ -55,17 +54,22 @@ def target_name(target: str) -> str:
     return "inventory" if target == "inventory" else f"inventory '{target}'"
 
 
-@dataclass
 class PassReport:
-    """What ``sync now`` did in the foreground: every waiting run tried once."""
+    """What ``sync now`` did in the foreground: every waiting run tried once. (A plain class,
+    not a dataclass: no dataclasses at a station's start, issue 14.)"""
 
-    delivered: int = 0
-    parked: int = 0
-    failed: int = 0
-    waiting: int = 0  # not tried: behind a failed run of the same board, or the server may still
-    # be storing an earlier attempt
-    stopped: str | None = None  # why the pass ended early (server unreachable, login)
-    failures: list[str] = field(default_factory=list)
+    def __init__(self) -> None:
+        self.delivered = 0
+        self.parked = 0
+        self.failed = 0
+        # not tried: behind a failed run of the same board, or the server may still be storing
+        # an earlier attempt
+        self.waiting = 0
+        self.stopped: str | None = None  # why the pass ended early (server unreachable, login)
+        self.failures: list[str] = []
+
+    def __repr__(self) -> str:
+        return f"PassReport({', '.join(f'{k}={v!r}' for k, v in vars(self).items())})"
 
 
 class TargetRunner:
@@ -229,8 +233,9 @@ class TargetRunner:
     def _failed_state(
         self, current: TargetState, outcome: Outcome, now: float, **changes: object
     ) -> TargetState:
-        return replace(current, last_error_class=str(outcome.cls), last_error=outcome.reason[:500],
-                       last_error_utc=iso(now), **changes)
+        return current._replace(last_error_class=str(outcome.cls),
+                                last_error=outcome.reason[:500], last_error_utc=iso(now),
+                                **changes)
 
     def _backoff(self, state: TargetState, outcome: Outcome, now: float) -> TargetState:
         failures = state.failures + 1
@@ -254,8 +259,8 @@ class TargetRunner:
             watch = item.needs_reconcile and self.backend is not None and (
                 self.backend.needs_presend_mark)
             audit_at = now + self.settings.reconcile_after_s if watch else None
-            self.outbox.mark_delivered(item, outcome, now, replace(
-                state, state="up", failures=0, next_probe_at=0.0, paused_reason=None,
+            self.outbox.mark_delivered(item, outcome, now, state._replace(
+                state="up", failures=0, next_probe_at=0.0, paused_reason=None,
                 last_success_utc=iso(now), last_error_class=None, last_error=None,
                 last_error_utc=None), audit_at)
             if audit_at is not None:
@@ -297,7 +302,7 @@ class TargetRunner:
         if outcome.delivered:
             # Reachable again: deliver at once. The failure count stays, so a server that
             # answers probes but still fails deliveries keeps backing off further.
-            self.outbox.save_state(replace(state, state="up", next_probe_at=0.0))
+            self.outbox.save_state(state._replace(state="up", next_probe_at=0.0))
             log.info("%s reachable again", target_name(self.outbox.target))
         elif outcome.cls.pauses_target:
             self._pause(state, outcome, now)
@@ -322,14 +327,14 @@ class TargetRunner:
         now = self.clock.time()
         if outcome.delivered:
             log.info("delivery to %s resumed", target_name(self.outbox.target))
-            self.outbox.save_state(replace(state, state="up", next_probe_at=0.0,
-                                           paused_reason=None))
+            self.outbox.save_state(state._replace(state="up", next_probe_at=0.0,
+                                                  paused_reason=None))
         elif outcome.cls.pauses_target:
             self._pause(state, outcome, now)
         else:
             # Unreachable while paused: stay paused (the reason is still true as far as we
             # know) and look again later.
-            self.outbox.save_state(replace(state, next_probe_at=now + self.settings.auth_retry_s))
+            self.outbox.save_state(state._replace(next_probe_at=now + self.settings.auth_retry_s))
         return now
 
     # ---- sync now, in the foreground -----------------------------------------------------------

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from types import MappingProxyType
+from typing import Any, NamedTuple
 
 from edge.errors import SettingsFileError
 from edge.store.recorder import DEFAULT_TARGET
@@ -39,8 +39,13 @@ class SyncSettingsError(SettingsFileError):
         self.key = (key,) if isinstance(key, str) else tuple(key)
 
 
-@dataclass(frozen=True)
-class ProductResults:
+# NamedTuples, not frozen dataclasses: `dataclasses` (with inspect, ast, dis) and its compiled
+# methods cost every station start several ms (issue 14). A table left out is one shared
+# read-only empty mapping (was a new dict each time; nothing writes to them).
+_NO_ENTRIES: Mapping[str, Any] = MappingProxyType({})
+
+
+class ProductResults(NamedTuple):
     """Per product (``[sync.products."<product>"]``): what reaches InvenTree and under which keys.
 
     Names are a step name (``"pulse timing"``) or a step and one of its measurements
@@ -51,43 +56,41 @@ class ProductResults:
     part: int | str | None = None  # part pk or IPN (same as [sync.parts])
     post_steps: frozenset[str] = frozenset()  # also post these steps' own outcome
     skip: frozenset[str] = frozenset()  # never post these steps or measurements
-    keys: Mapping[str, str] = field(default_factory=dict)  # name -> template key
+    keys: Mapping[str, str] = _NO_ENTRIES  # name -> template key
     optional: frozenset[str] = frozenset()  # templates `sync setup` creates with required=False
 
 
-@dataclass(frozen=True)
-class InvenTreeSettings:
+class InvenTreeSettings(NamedTuple):
     """What the InvenTree backend needs beyond the URL and token."""
 
     # product name (RunMeta.product) -> part pk (int) or IPN (str). Unmapped products are looked
     # up by IPN == product name.
-    parts: Mapping[str, int | str] = field(default_factory=dict)
+    parts: Mapping[str, int | str] = _NO_ENTRIES
     # step name -> template key, for steps whose name does not produce the template's key.
-    templates: Mapping[str, str] = field(default_factory=dict)
+    templates: Mapping[str, str] = _NO_ENTRIES
     run_template: str | None = None  # optional template for the run's overall verdict
     fail_status: int | None = None  # e.g. 65 REJECTED, set on a FAIL run
     pass_status: int | None = None  # e.g. 10 OK, set on a passing run
     create_items: bool = True  # create the serialized stock item when missing
     location: int | None = None  # location pk for created items
     min_api_version: int = 382  # bulk test results (InvenTree 1.0, API 382)
-    products: Mapping[str, ProductResults] = field(default_factory=dict)
+    products: Mapping[str, ProductResults] = _NO_ENTRIES
 
     def product(self, name: str) -> ProductResults:
         """The product's settings, with [sync.parts] and [sync.templates] folded in (the
         product's own table wins)."""
         found = self.products.get(name, ProductResults())
         if found.part is None and name in self.parts:
-            found = replace(found, part=self.parts[name])
+            found = found._replace(part=self.parts[name])
         if self.templates:
-            found = replace(found, keys={**self.templates, **found.keys})
+            found = found._replace(keys={**self.templates, **found.keys})
         return found
 
     def configured_products(self) -> list[str]:
         return sorted(set(self.parts) | set(self.products))
 
 
-@dataclass(frozen=True)
-class GenericSettings:
+class GenericSettings(NamedTuple):
     """What the generic JSON endpoint backend needs beyond the URL and token."""
 
     auth_header: str = "Authorization"
@@ -95,8 +98,7 @@ class GenericSettings:
     probe_url: str = ""  # cheap GET while the target is down; default: the endpoint URL
 
 
-@dataclass(frozen=True)
-class SyncSettings:
+class SyncSettings(NamedTuple):
     """The sync's settings, checked: backend, endpoint, where the token is, timings."""
 
     backend: str  # "none" | "inventree" | "generic"
@@ -106,7 +108,7 @@ class SyncSettings:
     token_env: str | None = "PIBENCH_INVENTORY_TOKEN"
     connect_timeout_s: float = 4.0
     read_timeout_s: float = 20.0
-    backoff: Backoff = field(default_factory=Backoff)
+    backoff: Backoff = Backoff()
     auth_retry_s: float = 300.0  # how often a paused (auth/incompatible) target is re-checked
     poll_s: float = 2.0  # how often an idle worker looks for new runs
     # After an answer that may hide a stored run (timeout, reset, 502/504), wait this long before
@@ -117,8 +119,8 @@ class SyncSettings:
     late_copy_watch_s: float = 7 * 86400.0
     plans_dirs: tuple[Path, ...] = ()  # where the station's plans are (what to post, setup)
     source: Path | None = None  # the station.toml these came from, for messages
-    inventree: InvenTreeSettings = field(default_factory=InvenTreeSettings)
-    generic: GenericSettings = field(default_factory=GenericSettings)
+    inventree: InvenTreeSettings = InvenTreeSettings()
+    generic: GenericSettings = GenericSettings()
 
     @property
     def enabled(self) -> bool:
@@ -316,5 +318,5 @@ def from_station_config(config: Any) -> SyncSettings:
         if source is None or str(exc).startswith(f"{source}:"):
             raise
         raise SyncSettingsError(f"{source}: {exc}", exc.key) from None
-    return replace(settings, plans_dirs=tuple(getattr(config, "plans_dirs", ()) or ()),
-                   source=source)
+    return settings._replace(plans_dirs=tuple(getattr(config, "plans_dirs", ()) or ()),
+                             source=source)

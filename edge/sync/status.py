@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
-from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from edge.store.codec import utc_epoch
 from edge.sync.outbox import Outbox, iso
@@ -22,8 +21,8 @@ RECENT_ROWS = 20_000
 NOTICE_KINDS = ("duplicate-item", "status-not-set", "late-copy-removed")
 
 
-@dataclass(frozen=True)
-class SyncStatus:
+# (a NamedTuple, not a frozen dataclass: no dataclasses at a station's start, issue 14)
+class SyncStatus(NamedTuple):
     target: str
     backend: str
     state: str  # up | down | auth | incompatible
@@ -48,7 +47,7 @@ class SyncStatus:
     message: str  # one line for a technician
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return self._asdict()
 
 
 def _down_text(s: dict[str, Any]) -> str:

@@ -10,17 +10,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
 from functools import cached_property
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from edge.sync.outcomes import Outcome
 
 
-@dataclass(frozen=True)
-class OutboxItem:
-    """One outbox row as the sync sees it."""
-
+# NamedTuples, not frozen dataclasses: no dataclasses at a station's start (issue 14).
+class _OutboxItemFields(NamedTuple):
     id: int  # FIFO position
     run_id: str  # idempotency key
     target: str
@@ -30,13 +27,18 @@ class OutboxItem:
     needs_reconcile: bool  # an earlier attempt may have reached the server
     serial: str
 
+
+class OutboxItem(_OutboxItemFields):
+    """One outbox row as the sync sees it."""
+
+    # (no __slots__ here: the instance keeps a __dict__, where cached_property keeps `record`)
+
     @cached_property
     def record(self) -> dict[str, Any]:
         return json.loads(self.payload)
 
 
-@dataclass(frozen=True)
-class AuditResult:
+class AuditResult(NamedTuple):
     """What one look for late copies of a delivered run found (see Backend.audit)."""
 
     removed: tuple[int, ...] = ()  # results deleted on the server (the station's own copies)
