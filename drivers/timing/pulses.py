@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
 from drivers.clock import Clock
+from drivers.timing import exact_stats
 from drivers.timing.ne555 import POLARITIES, Polarity
 
 TicksDiff = Callable[[float, float], float]
@@ -86,9 +87,9 @@ class Summary(NamedTuple):
     def of(cls, values: Sequence[float]) -> Summary:
         if not values:
             raise ValueError("no values to summarise")
-        import statistics  # here: fractions and decimal with it, only when a pulse is measured
-        std = statistics.stdev(values) if len(values) > 1 else 0.0
-        return cls(min(values), statistics.fmean(values), max(values), std)
+        # (statistics' own results, without importing fractions and decimal: exact_stats.py)
+        std = exact_stats.stdev(values) if len(values) > 1 else 0.0
+        return cls(min(values), exact_stats.fmean(values), max(values), std)
 
 
 class PulseStats(NamedTuple):

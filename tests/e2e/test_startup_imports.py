@@ -29,8 +29,9 @@ NOT_FOR_A_RUN = {"edge.store.export", "edge.sync.settings", "edge.api.client",
                  "edge.api.handover",
                  # the standard library for one thing each: run ids (edge/run_ids.py), digests
                  # (edge/digest.py), the terminal's width for a help text (edge/cli.py), the
-                 # signals' wake-up (a pipe: edge/stop_signals.py)
-                 "uuid", "hashlib", "shutil", "socket"}
+                 # signals' wake-up (a pipe: edge/stop_signals.py), the 555's summary
+                 # (drivers/timing/exact_stats.py: statistics brings fractions and decimal)
+                 "uuid", "hashlib", "shutil", "socket", "statistics", "fractions", "decimal"}
 # `dataclasses` (with inspect, ast and dis; and one compiled class after another) cost a start
 # ~10 ms: the classes on the run and station paths are NamedTuples or plain classes (issue 14).
 NO_DATACLASSES = {"dataclasses", "inspect"}
@@ -102,7 +103,7 @@ def test_a_station_loads_the_http_stack_only_when_a_sync_is_configured(tmp_path,
     third-party HTTP stack (requests and urllib3 cost the station about 5 MiB: issue 14)."""
     station = ("station", "--product", "PowerBank-Foolish")
     without = imported(*data, *station, stdin="q\n")
-    unused = HTTP | NEVER | HARDWARE | NO_DATACLASSES | {"shutil"}  # (free space: os.statvfs)
+    unused = HTTP | NEVER | HARDWARE | NO_DATACLASSES | {"shutil", "statistics"}  # (statvfs)
     assert "edge" in without and not without & unused, sorted(without & unused)
     # The API reads request headers itself (edge/api/http11.py) and checks a token with hmac
     # only when one is sent: no http.client, email, ssl nor OpenSSL's hashes at start.
