@@ -290,6 +290,13 @@ build_release() { # sets: release (its name under releases/)
     local version dir
     version=$(sed -n 's/^version = "\(.*\)"/\1/p' "$SRC/pyproject.toml" | head -n1)
     release="$version-$(date -u +%Y%m%dT%H%M%SZ)"
+    # Never build into a release that exists: an install within the same second as the last one
+    # would write over the running release, and its exit trap remove it on a failure.
+    local base=$release n=1
+    while [ -e "$ROOT$RELEASES/$release" ]; do
+        n=$((n + 1))
+        release="$base-$n"
+    done
     dir="$ROOT$RELEASES/$release"
     say "== new release $RELEASES/$release"
     act install -d -m 0755 "$ROOT$RELEASES" "$dir" "$dir/src"

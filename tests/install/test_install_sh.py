@@ -170,6 +170,25 @@ def test_only_two_releases_are_kept(pi: Machine) -> None:
         assert len(releases) == 2, releases
 
 
+def test_installs_within_one_second_build_distinct_releases(pi: Machine) -> None:
+    # A clock stopped on one second: every release gets the same time stamp.
+    (pi.stubs / "date").write_text(
+        '#!/bin/sh\nif [ "$*" = "-u +%Y%m%dT%H%M%SZ" ]; then echo 20261205T145908Z; '
+        'else exec /bin/date "$@"; fi\n')
+    (pi.stubs / "date").chmod(0o755)
+    installed(pi)
+    assert current(pi) == "releases/0.1.0-20261205T145908Z"
+    for n in range(2):
+        (pi.src / "README.md").write_text(f"change {n}\n")
+        installed(pi)
+    releases = sorted(p.name for p in pi.path("/opt/pibench/releases").iterdir())
+    assert releases == ["0.1.0-20261205T145908Z-2", "0.1.0-20261205T145908Z-3"], releases
+    assert current(pi) == "releases/0.1.0-20261205T145908Z-3"
+    assert os.readlink(pi.path("/opt/pibench/previous")) == "releases/0.1.0-20261205T145908Z-2"
+    previous = pi.path("/opt/pibench/releases/0.1.0-20261205T145908Z-2/src/README.md")
+    assert previous.read_text() == "change 0\n"  # not written over by the install after it
+
+
 def test_failed_health_check_switches_nothing_and_leaves_no_release(pi: Machine) -> None:
     installed(pi)
     first = current(pi)
