@@ -16,9 +16,13 @@ else is answered by ``send_error`` (400, 414, 431), which the API turns into a J
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import re
+import selectors
 import socketserver
+import threading
 import time
 from http import HTTPStatus
 from typing import Any, BinaryIO
@@ -206,5 +210,72 @@ class Http11Handler(socketserver.StreamRequestHandler):
 
 
 class ThreadingHttpServer(socketserver.ThreadingMixIn, socketserver.TCPServer):
+    """``socketserver``'s threading TCP server whose ``shutdown()`` is noticed at once.
+
+    ``socketserver``'s loop only looks at its stop flag when its ``select`` returns: after a
+    request, or at the next ``poll_interval`` (0.5 s: a station took half a second to exit after
+    ``q`` or SIGTERM). Here the loop also watches the read end of a pipe, and ``shutdown()``
+    writes one byte to it, so the loop wakes as soon as it is asked to stop, and sleeps as long
+    as it likes when idle. The same loop otherwise: one request accepted per wake-up,
+    ``service_actions()`` after each.
+    """
+
     daemon_threads = True
     allow_reuse_address = True
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._stop_asked = threading.Event()
+        self._loop_ended = threading.Event()
+        self._wake_read, self._wake_write = os.pipe()
+        for fd in (self._wake_read, self._wake_write):
+            os.set_blocking(fd, False)
+        try:
+            super().__init__(*args, **kwargs)
+        except BaseException:
+            self._close_wake_pipe()
+            raise
+
+    def serve_forever(self, poll_interval: float = 0.5) -> None:
+        self._loop_ended.clear()
+        selector_class = getattr(selectors, "PollSelector", selectors.SelectSelector)
+        try:
+            with selector_class() as selector:
+                selector.register(self, selectors.EVENT_READ)
+                selector.register(self._wake_read, selectors.EVENT_READ)
+                while not self._stop_asked.is_set():
+                    ready = selector.select(poll_interval)
+                    if self._stop_asked.is_set():
+                        break
+                    woken = [key.fileobj for key, _ in ready]
+                    if self._wake_read in woken:
+                        self._drain_wake_pipe()  # a stale byte would make the loop spin
+                    if self in woken:
+                        self._handle_request_noblock()
+                    self.service_actions()
+        finally:
+            self._stop_asked.clear()
+            self._loop_ended.set()
+
+    def shutdown(self) -> None:
+        """Stop ``serve_forever`` and wait for it to end (from another thread, as in
+        ``socketserver``: called from the serving thread itself, it would wait forever)."""
+        self._stop_asked.set()
+        # A full pipe already holds a wake-up; a closed one has no loop left to wake.
+        with contextlib.suppress(OSError):
+            os.write(self._wake_write, b"\0")
+        self._loop_ended.wait()
+
+    def _drain_wake_pipe(self) -> None:
+        with contextlib.suppress(OSError):  # BlockingIOError: empty
+            while os.read(self._wake_read, 64):
+                pass
+
+    def server_close(self) -> None:
+        super().server_close()
+        self._close_wake_pipe()
+
+    def _close_wake_pipe(self) -> None:
+        for fd in (self._wake_read, self._wake_write):
+            with contextlib.suppress(OSError):  # already closed: server_close called twice
+                os.close(fd)
+        self._wake_read = self._wake_write = -1

@@ -356,7 +356,7 @@ class ApiServer:
         self.settings = settings
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
-        self._poll_interval = poll_interval  # how soon stop() is noticed; wake-ups when idle
+        self._poll_interval = poll_interval  # idle wake-ups; stop() wakes the loop itself
 
     @property
     def url(self) -> str:

@@ -62,7 +62,8 @@ class Api:
 
 @contextmanager
 def running_api(tmp: Path, api: dict | None = None, *, start_on_scan: bool = False,
-                token: str | None = None, **config: Any) -> Iterator[Api]:
+                token: str | None = None, poll_interval: float = 0.05,
+                **config: Any) -> Iterator[Api]:
     plans, gate = make_plans(tmp)
     cfg = StationConfig(data_dir=tmp / "data", plans_dirs=(plans, STEPS_DIR, BUILTIN_PLANS),
                         fixtures_dirs=(BUILTIN_FIXTURES,),
@@ -72,7 +73,7 @@ def running_api(tmp: Path, api: dict | None = None, *, start_on_scan: bool = Fal
         service = StationService(station, ServiceSettings(start_on_scan=start_on_scan,
                                                           health_interval_s=3600))
         service.start()
-        server = ApiServer(service, settings, poll_interval=0.05)
+        server = ApiServer(service, settings, poll_interval=poll_interval)
         url = server.start()
         harness = Api(ApiClient(url, token=token), service, server, url, gate, cfg)
         try:
