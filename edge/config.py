@@ -115,7 +115,7 @@ EXPANDER_BACKENDS = ("pibench", "adafruit")
 SYNC_BACKENDS = ("none", "inventree", "generic")
 # Rates a serial barcode scanner can be set to; anything else is a typo (96000, 115000).
 BAUDRATES = (1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200, 230400, 460800, 921600)
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"  # (compiled on first use, in re's cache)
 
 _KNOWN = {
     "station": {"id", "hardware", "data_dir", "plans_dirs", "fixtures_dirs", "sim_faults"},
@@ -233,7 +233,7 @@ class _ConfigReader(Checker):
         url = self.string(options, at, "url", default="", allow_empty=True)
         token_file = self.string(options, at, "token_file", default="", allow_empty=True)
         token_env = self.string(options, at, "token_env", default="PIBENCH_INVENTORY_TOKEN")
-        if not _ENV_NAME.match(token_env):
+        if not re.match(_ENV_NAME, token_env):
             raise self.fail((*at, "token_env"), "expected the name of an environment variable "
                             f"(letters, digits, _), got {token_env!r}")
         for key in ("backend", "url", "token_file", "token_env"):

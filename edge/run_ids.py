@@ -12,7 +12,8 @@ from __future__ import annotations
 import os
 import re
 
-_CANONICAL = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+# Compiled on first use, in re's own cache: a station starts without checking a run id.
+_CANONICAL = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 
 
 def new_run_id() -> str:
@@ -25,4 +26,4 @@ def new_run_id() -> str:
 
 def is_canonical(run_id: object) -> bool:
     """Whether ``run_id`` is a UUID in the one spelling ``str(uuid.UUID(...))`` gives."""
-    return isinstance(run_id, str) and _CANONICAL.fullmatch(run_id) is not None
+    return isinstance(run_id, str) and re.fullmatch(_CANONICAL, run_id) is not None

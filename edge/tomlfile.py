@@ -143,13 +143,14 @@ class LineIndex:
         return 1
 
 
-_SIMPLE_STRING = re.compile(r"""^\s*(?:"([^"\\\n]*)"|'([^'\n]*)')\s*(?:#.*)?$""")
+# (Compiled on first use, in re's own cache: only a broken plan is read this way.)
+_SIMPLE_STRING = r"""^\s*(?:"([^"\\\n]*)"|'([^'\n]*)')\s*(?:#.*)?$"""
 
 
 def scan_string(lines: LineIndex, path: Path) -> str | None:
     """The value of ``key = "text"`` at ``path`` read from the text alone (no TOML parse), or
     None unless it is one plain string on one line, given once."""
-    found = _SIMPLE_STRING.match(lines.values.get(path, ""))
+    found = re.match(_SIMPLE_STRING, lines.values.get(path, ""))
     if not found:
         return None
     value = found.group(1) if found.group(1) is not None else found.group(2)
@@ -169,7 +170,7 @@ def field_name(path: Path) -> str:
 
 
 # -- parsing ------------------------------------------------------------------------------------
-_TOML_POSITION = re.compile(r"\s*\(at line (\d+), column (\d+)\)$")
+_TOML_POSITION = r"\s*\(at line (\d+), column (\d+)\)$"  # (errors only: compiled on first use)
 
 
 # A NamedTuple, not a frozen dataclass: Python 3.11 compiles each dataclass method from
@@ -201,7 +202,7 @@ def parse_toml(source: bytes | str, path: str,
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         message = str(exc)
-        found = _TOML_POSITION.search(message)
+        found = re.search(_TOML_POSITION, message)
         if found:
             line = int(found.group(1))
             message = f"{message[: found.start()]} (column {found.group(2)})"

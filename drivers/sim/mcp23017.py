@@ -34,6 +34,8 @@ IntListener = Callable[[Port, bool], None]  # (port, electrical level of INTA/IN
 
 _PORT_REGISTERS = ("IODIR", "IPOL", "GPINTEN", "DEFVAL", "INTCON", "GPPU", "OLAT")
 
+_PORTS = tuple(Port)  # (iterating the enum itself is slow, and this runs at every change)
+
 
 # Plain classes, not dataclasses: `dataclasses` (with inspect, ast, dis) and its compiled
 # methods cost every start several ms (issue 14).
@@ -163,19 +165,41 @@ class SimMCP23017:
     def level(self, pin: int) -> bool:
         """The electrical level of a pin."""
         with self._lock:
-            if pin in self.faults.stuck:
-                return self.faults.stuck[pin]
-            port, bit = pin >> 3, pin & 7
-            if not self._is_input(pin):
-                return bool(self.reg["OLAT"][port] >> bit & 1)
-            if pin in self._external:
-                return self._external[pin]
-            if self.reg["GPPU"][port] >> bit & 1:
-                return True
-            return self._floating[pin]
+            return self._level(pin)
+
+    def _level(self, pin: int) -> bool:
+        # With the lock held: the chip's own walks over its pins (every change re-derives all
+        # 16 and both ports' interrupts) take it once, not once a pin.
+        if pin in self.faults.stuck:
+            return self.faults.stuck[pin]
+        port, bit = pin >> 3, pin & 7
+        if not self._is_input(pin):
+            return bool(self.reg["OLAT"][port] >> bit & 1)
+        if pin in self._external:
+            return self._external[pin]
+        if self.reg["GPPU"][port] >> bit & 1:
+            return True
+        return self._floating[pin]
 
     def _levels(self) -> int:
-        return sum(1 << p for p in range(16) if self.level(p))
+        """Every pin's level at once (bit n: pin n, GPA0..GPB7), by :meth:`_level`'s rules, the
+        lock held. Each change re-derives them all and both ports' values for the interrupts:
+        the bulk of what a fixture check costs on the simulated bus (issue 14)."""
+        reg = self.reg
+        inputs = reg["IODIR"][0] | reg["IODIR"][1] << 8
+        levels = (reg["OLAT"][0] | reg["OLAT"][1] << 8) & ~inputs & 0xFFFF
+        pulled_up = reg["GPPU"][0] | reg["GPPU"][1] << 8
+        external, floating = self._external, self._floating
+        for pin in range(16):
+            if inputs >> pin & 1:
+                level = external.get(pin)
+                if level is None:
+                    level = pulled_up >> pin & 1 or floating[pin]
+                if level:
+                    levels |= 1 << pin
+        for pin, level in self.faults.stuck.items():
+            levels = levels | 1 << pin if level else levels & ~(1 << pin)
+        return levels
 
     def is_output(self, pin: int) -> bool:
         return not self._is_input(pin)
@@ -228,7 +252,7 @@ class SimMCP23017:
 
     def _int_levels(self) -> tuple[bool, bool]:
         out = []
-        for port in Port:
+        for port in _PORTS:
             active = self._int_active(port)
             if self.iocon & IOCON.ODR:
                 out.append(not active)  # driven low when active, released (pulled up) otherwise
@@ -240,17 +264,14 @@ class SimMCP23017:
     # ------------------------------------------------------------------ port values
     def _port_value(self, port: int, apply_ipol: bool = True) -> int:
         """What a GPIO read returns: pin levels, inputs inverted where IPOL is set."""
-        raw = 0
-        for bit in range(8):
-            if self.level(port * 8 + bit):
-                raw |= 1 << bit
+        raw = self._levels() >> (port * 8) & 0xFF
         if apply_ipol:
             raw ^= self.reg["IPOL"][port] & self.reg["IODIR"][port]
         return raw
 
     # ------------------------------------------------------------------ interrupts
     def _evaluate_interrupts(self) -> None:
-        for port in Port:
+        for port in _PORTS:
             if self._pending[port]:
                 continue  # further changes raise nothing and INTCAP holds
             enabled = self.reg["GPINTEN"][port] & self.reg["IODIR"][port]
@@ -286,7 +307,7 @@ class SimMCP23017:
         changed = levels ^ self._last_levels
         self._last_levels = levels
         ints = self._int_levels()
-        int_changes = [(p, ints[p]) for p in Port if ints[p] != self._last_int[p]]
+        int_changes = [(p, ints[p]) for p in _PORTS if ints[p] != self._last_int[p]]
         self._last_int = ints
         for pin in range(16):
             if changed >> pin & 1:

@@ -30,7 +30,8 @@ from typing import Any, BinaryIO
 _log = logging.getLogger("edge.api")
 
 MAX_REQUEST_LINE = 65536
-_METHOD = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,32}$")  # an HTTP token
+# An HTTP token; compiled at the first request (re's own cache), not at every start.
+_METHOD = r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,32}$"
 MAX_HEADER_LINE = 65536  # http.client's limits, which this layer used before
 MAX_HEADERS = 100
 _DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
@@ -150,7 +151,7 @@ class Http11Handler(socketserver.StreamRequestHandler):
             self.send_error(HTTPStatus.BAD_REQUEST, f"unsupported HTTP version {version[:20]!r}")
             return False
         self.request_version = version
-        if not _METHOD.match(command):
+        if not re.match(_METHOD, command):
             self.send_error(HTTPStatus.BAD_REQUEST, "bad request method")
             return False
         self.command, self.path = command, path

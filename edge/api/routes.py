@@ -28,7 +28,7 @@ from edge.service.core import rejection_view
 
 PREFIX = "/api/v1"
 MAX_TEXT = 200  # product, serial, operator, batch, reason: far above any real value
-_RUN_ID = re.compile(r"^[0-9a-fA-F-]{1,64}$")
+_RUN_ID = r"^[0-9a-fA-F-]{1,64}$"  # (compiled at the first request, in re's cache)
 _OUTCOMES = tuple(o.value for o in Outcome)
 
 
@@ -157,7 +157,7 @@ def get_current(service: StationService, req: Request) -> tuple[int, Any]:
 
 def get_run(service: StationService, req: Request) -> tuple[int, Any]:
     run_id = req.params["run_id"]
-    record = service.run_record(run_id) if _RUN_ID.match(run_id) else None
+    record = service.run_record(run_id) if re.match(_RUN_ID, run_id) else None
     if record is None:
         raise HttpError(404, "unknown_run", f"no run {run_id[:80]!r} on record")
     return 200, record
@@ -245,7 +245,7 @@ def post_scan(service: StationService, req: Request) -> tuple[int, Any]:
 def post_retry_parked(service: StationService, req: Request) -> tuple[int, Any]:
     _no_unknown_fields(req, ("run_id",))
     run_id = _field(req, "run_id") if "run_id" in req.body else None
-    if run_id is not None and not _RUN_ID.match(run_id):
+    if run_id is not None and not re.match(_RUN_ID, run_id):
         raise HttpError(422, "bad_field", "'run_id' is not a run id")
     return 200, service.retry_parked(run_id)
 

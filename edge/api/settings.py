@@ -23,7 +23,7 @@ from edge.netaddr import is_loopback
 
 DEFAULT_LISTEN = "127.0.0.1:8750"
 _KEYS = ("listen", "token_file", "allowed_origins", "start_on_scan")
-_ORIGIN = re.compile(r"^https?://[A-Za-z0-9.\-\[\]:]+$")
+_ORIGIN = r"^https?://[A-Za-z0-9.\-\[\]:]+$"  # (compiled on first use, in re's cache)
 
 
 # A NamedTuple, not a frozen dataclass: Python 3.11 compiles each dataclass method from
@@ -113,7 +113,7 @@ def api_settings(config: Any, *, read_token: bool = True) -> ApiSettings:
         raise _error(config, "allowed_origins", "must be a list of origins like "
                      "['http://192.0.2.10:8750']")
     for origin in origins:
-        if not _ORIGIN.match(origin):
+        if not re.match(_ORIGIN, origin):
             raise _error(config, "allowed_origins", f"{origin!r} is not an origin "
                          "(scheme://host[:port], no path)")
     token_file = raw.get("token_file")

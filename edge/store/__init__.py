@@ -35,22 +35,15 @@ from edge.store.db import (
     UnknownRunError,
     open_store,
 )
-from edge.store.history import (
-    ProductYield,
-    RunMeasurement,
-    RunSummary,
-    find_measurements,
-    find_runs,
-    last_runs,
-    load_run,
-    runs_between,
-    runs_for_serial,
-    runs_on_day,
-    yield_by_product,
-)
 from edge.store.payload import SCHEMA, record_from_json, record_to_json
 from edge.store.recorder import RunRecorder
 from edge.store.recovery import INTERRUPTED_ERROR, STORE_FAILED_ERROR, recover_interrupted
+
+# Reading runs back (lists, yield, one run) is for `history`, the API's reads and the end of a
+# run; a station starting up needs none of it (its module and 3 NamedTuples: issue 14).
+_HISTORY = frozenset({"ProductYield", "RunMeasurement", "RunSummary", "find_measurements",
+                      "find_runs", "last_runs", "load_run", "runs_between", "runs_for_serial",
+                      "runs_on_day", "yield_by_product"})
 
 
 def __getattr__(name: str):
@@ -60,6 +53,10 @@ def __getattr__(name: str):
         from edge.store import export
 
         return getattr(export, name)
+    if name in _HISTORY:
+        from edge.store import history
+
+        return getattr(history, name)
     raise AttributeError(f"module 'edge.store' has no attribute {name!r}")
 
 

@@ -43,7 +43,6 @@ from edge.store.db import (
     open_store,
     write_transaction,
 )
-from edge.store.history import load_run
 from edge.store.last_words import LastWordsFile
 from edge.store.payload import payload_text
 from edge.store.step_codec import step_key, step_row
@@ -114,6 +113,8 @@ def close_run(
             run_id,
         ),
     )
+    from edge.store.history import load_run  # (reading back: not needed to open the store)
+
     record = load_run(conn, run_id)  # inside the transaction: sees what we just wrote
     enqueue_for_delivery(conn, record, now)
     return record
@@ -286,6 +287,8 @@ class RunRecorder:
             )
 
     def load_run(self, run_id: str) -> RunRecord:
+        from edge.store.history import load_run
+
         with self._lock:
             return load_run(self._conn, run_id)
 

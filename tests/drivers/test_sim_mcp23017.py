@@ -806,3 +806,28 @@ def test_8_8_listener_doing_bus_io_while_the_fixture_drives_pins(rig, fast_switc
     drv.service_interrupt()
     assert rig.chip.int_level(A) is True
     assert serviced  # the listener really ran
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_all_pins_at_once_read_as_each_pin_alone(seed):
+    """The chip re-derives all 16 levels in one pass after every change (fixture checks walk it
+    often: issue 14); that pass must say what :meth:`level` says pin by pin, whatever the
+    directions, latches, pull-ups, external drives, stuck faults and floating inputs."""
+    import random
+
+    rng = random.Random(seed)
+    chip = SimMCP23017(0x20, ChipOptions(floating=rng.choice(["low", "high", "random"]),
+                                         seed=seed))
+    for _ in range(30):
+        chip.warm_start(IODIR=rng.getrandbits(16), OLAT=rng.getrandbits(16),
+                        GPPU=rng.getrandbits(16), IPOL=rng.getrandbits(16))
+        for pin in rng.sample(range(16), rng.randint(0, 6)):
+            chip.drive(pin, rng.choice([True, False, None]))
+        for pin in rng.sample(range(16), rng.randint(0, 2)):
+            chip.stick(pin, rng.choice([True, False, None]))
+        one_by_one = sum(1 << pin for pin in range(16) if chip.level(pin))
+        with chip._lock:
+            assert chip._levels() == one_by_one
+            for port in Port:
+                raw = chip._port_value(port, apply_ipol=False)
+                assert raw == one_by_one >> (8 * port) & 0xFF

@@ -32,6 +32,9 @@ NOT_FOR_A_RUN = {"edge.store.export", "edge.sync.settings", "edge.api.client",
                  # signals' wake-up (a pipe: edge/stop_signals.py), the 555's summary
                  # (drivers/timing/exact_stats.py: statistics brings fractions and decimal)
                  "uuid", "hashlib", "shutil", "socket", "statistics", "fractions", "decimal"}
+# pibench's own modules a station does not use until it is asked: reading runs back (lists,
+# yield, a run's record: `history`, the API's reads, the end of a run).
+NOT_AT_STATION_START = {"edge.store.history"}
 # `dataclasses` (with inspect, ast and dis; and one compiled class after another) cost a start
 # ~10 ms: the classes on the run and station paths are NamedTuples or plain classes (issue 14).
 NO_DATACLASSES = {"dataclasses", "inspect"}
@@ -42,7 +45,7 @@ HARDWARE = {"gpiozero", "colorzero", "lgpio", "smbus2", "spidev", "pigpio"}
 # Runs `pibench` as its console script does, then prints the top-level packages imported, and
 # those of the modules above that were.
 DUMP = (
-    f"EXACT = {sorted(STDLIB_HTTP | NOT_FOR_A_RUN | {SYNC_TRANSPORT})!r}\n"
+    f"EXACT = {sorted(STDLIB_HTTP | NOT_FOR_A_RUN | NOT_AT_STATION_START | {SYNC_TRANSPORT})!r}\n"
     "import atexit, json, sys\n"
     "atexit.register(lambda: print('MODULES ' + json.dumps(sorted({m.split('.')[0]"
     " for m in sys.modules} | {m for m in sys.modules if m in EXACT}))))\n"
@@ -69,6 +72,7 @@ def data(tmp_path: Path) -> list[str]:
 def test_run_on_the_simulated_station_imports_no_http_serial_or_hmi_library(data):
     modules = imported(*data, "run", "--product", "PowerBank-Foolish", "--serial", "PBF-000001")
     assert "edge" in modules and "sqlite3" in modules  # it did run
+    assert NOT_AT_STATION_START <= modules  # (its end reads the run back: the dump sees them)
     unused = HTTP | NEVER | STDLIB_HTTP | NOT_FOR_A_RUN | HARDWARE | NO_DATACLASSES
     assert not modules & unused, sorted(modules & unused)
 
@@ -103,7 +107,8 @@ def test_a_station_loads_the_http_stack_only_when_a_sync_is_configured(tmp_path,
     third-party HTTP stack (requests and urllib3 cost the station about 5 MiB: issue 14)."""
     station = ("station", "--product", "PowerBank-Foolish")
     without = imported(*data, *station, stdin="q\n")
-    unused = HTTP | NEVER | HARDWARE | NO_DATACLASSES | {"shutil", "statistics"}  # (statvfs)
+    unused = (HTTP | NEVER | HARDWARE | NO_DATACLASSES | NOT_AT_STATION_START
+              | {"shutil", "statistics"})  # (statvfs)
     assert "edge" in without and not without & unused, sorted(without & unused)
     # The API reads request headers itself (edge/api/http11.py) and checks a token with hmac
     # only when one is sent: no http.client, email, ssl nor OpenSSL's hashes at start.
@@ -112,5 +117,5 @@ def test_a_station_loads_the_http_stack_only_when_a_sync_is_configured(tmp_path,
     assert SYNC_TRANSPORT not in without
     with_sync = imported("--config", str(_sync_config(tmp_path)), *data, *station, stdin="q\n")
     assert {SYNC_TRANSPORT, "http.client"} <= with_sync, sorted(with_sync)
-    unused = HTTP | NEVER | HARDWARE | NO_DATACLASSES
+    unused = HTTP | NEVER | HARDWARE | NO_DATACLASSES | NOT_AT_STATION_START
     assert not with_sync & unused, sorted(with_sync & unused)
