@@ -5,8 +5,6 @@ at all. Paths in the file are relative to the file's directory. Every key is che
 and range when the file is read, whatever the command (docs/configuration.md lists them).
 """
 
-from __future__ import annotations
-
 import os
 import re
 from pathlib import Path
@@ -62,7 +60,7 @@ class SyncConfig(_SyncConfigFields):
     __slots__ = ()
     options: dict
 
-    def __new__(cls, *args: Any, **kwargs: Any) -> SyncConfig:
+    def __new__(cls, *args: Any, **kwargs: Any) -> "SyncConfig":
         self = super().__new__(cls, *args, **kwargs)
         return self._replace(options={}) if self.options is None else self
 
@@ -91,7 +89,7 @@ class StationConfig(_StationConfigFields):
     sync: SyncConfig
     api: dict
 
-    def __new__(cls, *args: Any, **kwargs: Any) -> StationConfig:
+    def __new__(cls, *args: Any, **kwargs: Any) -> "StationConfig":
         self = super().__new__(cls, *args, **kwargs)
         if self.data_dir is None or self.sync is None or self.api is None:
             self = self._replace(

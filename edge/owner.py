@@ -23,8 +23,6 @@ Read-only commands (history, export, sync status) never take this lock: SQLite's
 them read beside the owner.
 """
 
-from __future__ import annotations
-
 import contextlib
 import errno
 import fcntl
@@ -54,7 +52,7 @@ class OwnerRecord(NamedTuple):
         return json.dumps(fields, sort_keys=True)
 
     @classmethod
-    def from_json(cls, text: str) -> OwnerRecord | None:
+    def from_json(cls, text: str) -> "OwnerRecord | None":
         """The record, or None for an empty or unreadable file (an owner still starting)."""
         try:
             data = json.loads(text)

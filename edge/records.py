@@ -8,8 +8,6 @@ Times: ``*_utc`` are wall-clock ISO-8601 strings in UTC (what a human and the in
 hours when NTP syncs mid-run; durations must not jump with it).
 """
 
-from __future__ import annotations
-
 import math
 from enum import StrEnum
 from typing import Any, NamedTuple
@@ -70,7 +68,7 @@ class Limits(_LimitsFields):
 
     __slots__ = ()
 
-    def __new__(cls, *args: Any, **kwargs: Any) -> Limits:
+    def __new__(cls, *args: Any, **kwargs: Any) -> "Limits":
         self = super().__new__(cls, *args, **kwargs)
         if self.expected is not None and (self.low is not None or self.high is not None):
             raise ValueError("limits take either 'expected' or 'low'/'high', not both")
@@ -183,7 +181,7 @@ class RunMeta(_RunMetaFields):
     __slots__ = ()
     extra: dict[str, Any]
 
-    def __new__(cls, *args: Any, **kwargs: Any) -> RunMeta:
+    def __new__(cls, *args: Any, **kwargs: Any) -> "RunMeta":
         self = super().__new__(cls, *args, **kwargs)
         return self._replace(extra={}) if self.extra is None else self
 

@@ -14,8 +14,6 @@ One place for what every such file needs, so each loader only says what its own 
 Errors derive from :class:`edge.errors.SettingsFileError`: the command line exits 78 on them.
 """
 
-from __future__ import annotations
-
 import re
 import tomllib
 from collections.abc import Mapping

@@ -17,8 +17,6 @@ Differences from gpiozero's mock pins, both what a real Pi does: a pull only set
 line nothing drives, and every line is an input (a fixture's Pi GPIOs are all inputs).
 """
 
-from __future__ import annotations
-
 from collections.abc import Callable
 from typing import NamedTuple
 
@@ -37,7 +35,7 @@ class SimLine:
 
     function = "input"
 
-    def __init__(self, factory: SimLines, gpio: int) -> None:
+    def __init__(self, factory: "SimLines", gpio: int) -> None:
         self.factory = factory
         self.info = LineInfo(f"GPIO{gpio}")
         self.state = False

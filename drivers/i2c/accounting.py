@@ -8,8 +8,6 @@ That ignores bus-free time and host overhead on purpose: it is the floor any dri
 so comparisons between drivers measure the driver, not the machine.
 """
 
-from __future__ import annotations
-
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -98,7 +96,7 @@ class Totals(NamedTuple):
     def seconds_at(self, scl_hz: float) -> float:
         return self.bits / scl_hz
 
-    def __sub__(self, other: Totals) -> Totals:
+    def __sub__(self, other: "Totals") -> "Totals":
         return Totals(
             self.transactions - other.transactions,
             self.wire_bytes - other.wire_bytes,
@@ -147,7 +145,7 @@ class Accounting:
             self._count = self._bytes = self._bits = 0
 
     @contextmanager
-    def measure(self) -> Iterator[_Span]:
+    def measure(self) -> "Iterator[_Span]":
         """``with acct.measure() as span: ...`` then ``span.totals`` is what the block cost."""
         span = _Span(self.totals())
         try:

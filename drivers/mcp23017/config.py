@@ -1,7 +1,5 @@
 """What an expander should look like after initialisation, and pin naming."""
 
-from __future__ import annotations
-
 from typing import NamedTuple
 
 from drivers.mcp23017.registers import OUTPUT_ONLY_PINS

@@ -15,8 +15,6 @@ Principles (the chip facts behind them: docs/hardware-notes.md, "MCP23017"):
   so a callback arriving under the bus lock cannot deadlock against us.
 """
 
-from __future__ import annotations
-
 from typing import NamedTuple
 
 from drivers.i2c.bus import I2CBus

@@ -6,8 +6,6 @@ in BANK=1 the ports form two separate blocks. IOCON is one physical register map
 addresses in each bank. Datasheet DS20001952C, table 3-1 and 3-3.
 """
 
-from __future__ import annotations
-
 from enum import IntEnum
 from typing import NamedTuple
 

@@ -21,8 +21,6 @@ Positions in messages are 1-based (what a person counts); ``SerialRejected.detai
 same data for programs.
 """
 
-from __future__ import annotations
-
 import enum
 import re
 import re._parser as _re_parser  # the only way to ask a regex for its match-length bounds
@@ -293,7 +291,7 @@ class SerialRule(_SerialRuleFields):
 
     __slots__ = ()
 
-    def __new__(cls, *args: Any, **kwargs: Any) -> SerialRule:
+    def __new__(cls, *args: Any, **kwargs: Any) -> "SerialRule":
         self = super().__new__(cls, *args, **kwargs)
         re.compile(self.pattern)  # a bad pattern fails here, as it did
         lo, hi = _re_parser.parse(self.pattern).getwidth()
@@ -318,7 +316,7 @@ class SerialRule(_SerialRuleFields):
         # (re.compile's own cache keeps the compiled pattern: a tuple has no room for it)
         return re.compile(self.pattern).fullmatch(serial) is not None
 
-    def validate(self, raw: str, others: Iterable[SerialRule] = ()) -> str:
+    def validate(self, raw: str, others: "Iterable[SerialRule]" = ()) -> str:
         """The cleaned serial, or :class:`SerialRejected` saying precisely what is wrong.
 
         ``others`` are the rules of the other products the station knows, so that a serial of the

@@ -4,8 +4,6 @@ Pass bands come from the circuit, never from the instrument (edge timestamps are
 capacitors to ±20 %), and they are computed here from the design, never typed in by hand.
 """
 
-from __future__ import annotations
-
 import itertools
 import math
 from typing import Any, Literal, NamedTuple
@@ -99,7 +97,7 @@ class AstableDesign(_AstableDesignFields):
     __slots__ = ()
 
     # (a NamedTuple whose __new__ validates, not a dataclass with __post_init__: see above)
-    def __new__(cls, *args: Any, **kwargs: Any) -> AstableDesign:
+    def __new__(cls, *args: Any, **kwargs: Any) -> "AstableDesign":
         self = super().__new__(cls, *args, **kwargs)
         for name in ("r1_ohm", "r2_ohm", "c_farad"):
             _require_positive(name, getattr(self, name))

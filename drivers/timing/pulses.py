@@ -10,8 +10,6 @@ One cycle is pulse start → pulse end → next pulse start; ``polarity`` says w
 pulse. Edges before the first pulse start (a partial pulse) are ignored.
 """
 
-from __future__ import annotations
-
 import contextlib
 import threading
 from collections.abc import Callable, Sequence
@@ -84,7 +82,7 @@ class Summary(NamedTuple):
     std: float
 
     @classmethod
-    def of(cls, values: Sequence[float]) -> Summary:
+    def of(cls, values: Sequence[float]) -> "Summary":
         if not values:
             raise ValueError("no values to summarise")
         # (statistics' own results, without importing fractions and decimal: exact_stats.py)
@@ -117,7 +115,7 @@ class PulseStats(NamedTuple):
         lost_edges: int = 0,
         time_to_verdict: float = 0.0,
         first_edge_to_verdict: float = 0.0,
-    ) -> PulseStats:
+    ) -> "PulseStats":
         return cls(
             n=len(cycles),
             pulse_width=Summary.of([c.pulse_width for c in cycles]),
@@ -358,7 +356,7 @@ class PulseCapture:
         elif self._source.when_changed == self._on_edge:
             self._source.when_changed = None
 
-    def __enter__(self) -> PulseCapture:
+    def __enter__(self) -> "PulseCapture":
         return self
 
     def __exit__(self, *exc_info) -> None:

@@ -6,8 +6,6 @@ within tolerance (or given explicitly, e.g. a wrong timing resistor), cycle-to-c
 sub-millisecond glitches, and edges whose kernel event is lost.
 """
 
-from __future__ import annotations
-
 import math
 import random
 from typing import Any, NamedTuple
@@ -32,11 +30,11 @@ class ComponentValues(NamedTuple):
     c_farad: float
 
     @classmethod
-    def nominal(cls, design: AstableDesign) -> ComponentValues:
+    def nominal(cls, design: AstableDesign) -> "ComponentValues":
         return cls(design.r1_ohm, design.r2_ohm, design.c_farad)
 
     @classmethod
-    def draw(cls, design: AstableDesign, rng: random.Random) -> ComponentValues:
+    def draw(cls, design: AstableDesign, rng: random.Random) -> "ComponentValues":
         """Each part uniformly within its tolerance: every value a good board may carry."""
 
         def within(nominal: float, tolerance: float) -> float:

@@ -10,8 +10,6 @@ A non-loopback address without a token is refused at start-up (exit 78, naming t
 and key): the API can start runs and power boards, so it is never open to a network by default.
 """
 
-from __future__ import annotations
-
 import ipaddress
 import re
 import stat

@@ -26,8 +26,6 @@ powered off; a FAIL stays FAIL even if power-off also failed (the run's ``error`
 An abort arriving after the last step finished changes nothing: nothing was cut short.
 """
 
-from __future__ import annotations
-
 import logging
 import threading
 import time

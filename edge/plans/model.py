@@ -6,8 +6,6 @@ filled in, and every measurement carries concrete :class:`~edge.records.Limits` 
 computed at load time, so a bad deriver fails when the plan is loaded, not halfway through a run).
 """
 
-from __future__ import annotations
-
 import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -49,7 +47,7 @@ class Step(NamedTuple):
     """One step of a plan: its type, validated parameters and limits."""
 
     name: str
-    step_type: StepType
+    step_type: "StepType"  # (only for type checkers: steptypes imports this module)
     params: Mapping[str, Any]  # validated against the step type's schema, defaults filled in
     measurements: Mapping[str, Limits]  # declared measurements in plan order
     timeout_s: float

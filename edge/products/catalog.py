@@ -17,8 +17,6 @@ next to its plans: they are imported (once per process) before any plan is read,
 Those files run with the station's rights: keep the directory writable by administrators only.
 """
 
-from __future__ import annotations
-
 import importlib.util
 import logging
 import sys

@@ -6,8 +6,6 @@ never low is *stuck high*, wrong only in some patterns points at the signal thos
 singled out (a short). Pure functions, so the wording is tested without hardware.
 """
 
-from __future__ import annotations
-
 from collections.abc import Sequence
 from typing import NamedTuple
 

@@ -8,8 +8,6 @@ Lists are newest first by start time. Date filters are UTC days and half-open ra
 ``[start, end)`` on the run's start time.
 """
 
-from __future__ import annotations
-
 import json
 import sqlite3
 from collections import defaultdict

@@ -17,8 +17,6 @@ The message of :class:`DamagedDatabaseError` is written for the person at the be
 wrong, that nothing was changed, and what to do.
 """
 
-from __future__ import annotations
-
 import os
 import sqlite3
 from pathlib import Path

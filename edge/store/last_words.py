@@ -18,8 +18,6 @@ start, a read-only filesystem), the station still runs, and recovery falls back 
 cause. It never holds anything the database does not also get once it can be written.
 """
 
-from __future__ import annotations
-
 import json
 import logging
 import os

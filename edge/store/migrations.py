@@ -20,8 +20,6 @@ Deliberate choices in migration 1:
   Raspberry Pi OS Bullseye's SQLite 3.34 cannot read.
 """
 
-from __future__ import annotations
-
 import sqlite3
 from collections.abc import Callable
 from typing import NamedTuple

@@ -4,8 +4,6 @@ Full jitter spreads the reconnects of many stations after a shared outage. There
 limit: an outage lasting days costs one probe per (at most) ``cap_s``, never a dropped result.
 """
 
-from __future__ import annotations
-
 import random
 from typing import NamedTuple
 

@@ -22,8 +22,6 @@ lost answer. Proxies (``http_proxy``/``https_proxy``/``no_proxy``) and a CA bund
 are read once, as requests reads them. Redirects are never followed.
 """
 
-from __future__ import annotations
-
 import http.client
 import os
 import select

@@ -28,8 +28,6 @@ stock status the server refused, late copies removed) keeps it in ``last_error_c
 Nothing here ever deletes an outbox row.
 """
 
-from __future__ import annotations
-
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager

@@ -17,8 +17,6 @@ INCOMPATIBLE   server API too old for bulk results         pause the target unti
 =============  ==========================================  =====================================
 """
 
-from __future__ import annotations
-
 from enum import StrEnum
 from typing import NamedTuple
 

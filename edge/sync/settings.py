@@ -5,8 +5,6 @@ other key through in ``options``; this module validates those keys, so a typo in
 is a clear error at start-up instead of a silently ignored setting. See docs/sync.md.
 """
 
-from __future__ import annotations
-
 import math
 from collections.abc import Mapping
 from pathlib import Path

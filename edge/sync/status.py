@@ -4,8 +4,6 @@ Read-only, from the database, so it works from any process while a worker runs e
 text field is redacted once more on the way out (it was redacted when stored).
 """
 
-from __future__ import annotations
-
 import re
 import sqlite3
 from typing import Any, NamedTuple

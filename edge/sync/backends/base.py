@@ -6,8 +6,6 @@ it never touches the database; it holds at most one request in flight (the runne
 one thread per target).
 """
 
-from __future__ import annotations
-
 import json
 from collections.abc import Callable
 from functools import cached_property
