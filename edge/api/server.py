@@ -23,13 +23,12 @@ import json
 import logging
 import socket
 import threading
-from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from edge.api import routes
-from edge.api.http11 import Http11Handler, ThreadingHttpServer
+from edge.api.http11 import Http11Handler, ThreadingHttpServer, reason_phrase
 from edge.api.routes import HttpError, Request
 from edge.api.settings import ApiSettings
 from edge.engine.events import Gap
@@ -121,7 +120,7 @@ class _Handler(Http11Handler):
                    explain: str | None = None) -> None:
         """The HTTP layer's own refusals (bad request line, line or headers too long), in JSON
         like every other answer."""
-        phrase = HTTPStatus(code).phrase if code in HTTPStatus._value2member_map_ else "Error"
+        phrase = reason_phrase(code, "Error")
         word = phrase.lower().replace(" ", "_").replace("-", "_")
         self.close_connection = True
         self._send(code, {"error": word, "code": word, "message": message or phrase}, close=True)
