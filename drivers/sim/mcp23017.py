@@ -262,20 +262,24 @@ class SimMCP23017:
         return out[0], out[1]
 
     # ------------------------------------------------------------------ port values
-    def _port_value(self, port: int, apply_ipol: bool = True) -> int:
-        """What a GPIO read returns: pin levels, inputs inverted where IPOL is set."""
-        raw = self._levels() >> (port * 8) & 0xFF
+    def _port_value(self, port: int, apply_ipol: bool = True, levels: int | None = None) -> int:
+        """What a GPIO read returns: pin levels (``levels``, when the caller has them at hand),
+        inputs inverted where IPOL is set."""
+        raw = (self._levels() if levels is None else levels) >> (port * 8) & 0xFF
         if apply_ipol:
             raw ^= self.reg["IPOL"][port] & self.reg["IODIR"][port]
         return raw
 
     # ------------------------------------------------------------------ interrupts
-    def _evaluate_interrupts(self) -> None:
+    def _evaluate_interrupts(self, levels: int | None = None) -> None:
+        # Raising an interrupt changes no pin: one reading of the levels serves both ports.
+        if levels is None:
+            levels = self._levels()
         for port in _PORTS:
             if self._pending[port]:
                 continue  # further changes raise nothing and INTCAP holds
             enabled = self.reg["GPINTEN"][port] & self.reg["IODIR"][port]
-            value = self._port_value(port, apply_ipol=self.options.ipol_in_compare)
+            value = self._port_value(port, self.options.ipol_in_compare, levels)
             intcon = self.reg["INTCON"][port]
             against_defval = (value ^ self.reg["DEFVAL"][port]) & intcon
             against_previous = (value ^ self._ref[port]) & ~intcon & 0xFF
@@ -283,7 +287,7 @@ class SimMCP23017:
             if cause:
                 self._pending[port] = True
                 self.intf[port] = cause
-                self.intcap[port] = self._port_value(port, apply_ipol=self.options.ipol_in_intcap)
+                self.intcap[port] = self._port_value(port, self.options.ipol_in_intcap, levels)
             else:
                 self._ref[port] = value
 
@@ -302,8 +306,8 @@ class SimMCP23017:
         """Re-derive pins and INT after anything changed; queue the outgoing signals. Runs
         with the lock held, so it only queues: callers deliver with :meth:`_flush` once they
         have released the lock."""
-        self._evaluate_interrupts()
         levels = self._levels()
+        self._evaluate_interrupts(levels)
         changed = levels ^ self._last_levels
         self._last_levels = levels
         ints = self._int_levels()
