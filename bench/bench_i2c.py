@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from drivers.i2c import Accounting, I2CBus
 from drivers.i2c.accounting import Totals
-from drivers.mcp23017.adafruit import make_expander
+from drivers.mcp23017.backends import make_expander
 from drivers.mcp23017.config import ExpanderConfig
 from drivers.mcp23017.protocol import Expander
 from drivers.mcp23017.registers import Port

@@ -107,7 +107,7 @@ class StationConfig(_StationConfigFields):
         return self.hardware == "sim"
 
 
-# The expander drivers drivers.mcp23017.adafruit.make_expander knows (a test keeps them equal;
+# The expander drivers drivers.mcp23017.backends.make_expander knows (a test keeps them equal;
 # importing that module here would cost every command its import time).
 EXPANDER_BACKENDS = ("pibench", "adafruit")
 SYNC_BACKENDS = ("none", "inventree", "generic")

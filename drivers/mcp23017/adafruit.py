@@ -3,7 +3,8 @@
 Why it exists: an *independent* implementation of the same chip, run against the same
 simulator, cross-checks our driver and the simulator at once (two codebases written from the
 datasheet by different people agreeing on register contents is evidence neither one alone
-gives). It is also a fallback backend selectable by configuration (:func:`make_expander`).
+gives). It is also a fallback backend selectable by configuration
+(:func:`drivers.mcp23017.backends.make_expander`).
 
 Two pieces:
 
@@ -36,11 +37,8 @@ from typing import Any
 from drivers.i2c.bus import I2CBus
 from drivers.i2c.errors import I2CNackError, from_oserror
 from drivers.mcp23017.config import ExpanderConfig, check_inputs, pin_number
-from drivers.mcp23017.driver import MCP23017, InterruptSnapshot
-from drivers.mcp23017.protocol import Expander
+from drivers.mcp23017.driver import InterruptSnapshot
 from drivers.mcp23017.registers import ADDRESSES, BY_NAME, IOCON, register_name
-
-BACKENDS = ("pibench", "adafruit")
 
 _BANK1_IOCON = BY_NAME["IOCON"].bank1[0]  # 0x05: IOCON if BANK=1, GPINTENB if BANK=0
 
@@ -369,15 +367,3 @@ class AdafruitExpander:
             captured=sum(bit << p for p, bit in enumerate(levels)),
             gpio=gpio,
         )
-
-
-def make_expander(bus: I2CBus, address: int = 0x20, backend: str = "pibench",
-                  **kwargs: Any) -> Expander:
-    """The expander backend named by configuration: ``"pibench"`` (our driver, the default)
-    or ``"adafruit"`` (Adafruit's driver behind :class:`AdafruitExpander`). ``kwargs`` go to the
-    backend's constructor (``allow_gp7_input`` for both, ``recover_bank1`` for Adafruit)."""
-    if backend == "pibench":
-        return MCP23017(bus, address, **kwargs)
-    if backend == "adafruit":
-        return AdafruitExpander(bus, address, **kwargs)
-    raise ValueError(f"unknown expander backend {backend!r}; choose one of {', '.join(BACKENDS)}")

@@ -277,3 +277,14 @@ class Outbox:
                 "UPDATE outbox SET next_attempt_at = ? WHERE target = ? AND state = 'pending'"
                 " AND (needs_reconcile = 0 OR ?) AND next_attempt_at > ?",
                 (now, self.target, 0 if keep_settling else 1, now))
+
+
+# What a target is called and why it is paused, as the worker stores it and the status (the API,
+# `sync status`) reads it back: here, so the status does not load the worker (issue 14).
+TOKEN_PAUSE_TEXT = "inventory token not usable"  # (a word of 6+ after "token" is redacted)
+
+
+def target_name(target: str) -> str:
+    """"inventory" for the default target, "inventory 'x'" for another (never "inventory
+    inventory")."""
+    return "inventory" if target == "inventory" else f"inventory '{target}'"

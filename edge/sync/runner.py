@@ -22,7 +22,14 @@ from collections.abc import Callable
 
 from edge.sync.backends.base import Backend, OutboxItem
 from edge.sync.clock import SyncClock
-from edge.sync.outbox import MAX_SCHEDULE_AHEAD_S, Outbox, TargetState, iso
+from edge.sync.outbox import (
+    MAX_SCHEDULE_AHEAD_S,
+    TOKEN_PAUSE_TEXT,
+    Outbox,
+    TargetState,
+    iso,
+    target_name,
+)
 from edge.sync.outcomes import RETRY_AFTER_MAX_S, Outcome, OutcomeClass
 from edge.sync.secrets import REDACTOR, TokenError, describe_error
 from edge.sync.settings import SyncSettings
@@ -31,7 +38,6 @@ log = logging.getLogger(__name__)
 
 AUTH_PAUSE_TEXT = "inventory login expired"
 FORBIDDEN_PAUSE_TEXT = "inventory account not allowed"
-TOKEN_PAUSE_TEXT = "inventory token not usable"  # (a word of 6+ after "token" is redacted)
 # Watched runs are looked at with growing gaps (the age of the delivery), at most this far apart.
 AUDIT_GAP_MAX_S = 6 * 3600.0
 
@@ -46,12 +52,6 @@ def pause_text(outcome: Outcome) -> str:
     if outcome.http_status == 401:
         return f"{AUTH_PAUSE_TEXT}: put a new token in the token file; {outcome.reason}"
     return f"{TOKEN_PAUSE_TEXT}: {outcome.reason}"
-
-
-def target_name(target: str) -> str:
-    """"inventory" for the default target, "inventory 'x'" for another (never "inventory
-    inventory")."""
-    return "inventory" if target == "inventory" else f"inventory '{target}'"
 
 
 class PassReport:

@@ -9,8 +9,7 @@ import sqlite3
 from typing import Any, NamedTuple
 
 from edge.store.codec import utc_epoch
-from edge.sync.outbox import Outbox, iso
-from edge.sync.runner import TOKEN_PAUSE_TEXT, target_name
+from edge.sync.outbox import TOKEN_PAUSE_TEXT, Outbox, iso, target_name
 from edge.sync.secrets import REDACTOR
 
 # Notices and watched runs are looked for among this many newest outbox rows (a primary-key

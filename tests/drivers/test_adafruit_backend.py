@@ -20,12 +20,8 @@ import pytest
 
 from drivers.i2c import Accounting, I2CBus, I2CNackError, I2CTimeoutError, Transaction
 from drivers.i2c.accounting import Kind, Totals
-from drivers.mcp23017.adafruit import (
-    AdafruitExpander,
-    BlinkaI2C,
-    _import_adafruit,
-    make_expander,
-)
+from drivers.mcp23017.adafruit import AdafruitExpander, BlinkaI2C, _import_adafruit
+from drivers.mcp23017.backends import make_expander
 from drivers.mcp23017.config import ExpanderConfig, GP7InputError
 from drivers.mcp23017.driver import MCP23017, InterruptSnapshot
 from drivers.mcp23017.protocol import Expander

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from drivers.mcp23017.adafruit import BACKENDS
+from drivers.mcp23017.backends import BACKENDS
 from edge.config import EXPANDER_BACKENDS
 from edge.plans import PlanError
 from edge.products.catalog import _broken_plan
