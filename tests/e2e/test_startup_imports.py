@@ -36,7 +36,9 @@ NOT_FOR_A_RUN = {"edge.store.export", "edge.sync.settings", "edge.api.client",
 # yield, a run's record: `history`, the API's reads, the end of a run).
 NOT_AT_STATION_START = {"edge.store.history",
                         # Adafruit's expander wrapper: only for a fixture configured with it
-                        "drivers.mcp23017.adafruit"}
+                        "drivers.mcp23017.adafruit",
+                        # the run thread's executor: made with the first run
+                        "concurrent.futures"}
 # The sync worker: only where a sync is configured (the status it shows does not need it).
 SYNC_WORKER = "edge.sync.runner"
 # `dataclasses` (with inspect, ast and dis; and one compiled class after another) cost a start

@@ -77,3 +77,13 @@ def test_interpreter_exit_finishes_the_run_in_progress_and_does_not_wait_on_an_i
                           text=True, check=False)
     assert proc.returncode == 0, proc.stderr
     assert done.read_text() == "ok"
+
+
+def test_a_thread_stopped_before_its_first_job_refuses_jobs():
+    """The executor is made with the first job (a station starts without concurrent.futures);
+    stopped before that, it still refuses new ones and has nothing to wait for."""
+    runs = RunThread()
+    assert runs.wait_idle(timeout=0) and not runs.busy()
+    runs.stop(timeout=5)
+    with pytest.raises(RuntimeError):
+        runs.submit(lambda: None)
