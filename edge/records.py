@@ -68,6 +68,11 @@ class Limits(_LimitsFields):
 
     __slots__ = ()
 
+    def _replace(self, **changes: Any) -> "Limits":
+        # NamedTuple's own _replace skips __new__ (it builds the tuple directly): build anew,
+        # so a changed value is checked as one given to the constructor is.
+        return type(self)(**{**self._asdict(), **changes})
+
     def __new__(cls, *args: Any, **kwargs: Any) -> "Limits":
         self = super().__new__(cls, *args, **kwargs)
         if self.expected is not None and (self.low is not None or self.high is not None):

@@ -291,14 +291,20 @@ class SerialRule(_SerialRuleFields):
 
     __slots__ = ()
 
+    def _replace(self, **changes: Any) -> "SerialRule":
+        # NamedTuple's own _replace skips __new__ (it builds the tuple directly): build anew,
+        # so a changed value is checked as one given to the constructor is.
+        return type(self)(**{**self._asdict(), **changes})
+
     def __new__(cls, *args: Any, **kwargs: Any) -> "SerialRule":
         self = super().__new__(cls, *args, **kwargs)
         re.compile(self.pattern)  # a bad pattern fails here, as it did
         lo, hi = _re_parser.parse(self.pattern).getwidth()
+        # (the tuple's own _replace: these values are derived here, not given)
         if self.min_len is None:
-            self = self._replace(min_len=lo)
+            self = super(SerialRule, self)._replace(min_len=lo)
         if self.max_len is None and hi < _re_parser.MAXREPEAT:
-            self = self._replace(max_len=hi)
+            self = super(SerialRule, self)._replace(max_len=hi)
         if not self.matches(self.example):
             raise ValueError(
                 f"{self.product}: example {self.example!r} does not match pattern {self.pattern!r}"

@@ -97,6 +97,11 @@ class AstableDesign(_AstableDesignFields):
     __slots__ = ()
 
     # (a NamedTuple whose __new__ validates, not a dataclass with __post_init__: see above)
+    def _replace(self, **changes: Any) -> "AstableDesign":
+        # NamedTuple's own _replace skips __new__ (it builds the tuple directly): build anew,
+        # so a changed value is checked as one given to the constructor is.
+        return type(self)(**{**self._asdict(), **changes})
+
     def __new__(cls, *args: Any, **kwargs: Any) -> "AstableDesign":
         self = super().__new__(cls, *args, **kwargs)
         for name in ("r1_ohm", "r2_ohm", "c_farad"):
