@@ -3,7 +3,9 @@ HTTP server (in this process, on a free loopback port), and schema checks."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -95,3 +97,26 @@ def collect(client: ApiClient, until: str, last_event_id: str | None = None,
         if event.name == until or len(out) >= limit:
             return out
     return out
+
+
+def raw_exchange(api: Any, data: bytes) -> str:
+    """Send raw bytes; the answer's head and its Content-Length of body."""
+    conn = socket.create_connection((api.client.host, api.client.port), timeout=10)
+    with contextlib.suppress(OSError):  # the server may answer and close before reading all
+        conn.sendall(data)
+    buffer = b""
+    while b"\r\n\r\n" not in buffer:
+        chunk = conn.recv(65536)
+        if not chunk:
+            break
+        buffer += chunk
+    head, _, body = buffer.partition(b"\r\n\r\n")
+    length = next((int(line.split(b":")[1]) for line in head.split(b"\r\n")
+                   if line.lower().startswith(b"content-length:")), 0)
+    while len(body) < length:
+        chunk = conn.recv(65536)
+        if not chunk:
+            break
+        body += chunk
+    conn.close()
+    return (head + b"\r\n\r\n" + body).decode("utf-8", "replace")

@@ -3,14 +3,13 @@ bounded bodies, and a specific 4xx (never a 5xx, never a traceback) for every ba
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import socket
 from pathlib import Path
 
 import pytest
-from api_support import check, running_api
+from api_support import check, raw_exchange, running_api
 
 from edge.api.client import ApiClient
 from edge.api.settings import api_settings
@@ -116,29 +115,6 @@ def test_a_foreign_host_header_is_refused_on_loopback(api):
     assert status == 403 and err["error"] == "host_not_allowed"
 
 
-def _raw(api, data: bytes) -> str:
-    """Send raw bytes; the answer's head and its Content-Length of body."""
-    conn = socket.create_connection((api.client.host, api.client.port), timeout=10)
-    with contextlib.suppress(OSError):  # the server may answer and close before reading all
-        conn.sendall(data)
-    buffer = b""
-    while b"\r\n\r\n" not in buffer:
-        chunk = conn.recv(65536)
-        if not chunk:
-            break
-        buffer += chunk
-    head, _, body = buffer.partition(b"\r\n\r\n")
-    length = next((int(line.split(b":")[1]) for line in head.split(b"\r\n")
-                   if line.lower().startswith(b"content-length:")), 0)
-    while len(body) < length:
-        chunk = conn.recv(65536)
-        if not chunk:
-            break
-        body += chunk
-    conn.close()
-    return (head + b"\r\n\r\n" + body).decode("utf-8", "replace")
-
-
 @pytest.mark.parametrize("request_bytes, status, code", [
     (b"POST /api/v1/runs HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
      b"Content-Length: 100000\r\n\r\n", 413, "body_too_large"),
@@ -163,7 +139,7 @@ def _raw(api, data: bytes) -> str:
     (b"GET /api/v1/runs?%ff=%ff HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", 400, "bad_query"),
 ])
 def test_malformed_requests_get_a_specific_answer_in_json(api, request_bytes, status, code):
-    answer = _raw(api, request_bytes)
+    answer = raw_exchange(api, request_bytes)
     first = answer.split("\r\n", 1)[0]
     assert first.split(" ")[1] == str(status), answer[:300]
     assert f'"error":"{code}"' in answer

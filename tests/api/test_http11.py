@@ -6,6 +6,8 @@ import http.client
 import json
 import socket
 
+from api_support import raw_exchange
+
 
 def test_several_requests_share_one_connection(api):
     conn = http.client.HTTPConnection(api.client.host, api.client.port, timeout=10)
@@ -37,25 +39,11 @@ def test_expect_100_continue_is_honoured(api):
     assert answer.startswith(b"HTTP/1.1 200")
 
 
-def _raw_request(api, head: bytes) -> bytes:
-    """Send ``head`` as it is and read the answer up to the end of its JSON body."""
-    sock = socket.create_connection((api.client.host, api.client.port), timeout=10)
-    sock.sendall(head)
-    answer = b""
-    while b"}" not in answer:
-        chunk = sock.recv(4096)
-        if not chunk:
-            break
-        answer += chunk
-    sock.close()
-    return answer
-
-
 def test_too_many_headers_is_a_431_in_json(api):
     headers = b"".join(b"X-H%d: v\r\n" % n for n in range(150))
-    answer = _raw_request(
+    answer = raw_exchange(
         api, b"GET /api/v1/station HTTP/1.1\r\nHost: 127.0.0.1\r\n" + headers + b"\r\n")
-    assert answer.startswith(b"HTTP/1.1 431") and b'"error":"request_header_fields_too_large"' \
+    assert answer.startswith("HTTP/1.1 431") and '"error":"request_header_fields_too_large"' \
         in answer
 
 
@@ -110,6 +98,6 @@ def test_header_limits_are_http_clients():
 
 
 def test_a_malformed_header_line_is_a_400_in_json(api):
-    answer = _raw_request(api, b"GET /api/v1/station HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+    answer = raw_exchange(api, b"GET /api/v1/station HTTP/1.1\r\nHost: 127.0.0.1\r\n"
                                b"Transfer-Encoding : chunked\r\n\r\n")
-    assert answer.startswith(b"HTTP/1.1 400") and b'"error":"bad_request"' in answer
+    assert answer.startswith("HTTP/1.1 400") and '"error":"bad_request"' in answer

@@ -16,6 +16,17 @@ from edge.sync.outcomes import OutcomeClass
 OK = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}"
 
 
+def read_head(conn: socket.socket) -> bytes:
+    """Read a request up to the end of its head (and whatever came with it)."""
+    request = b""
+    while b"\r\n\r\n" not in request:
+        chunk = conn.recv(65536)
+        if not chunk:
+            break
+        request += chunk
+    return request
+
+
 def read_body(conn: socket.socket, request: bytes) -> None:
     """Read the rest of the request (its Content-Length): a socket closed with unread data
     sends a reset, which can overtake the answer."""
@@ -60,12 +71,7 @@ class OneShotServer:
                 return
             self.connections += 1
             with conn:
-                request = b""
-                while b"\r\n\r\n" not in request:
-                    chunk = conn.recv(65536)
-                    if not chunk:
-                        break
-                    request += chunk
+                request = read_head(conn)
                 if self.behaviour == "answer_then_close":  # keep-alive promised, then closed
                     read_body(conn, request)
                     conn.sendall(OK)
@@ -166,12 +172,7 @@ def tls_server(tmp_path):
                 return
             try:
                 with context.wrap_socket(raw, server_side=True) as conn:
-                    request = b""
-                    while b"\r\n\r\n" not in request:
-                        chunk = conn.recv(65536)
-                        if not chunk:
-                            break
-                        request += chunk
+                    request = read_head(conn)
                     read_body(conn, request)
                     conn.sendall(OK)
                     conn.unwrap()  # TLS close_notify: the answer is not cut off by a reset
