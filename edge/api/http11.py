@@ -37,16 +37,13 @@ _DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
-class HeaderTooLong(Exception):
-    pass
+class HeaderError(Exception):
+    """Header fields this layer refuses: ``status`` and ``reason`` are the answer to send."""
 
-
-class TooManyHeaders(Exception):
-    pass
-
-
-class BadHeaderLine(Exception):
-    pass
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
 
 
 class HeaderFields:
@@ -70,12 +67,12 @@ class HeaderFields:
         while True:
             raw = rfile.readline(MAX_HEADER_LINE + 1)
             if len(raw) > MAX_HEADER_LINE:
-                raise HeaderTooLong
+                raise HeaderError(431, "header line too long")
             if raw in (b"\r\n", b"\n", b""):
                 return cls(fields)
             lines += 1
             if lines > MAX_HEADERS:
-                raise TooManyHeaders
+                raise HeaderError(431, "too many headers")
             line = raw.decode("iso-8859-1").rstrip("\r\n")
             if line[:1] in (" ", "\t"):
                 if fields:
@@ -84,7 +81,7 @@ class HeaderFields:
                 continue
             name, colon, value = line.partition(":")
             if not colon or not name or name != name.strip():
-                raise BadHeaderLine
+                raise HeaderError(400, "malformed header line")
             fields.append((name, value.strip()))
 
     def get(self, name: str, default: str | None = None) -> str | None:
@@ -156,14 +153,8 @@ class Http11Handler(socketserver.StreamRequestHandler):
         self.command, self.path = command, path
         try:
             self.headers = HeaderFields.read(self.rfile)
-        except HeaderTooLong:
-            self.send_error(431, "header line too long")
-            return False
-        except BadHeaderLine:
-            self.send_error(400, "malformed header line")
-            return False
-        except TooManyHeaders:
-            self.send_error(431, "too many headers")
+        except HeaderError as exc:
+            self.send_error(exc.status, exc.reason)
             return False
         connection = (self.headers.get("Connection") or "").lower()
         if connection == "close":
