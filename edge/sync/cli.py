@@ -176,6 +176,9 @@ def sync_now(args: argparse.Namespace, out: TextIO) -> int:
     if not settings.enabled:
         print("sync is off ([sync] backend = 'none')", file=out)
         return EXIT_USAGE
+    # Taken before anything is woken: a running worker may deliver while this command is still
+    # opening the database, and that delivery is one the user asked for.
+    before = _progress(database, settings.target)
     conn = open_store(database)
     try:
         Outbox(conn, settings.target).wake(time.time(), settings.waits_before_reconcile)
@@ -185,7 +188,7 @@ def sync_now(args: argparse.Namespace, out: TextIO) -> int:
     try:
         report = worker.run_pass()
     except SyncBusyError:
-        return _nudge_running_worker(args, database, settings, worker, out)
+        return _nudge_running_worker(args, database, settings, worker, before, out)
     finally:
         worker.close()
     print(f"tried every waiting result: {report.delivered} delivered, {report.failed} failed, "
@@ -199,7 +202,7 @@ def sync_now(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _nudge_running_worker(args: argparse.Namespace, database: Path, settings: SyncSettings,
-                          worker: SyncWorker, out: TextIO) -> int:
+                          worker: SyncWorker, before: tuple[int, int, int], out: TextIO) -> int:
     """The running worker looks at the database at least every MAX_WAIT_S: watch it do so
     instead of promising something it may not do."""
     from edge.sync.worker import MAX_WAIT_S
@@ -207,7 +210,6 @@ def _nudge_running_worker(args: argparse.Namespace, database: Path, settings: Sy
     pid = worker.lock.holder_pid()
     print(f"a sync worker (pid {pid}) is running; it looks at the queue at least every "
           f"{MAX_WAIT_S:g} s", file=out)
-    before = _progress(database, settings.target)
     deadline = time.monotonic() + 2 * MAX_WAIT_S + 1
     while time.monotonic() < deadline and _progress(database, settings.target) == before:
         time.sleep(0.2)

@@ -10,7 +10,7 @@ import random
 import sqlite3
 import subprocess
 import sys
-import time
+import threading
 from pathlib import Path
 
 import pytest
@@ -26,7 +26,7 @@ from sync_helpers import (
 from edge.store import open_store
 from edge.sync.backends import make_backend
 from edge.sync.cli import sync_now
-from edge.sync.clock import ManualClock
+from edge.sync.clock import ManualClock, SystemClock
 from edge.sync.settings import from_options
 from edge.sync.status import read_status
 from edge.sync.worker import SyncWorker
@@ -164,6 +164,18 @@ def test_foreground_sync_now_goes_past_a_failure(inventree, db, clock, recorder)
         "delivered", "pending", "pending"]
 
 
+class WaitSignallingClock(SystemClock):
+    """Real time, and an event set once the worker has gone idle in a wait."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.waiting = threading.Event()
+
+    def wait(self, seconds: float) -> None:
+        self.waiting.set()
+        super().wait(seconds)
+
+
 def test_sync_now_with_a_running_worker_and_a_long_poll(generic, db, workdir):
     """poll_s = 120 once meant 'within 30 s' and nothing for a minute: the running worker now
     looks at the database at least every few seconds, and `sync now` watches it happen."""
@@ -174,12 +186,12 @@ def test_sync_now_with_a_running_worker_and_a_long_poll(generic, db, workdir):
                    "poll_s = 120\n")
     settings = from_options("generic", generic.base_url + "/pibench/results", token_file, None,
                             {"poll_s": 120})
-    running = SyncWorker(db, settings)
+    clock = WaitSignallingClock()
+    running = SyncWorker(db, settings, clock=clock)
     running.start()
-    deadline = time.monotonic() + 30
-    while running.runner is None:  # until it holds the database's sync lock
-        assert time.monotonic() < deadline, "worker thread did not start"
-        time.sleep(0.02)
+    # Until the worker holds the lock and has finished its first look at the queue: a run
+    # written before that look is delivered before `sync now` even starts (seen on CI).
+    assert clock.waiting.wait(30), "worker thread did not start"
     try:
         recorder = recorder_at(db)
         write_run(recorder, "PB-00001")  # no wake(): as if written by another process
