@@ -31,6 +31,8 @@ else:
     slow = pytest.mark.slow
 
 KILLS = 20
+# Up to about one run of acknowledgements (begun, 0-8 steps, finished) before the kill's delay.
+ACKS_BEFORE_KILL = 10
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -122,7 +124,6 @@ def test_sigkill_at_random_points_never_loses_or_tears_a_run(tmp_path):
     all_begun: set[str] = set()
     all_steps: set[tuple[str, int]] = set()
     all_finished: set[str] = set()
-    deadline = time.monotonic() + 60
     for kill in range(KILLS):
         proc = subprocess.Popen(
             [sys.executable, __file__, str(db), str(kill)],
@@ -130,16 +131,19 @@ def test_sigkill_at_random_points_never_loses_or_tears_a_run(tmp_path):
         )
         assert proc.stdout is not None
         assert proc.stdout.readline() == "ready\n"
+        # The kill point is counted in the child's own acknowledged writes, then a random time
+        # on: a time alone assumed this machine's commits, and where each fsync takes a few
+        # milliseconds (a CI disk) most kills landed before the first run was even begun.
+        seen = "".join(proc.stdout.readline() for _ in range(rng.randint(0, ACKS_BEFORE_KILL)))
         time.sleep(rng.uniform(0, 0.08))
         os.kill(proc.pid, signal.SIGKILL)
-        rest, _ = proc.communicate(timeout=10)
+        rest, _ = proc.communicate(timeout=60)
         assert proc.returncode == -signal.SIGKILL
-        begun, steps, finished = acknowledged(rest)
+        begun, steps, finished = acknowledged(seen + rest)
         all_begun |= begun
         all_steps |= steps
         all_finished |= finished
         check_store(db, all_begun, all_steps, all_finished)
-        assert time.monotonic() < deadline, f"too slow: {kill + 1} kills"
     assert len(all_begun) >= KILLS // 2  # the kills really landed while runs were being written
 
 
