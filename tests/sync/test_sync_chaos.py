@@ -34,8 +34,11 @@ HERE = Path(__file__).parent
 KILLS = int(os.environ.get("PIBENCH_CHAOS_KILLS", "100"))
 SELF_KILL_PROBABILITY = 0.15
 WRITER_SELF_KILL_PROBABILITY = 0.2
-# A safety net against a hung run, not a timing assertion: generous for a loaded 2-core CI box.
-WALL_LIMIT_S = 60 + KILLS * 1.5
+# Safety nets against a hung process, never timing assertions: each is how long one thing may
+# take to happen at all (a process to say "ready" and be killed, the server to close dead
+# clients' connections, the final drain), measured from when it became due. A limit on the
+# whole loop's wall time would instead fail a loaded CI box that is merely slower at every kill.
+PATIENCE_S = 120.0
 
 
 JUDGED = {"PASS", "PASS-MARGINAL", "FAIL"}
@@ -147,20 +150,22 @@ def test_kill_writer_and_worker_at_random_points(inventree, db, workdir):
     procs = {"writer": start_writer(), "worker": start_worker()}
     kills = {"writer": 0, "worker": 0, "worker-self (after commit, before mark)": 0,
              "writer-self (run begun, no step)": 0}
-    started = time.monotonic()
+    last_kill = time.monotonic()
     try:
         while sum(kills.values()) < KILLS:
-            assert time.monotonic() - started < WALL_LIMIT_S, f"chaos loop too slow: {kills}"
+            assert time.monotonic() - last_kill < PATIENCE_S, f"no kill possible: {kills}"
             time.sleep(rng.uniform(0.05, 0.6))  # real processes, real time: a random point
             if procs["worker"].poll() is not None:
                 assert procs["worker"].returncode == -signal.SIGKILL, "worker died on its own"
                 kills["worker-self (after commit, before mark)"] += 1
+                last_kill = time.monotonic()
                 bury(procs["worker"])
                 procs["worker"] = start_worker()
                 continue
             if procs["writer"].poll() is not None:
                 assert procs["writer"].returncode == -signal.SIGKILL, "writer died on its own"
                 kills["writer-self (run begun, no step)"] += 1
+                last_kill = time.monotonic()
                 bury(procs["writer"])
                 procs["writer"] = start_writer()
                 continue
@@ -171,6 +176,7 @@ def test_kill_writer_and_worker_at_random_points(inventree, db, workdir):
                 continue
             bury(procs[victim])
             kills[victim] += 1
+            last_kill = time.monotonic()
             procs[victim] = start_writer() if victim == "writer" else start_worker()
         bury(procs["writer"])
         # The station's next start closes what the last kill interrupted, then the sync drains.
@@ -178,10 +184,11 @@ def test_kill_writer_and_worker_at_random_points(inventree, db, workdir):
         recover_interrupted(recorder.connection, datetime.now(UTC))
         recorder.close()
         bury(procs["worker"])
-        wait_for_server_quiet(inventree, started + WALL_LIMIT_S + 60)
+        wait_for_server_quiet(inventree, time.monotonic() + PATIENCE_S)
         procs["worker"] = start_worker(kill_probability=0.0)
+        drain_deadline = time.monotonic() + PATIENCE_S
         while unsettled(db):
-            assert time.monotonic() - started < WALL_LIMIT_S + 60, "final drain did not finish"
+            assert time.monotonic() < drain_deadline, "final drain did not finish"
             assert procs["worker"].poll() is None
             time.sleep(0.1)
     finally:
