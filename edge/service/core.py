@@ -171,6 +171,11 @@ class StationService:
         self._monitor: threading.Thread | None = None
         self._scan_listeners: list[Callable[[str | SerialRejected], None]] = []
         self._status_listeners: list[Callable[[Any], None]] = []
+        # The scanner's last status and its listeners, under one lock: a listener added after
+        # the scanner reported (the console registers once the service runs) is told that state
+        # at once, and every listener sees each state once, in order.
+        self._scanner_last: Any = None
+        self._status_listeners_lock = threading.Lock()
 
     # -- life cycle ------------------------------------------------------------------------------
     def start(self) -> StationService:
@@ -510,7 +515,13 @@ class StationService:
         self._scan_listeners.append(listener)
 
     def add_scanner_status_listener(self, listener: Callable[[Any], None]) -> None:
-        self._status_listeners.append(listener)
+        """Hand each state change of the serial-port scanner to ``listener``, starting with
+        the state it is in now if it has reported one (a scanner found absent at start-up is
+        said, whenever the listener comes)."""
+        with self._status_listeners_lock:
+            self._status_listeners.append(listener)
+            if self._scanner_last is not None:
+                self._tell_status(listener, self._scanner_last)
 
     def submit_scan(self, raw: str | SerialRejected, *, product: str | None = None,
                     source: str = "client") -> dict[str, Any]:
@@ -574,11 +585,10 @@ class StationService:
         from drivers.scanner.serial_scanner import SerialScanner
 
         def on_status(status) -> None:
-            for listener in list(self._status_listeners):
-                try:
-                    listener(status)
-                except Exception:
-                    _log.exception("scanner status listener failed")
+            with self._status_listeners_lock:
+                self._scanner_last = status
+                for listener in self._status_listeners:
+                    self._tell_status(listener, status)
             with self._lock:
                 self._scanner_status = {
                     "state": str(status.state), "port": status.port,
@@ -596,6 +606,13 @@ class StationService:
         self._scanner = SerialScanner(url, baudrate=self.config.scanner_baudrate,
                                       on_scan=on_scan, on_status=on_status)
         self._scanner.start()
+
+    @staticmethod
+    def _tell_status(listener: Callable[[Any], None], status: Any) -> None:
+        try:
+            listener(status)
+        except Exception:
+            _log.exception("scanner status listener failed")
 
     # -- delivery --------------------------------------------------------------------------------
     def _sync_settings(self):

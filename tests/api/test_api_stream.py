@@ -145,6 +145,12 @@ def test_reads_of_the_stations_serial_port_scanner_reach_every_client(tmp_path):
     master, slave = os.openpty()
     try:
         with running_api(tmp_path, scanner_url=os.ttyname(slave)) as api:
+            # Opening the port flushes what is waiting on it (pyserial does): written before
+            # the station's scanner thread has the port open, both reads would be lost.
+            connected = threading.Event()
+            api.service.add_scanner_status_listener(
+                lambda status: status.state == "connected" and connected.set())
+            assert connected.wait(30), api.service.refresh_health()["scanner"]
             ready = threading.Event()
             events: list = []
 
@@ -172,3 +178,23 @@ def test_reads_of_the_stations_serial_port_scanner_reach_every_client(tmp_path):
     finally:
         os.close(master)
         os.close(slave)
+
+
+def test_a_scanner_listener_added_after_the_scanner_reported_is_told_its_state(tmp_path):
+    """The console adds its listener once the service runs, by when the scanner has often
+    reported already: a scanner absent at start-up must still be said, not only its next
+    change (once it was told nothing until the station stopped)."""
+    import time
+
+    from api_support import running_api
+
+    missing = tmp_path / "no-such-scanner"
+    with running_api(tmp_path, scanner_url=str(missing)) as api:
+        deadline = time.monotonic() + 30
+        while api.service.refresh_health()["scanner"]["state"] != "absent":
+            assert time.monotonic() < deadline, "the scanner never reported its port absent"
+            time.sleep(0.02)
+        told: list = []
+        api.service.add_scanner_status_listener(told.append)
+        assert [status.state for status in told] == ["absent"]
+        assert told[0].message("en") == f"no scanner on {missing} — is it plugged in?"

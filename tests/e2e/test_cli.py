@@ -159,6 +159,9 @@ def test_console_takes_scans_from_a_serial_port_scanner(tmp_path):
     seen: list[str] = []
 
     def read_until(text: str) -> None:
+        """Until a line with ``text``, among those printed so far or the next ones."""
+        if any(text in line for line in seen):
+            return
         for line in proc.stdout:
             seen.append(line)
             if text in line:
@@ -166,7 +169,11 @@ def test_console_takes_scans_from_a_serial_port_scanner(tmp_path):
         raise AssertionError(f"{text!r} never printed:\n{''.join(seen)}")
 
     try:
+        # The prompt and the scanner's state, in either order. Opening the port flushes what is
+        # waiting on it (pyserial does): a read written before the station's scanner thread has
+        # the port open is lost, and the test would wait for its answer forever.
         read_until("Scan the serial")
+        read_until(f"[scanner] scanner connected on {os.ttyname(slave)}")
         os.write(master, b"PBF-0\xff0001\r")  # a scanner at the wrong baud rate
         read_until("Scan rejected")
         os.write(master, b"PBF-000001\r")
