@@ -2,6 +2,12 @@
 
 Stopping the process is the honest "connection refused": nothing listens on the port any more.
 ``start()`` again reuses the port and the state file, as a server coming back after an outage.
+
+While stopped, the port stays bound (not listening) by this process: connections to it are still
+refused, but no other process can be given it in the meantime, as a listening port or as the
+local port of an outgoing connection (the test suite runs in parallel workers that start servers
+and open connections all the time). The restarted server binds beside the holder (both with
+SO_REUSEADDR, only one listening), and the holder is released once it listens.
 """
 
 from __future__ import annotations
@@ -9,9 +15,11 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import urllib.request
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +30,7 @@ class FakeServerProcess:
         self.state_path = Path(state_path)
         self.port = 0
         self.proc: subprocess.Popen[str] | None = None
+        self._port_holder: socket.socket | None = None
 
     @property
     def base_url(self) -> str:
@@ -37,6 +46,7 @@ class FakeServerProcess:
         )
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline()
+        self._release_port()  # listening by now, or failed to
         if not line.startswith("LISTENING "):
             self.proc.kill()
             self.proc.wait()
@@ -54,6 +64,24 @@ class FakeServerProcess:
         if self.proc.stdout is not None:
             self.proc.stdout.close()
         self.proc = None
+        self._hold_port()
+
+    def _hold_port(self) -> None:
+        holder = socket.socket()
+        holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            holder.bind(("127.0.0.1", self.port))
+        except OSError:  # already taken: the restart will say so
+            holder.close()
+            return
+        self._port_holder = holder
+        # A server object dropped while stopped (the end of a test) closes it, unwarned.
+        self._holder_finalizer = weakref.finalize(self, holder.close)
+
+    def _release_port(self) -> None:
+        if self._port_holder is not None:
+            self._port_holder.close()
+            self._port_holder = None
 
     def __enter__(self) -> FakeServerProcess:
         return self.start()
