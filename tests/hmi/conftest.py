@@ -17,7 +17,7 @@ def station_factory(tmp_path):
 
     yield make
     for st in started:
-        st.kill()
+        st.close()
 
 
 @pytest.fixture

@@ -29,6 +29,17 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def hold_port(port: int = 0) -> socket.socket:
+    """A port bound but not listening: connections to it are refused, no other process can be
+    given it, and a server binding it with SO_REUSEADDR (the station does) can listen there
+    beside it. Tests run in parallel workers that open ports all the time: a port found free
+    and released before the station binds it could be gone by then."""
+    holder = socket.socket()
+    holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    holder.bind(("127.0.0.1", port))
+    return holder
+
+
 class StationProcess:
     """``pibench``'s station service and API in a subprocess; start, kill, restart."""
 
@@ -36,7 +47,10 @@ class StationProcess:
                  token_file: Path | None = None, sim_faults: list[str] = (),
                  scanner: str = "", listen: bool = True) -> None:
         self.data_dir = data_dir
-        self.port = free_port()
+        # Held from now until the station listens, and again while it is down (a restart comes
+        # back on the same address, as the HMI expects).
+        self._holder: socket.socket | None = hold_port() if listen else None
+        self.port = self._holder.getsockname()[1] if self._holder else 0
         self.url = f"http://127.0.0.1:{self.port}"
         self.pace = pace
         self.start_on_scan = start_on_scan
@@ -70,12 +84,15 @@ class StationProcess:
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                      text=True, env=env, cwd=ROOT)
         out = ""
-        while "api: " not in out:  # blocks until serving (or the process died)
-            line = self.proc.stdout.readline()
-            if not line:
-                self.proc.kill()
-                raise RuntimeError(f"station did not start: {out}{self.proc.stderr.read()}")
-            out += line
+        try:
+            while "api: " not in out:  # blocks until serving (or the process died)
+                line = self.proc.stdout.readline()
+                if not line:
+                    self.proc.kill()
+                    raise RuntimeError(f"station did not start: {out}{self.proc.stderr.read()}")
+                out += line
+        finally:
+            self._release_port()
         self.url = out.split("api: ", 1)[1].split()[0].rstrip("/")  # where it really listens
         # Keep reading what it prints, so a full pipe can never stall the station.
         threading.Thread(target=self.proc.stdout.read, daemon=True).start()
@@ -86,6 +103,18 @@ class StationProcess:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.send_signal(sig)
             self.proc.wait(30)
+            if self.listen and self._holder is None:
+                self._holder = hold_port(self.port)
+
+    def _release_port(self) -> None:
+        if self._holder is not None:
+            self._holder.close()
+            self._holder = None
+
+    def close(self) -> None:
+        """The end of the test: the station gone and its port released."""
+        self.kill()
+        self._release_port()
 
     def stop(self) -> None:
         self.kill(signal.SIGTERM)

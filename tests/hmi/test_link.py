@@ -65,7 +65,7 @@ async def test_station_not_there_at_start_then_comes(station_factory, tmp_path):
             await wait_ready(pilot)
             assert "banc connecté" in screen_text(app)
         finally:
-            station.kill()
+            station.close()
 
 
 async def _verdict_of(pilot, serial: str) -> str:

@@ -61,7 +61,7 @@ def main() -> None:
             try:
                 doc = asyncio.run(record(station.url, product, serial))
             finally:
-                station.stop()
+                station.close()
         (HERE / f"{name}.json").write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n")
         print(name, len(doc["events"]), "events")
 
