@@ -23,12 +23,6 @@ HERE = Path(__file__).parent
 ROOT = HERE.parent.parent
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def hold_port(port: int = 0) -> socket.socket:
     """A port bound but not listening: connections to it are refused, no other process can be
     given it, and a server binding it with SO_REUSEADDR (the station does) can listen there
@@ -134,13 +128,20 @@ def make_app(url: str, lang: str = "fr", *, client_options: dict | None = None,
     return PibenchHMI(StationClient(url, **(client_options or {})), lang=lang, **kwargs)
 
 
+# The ports held for dropped links, until restore_link: a port merely found free could be given
+# to another test's server meanwhile, and the HMI would reconnect to that station.
+_DROPPED: dict[int, socket.socket] = {}
+
+
 async def drop_link(pilot) -> str:
     """Cut the HMI's link to a station that keeps running: the link worker is started again
     against an address where nothing listens (connections refused, as when the service is
     down). Returns the station's address for :func:`restore_link`."""
     app = pilot.app
     url = app.client.base_url
-    app.client.rebase(f"http://127.0.0.1:{free_port()}")
+    holder = hold_port()
+    _DROPPED[id(app)] = holder
+    app.client.rebase(f"http://127.0.0.1:{holder.getsockname()[1]}")
     app.follow()  # exclusive: the worker holding the stream is cancelled
     await wait_text(pilot, "BANC INJOIGNABLE")
     return url
@@ -149,6 +150,9 @@ async def drop_link(pilot) -> str:
 def restore_link(pilot, url: str) -> None:
     """The station answers again: the link's next retry (within 2 s) reconnects."""
     pilot.app.client.rebase(url)
+    holder = _DROPPED.pop(id(pilot.app), None)
+    if holder is not None:
+        holder.close()
 
 
 async def wait_for(pilot, predicate: Callable[[], bool], what: str,

@@ -78,18 +78,23 @@ async def test_hmi_started_first_finds_the_station_when_it_advertises(station_fa
                                                                         tmp_path):
     """The kiosk's HMI may start before the station has written its address: it keeps reading
     the owner record after each failed connection and moves to where the station is."""
-    from hmi_support import free_port, wait_text
+    from hmi_support import hold_port, wait_text
 
     from hmi.client import StationClient
     from hmi.settings import HmiSettings
 
     owner_dir = tmp_path / "station" / "data"  # the data_dir station_factory configures
-    settings = HmiSettings(url=f"http://127.0.0.1:{free_port()}", owner_dir=owner_dir)
+    nothing_there = hold_port()  # refused, and no other test's server can appear there
+    settings = HmiSettings(url=f"http://127.0.0.1:{nothing_there.getsockname()[1]}",
+                           owner_dir=owner_dir)
     from hmi.app import PibenchHMI
 
     app = PibenchHMI(StationClient(settings.url), lang="fr", rediscover=settings.rediscover)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await wait_text(pilot, "INJOIGNABLE")
-        station = station_factory(listen=False)
-        await wait_ready(pilot, timeout=30)
-        assert app.client.base_url == advertised_url(owner_dir) == station.url
+    try:
+        async with app.run_test(size=(80, 24)) as pilot:
+            await wait_text(pilot, "INJOIGNABLE")
+            station = station_factory(listen=False)
+            await wait_ready(pilot, timeout=30)
+            assert app.client.base_url == advertised_url(owner_dir) == station.url
+    finally:
+        nothing_there.close()

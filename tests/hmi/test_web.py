@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from hmi_support import ROOT, free_port
+from hmi_support import ROOT, hold_port
 
 pytestmark = [pytest.mark.slow]
 
@@ -34,7 +34,9 @@ def token_file(tmp_path) -> Path:
 @pytest.fixture
 def web(station_factory, token_file, tmp_path):
     station = station_factory(token_file=token_file, pace=0.02)
-    port = free_port()
+    # Held (refused, and given to no other process) until hmi --web listens there beside it.
+    holder = hold_port()
+    port = holder.getsockname()[1]
     trace = tmp_path / "screen.txt"
     env = dict(os.environ, PYTHONPATH=str(ROOT), PIBENCH_HMI_TRACE_SCREEN=str(trace),
                TEXTUAL_ANIMATIONS="none")
@@ -43,17 +45,20 @@ def web(station_factory, token_file, tmp_path):
          "--token-file", str(token_file), "--max-sessions", "1"],
         env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            httpx.get(base + "/", timeout=1)
-            break
-        except httpx.TransportError:
-            if time.monotonic() > deadline or proc.poll() is not None:
-                proc.kill()
-                raise RuntimeError("hmi --web did not start: "
-                                   + proc.stderr.read().decode()) from None
-            time.sleep(0.1)
+    deadline = time.monotonic() + 60
+    try:
+        while True:
+            try:
+                httpx.get(base + "/", timeout=5)
+                break
+            except httpx.TransportError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    proc.kill()
+                    raise RuntimeError("hmi --web did not start: "
+                                       + proc.stderr.read().decode()) from None
+                time.sleep(0.1)
+    finally:
+        holder.close()
     yield base, station, trace
     proc.terminate()
     proc.wait(10)
