@@ -43,10 +43,6 @@ def read_body(conn: socket.socket, request: bytes) -> None:
         body += chunk
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class OneShotServer:
@@ -88,8 +84,10 @@ class OneShotServer:
 
 def test_refused_is_connect_failed_and_nothing_sent():
     transport = HttpTransport(1.0, 1.0)
-    with pytest.raises(ConnectFailed) as caught:
-        transport.request("POST", f"http://127.0.0.1:{free_port()}/results", b"{}")
+    with socket.socket() as held, pytest.raises(ConnectFailed) as caught:
+        # Bound, not listening: refused, and no other process can be listening there.
+        held.bind(("127.0.0.1", 0))
+        transport.request("POST", f"http://127.0.0.1:{held.getsockname()[1]}/results", b"{}")
     assert "refused" in str(caught.value).lower()
     assert classify_exception(caught.value, "POST", True).cls is OutcomeClass.NOTHING_SENT
 

@@ -88,13 +88,12 @@ def test_retry_after_travels_with_the_outcome():
 def test_connection_refused_is_nothing_sent():
     import socket
 
-    with socket.socket() as s:  # a port that was free a moment ago: nobody listens
+    with socket.socket() as s:  # bound, not listening: refused, and no one else can have it
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    try:
-        requests.post(f"http://127.0.0.1:{port}/", timeout=(1, 1))
-    except requests.RequestException as exc:
-        assert classify_exception(exc, "POST", True).cls is OutcomeClass.NOTHING_SENT
+        with pytest.raises(requests.RequestException) as caught:
+            requests.post(f"http://127.0.0.1:{port}/", timeout=(1, 1))
+    assert classify_exception(caught.value, "POST", True).cls is OutcomeClass.NOTHING_SENT
 
 
 def test_read_timeout_after_send_is_ambiguous_and_transient_for_a_get():
