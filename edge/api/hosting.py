@@ -45,9 +45,11 @@ def hosted(station: Any, api: ApiSettings, out: TextIO,
                 # free loopback port will do, clients find it in the station's owner record.
                 server = ApiServer(service, api._replace(port=0))
                 url = server.start()
-            print(f"  api: {url}", file=out, flush=True)
+            # Advertised (the owner record) before said: a command started on seeing the line
+            # (another `pibench run`, an HMI) finds the address where it looks for it.
             if on_url is not None:
                 on_url(url)
+            print(f"  api: {url}", file=out, flush=True)
         yield service
     finally:
         if server is not None:

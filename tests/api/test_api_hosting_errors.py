@@ -46,3 +46,18 @@ def test_an_address_in_use_on_a_configured_listen_is_a_configuration_error(tmp_p
                                                                        io.StringIO()):
         pass
     assert "[api] listen: cannot listen on 127.0.0.1:8750" in str(caught.value)
+
+
+def test_the_address_is_advertised_before_it_is_printed(tmp_path):
+    """Whoever reads the printed address (a test, a script starting `pibench run` beside the
+    station) may act on it at once: the owner record must hold it by then. Printed first, a
+    `pibench run` started on that line could find no address and be refused as busy."""
+    station, api = _station(tmp_path, "127.0.0.1:0")
+    out = io.StringIO()
+    printed_when_advertised: list[str] = []
+    with station, hosting.hosted(station, api, out,
+                                 on_url=lambda url: printed_when_advertised.append(
+                                     out.getvalue())):
+        pass
+    assert printed_when_advertised == [""]
+    assert out.getvalue().startswith("  api: http://127.0.0.1:")

@@ -63,7 +63,9 @@ def test_a_station_started_twice_is_refused_and_readers_work_beside_it(tmp_path)
     seed = pibench(data, "run", "--product", PRODUCT, "--serial", "PBF-000010")
     assert seed.returncode == 0, seed.stderr
     station = Proc(data, "station", "--no-console")
-    station.wait_for("pibench station")
+    # Its API is up and in its owner record once it says where: a run started before that is
+    # refused as busy instead of handed over (seen with the advertisement delayed by 1 s).
+    station.wait_for("api: ")
     try:
         again = pibench(data, "station", "--no-console")
         assert again.returncode == EXIT_BUSY
