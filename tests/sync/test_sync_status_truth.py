@@ -24,6 +24,7 @@ from sync_helpers import (
 )
 
 from edge.store import open_store
+from edge.sync import cli as sync_cli
 from edge.sync.backends import make_backend
 from edge.sync.cli import sync_now
 from edge.sync.clock import ManualClock, SystemClock
@@ -164,19 +165,26 @@ def test_foreground_sync_now_goes_past_a_failure(inventree, db, clock, recorder)
         "delivered", "pending", "pending"]
 
 
-class WaitSignallingClock(SystemClock):
-    """Real time, and an event set once the worker has gone idle in a wait."""
+class GatedClock(SystemClock):
+    """Real time, but the worker's first wait lasts until :attr:`go` is set: ``waiting`` says
+    it has finished its first look at the queue, and it looks again only once let go."""
 
     def __init__(self) -> None:
         super().__init__()
         self.waiting = threading.Event()
+        self.go = threading.Event()
 
     def wait(self, seconds: float) -> None:
         self.waiting.set()
+        self.go.wait()
         super().wait(seconds)
 
+    def wake(self) -> None:
+        self.go.set()  # a stop
+        super().wake()
 
-def test_sync_now_with_a_running_worker_and_a_long_poll(generic, db, workdir):
+
+def test_sync_now_with_a_running_worker_and_a_long_poll(generic, db, workdir, monkeypatch):
     """poll_s = 120 once meant 'within 30 s' and nothing for a minute: the running worker now
     looks at the database at least every few seconds, and `sync now` watches it happen."""
     token_file = write_token(workdir / "tok", GENERIC_TOKEN)
@@ -186,12 +194,23 @@ def test_sync_now_with_a_running_worker_and_a_long_poll(generic, db, workdir):
                    "poll_s = 120\n")
     settings = from_options("generic", generic.base_url + "/pibench/results", token_file, None,
                             {"poll_s": 120})
-    clock = WaitSignallingClock()
+    clock = GatedClock()
     running = SyncWorker(db, settings, clock=clock)
     running.start()
     # Until the worker holds the lock and has finished its first look at the queue: a run
     # written before that look is delivered before `sync now` even starts (seen on CI).
     assert clock.waiting.wait(30), "worker thread did not start"
+    # And it looks again (at most MAX_WAIT_S later) only once `sync now` has counted what was
+    # delivered before it: a worker whose next look came first (a test thread slower than
+    # MAX_WAIT_S to get there) would leave it nothing to see.
+    counted = sync_cli._progress
+
+    def count_then_let_the_worker_go(*args):
+        progress = counted(*args)
+        clock.go.set()
+        return progress
+
+    monkeypatch.setattr(sync_cli, "_progress", count_then_let_the_worker_go)
     try:
         recorder = recorder_at(db)
         write_run(recorder, "PB-00001")  # no wake(): as if written by another process
