@@ -86,9 +86,16 @@ class _OneCommandParser(_Parser):
 
 
 def _config(args: argparse.Namespace) -> StationConfig:
+    from edge import tomlcache
+
+    # Parsed TOML files are kept in the data directory (edge/tomlcache.py). station.toml may
+    # name that directory, so it is itself cached only when the directory is known without it.
+    tomlcache.use_data_dir(getattr(args, "data_dir", None) or os.environ.get("PIBENCH_DATA_DIR")
+                           or None)
     config = load_config(Path(args.config) if args.config else None)
     if getattr(args, "data_dir", None):
         config = config._replace(data_dir=Path(args.data_dir))
+    tomlcache.use_data_dir(config.data_dir)  # the plans' and fixtures' entries
     faults = getattr(args, "sim_fault", None)
     if faults:
         if not config.simulated:

@@ -20,7 +20,6 @@ Those files run with the station's rights: keep the directory writable by admini
 import importlib.util
 import logging
 import sys
-import tomllib
 import traceback
 from collections.abc import Iterable
 from pathlib import Path
@@ -37,7 +36,7 @@ from edge.fixtures.runtime import Fixture
 from edge.plans.loader import PlanError, check_resources, load_plan, read_toml
 from edge.plans.model import Plan
 from edge.products.serial_example import example_serial
-from edge.tomlfile import LineIndex, scan_string
+from edge.tomlfile import LineIndex, TomlFileError, parse_toml, scan_string
 
 _log = logging.getLogger("edge.products")
 
@@ -164,12 +163,12 @@ def _broken_plan(path: Path, error: PlanError) -> BrokenPlan:
     except OSError:
         raw = b""
     text = raw.decode("utf-8", errors="replace")
-    try:
-        head = tomllib.loads(text).get("plan")
+    try:  # (through the cache: a plan that parses but does not load is broken at every start)
+        head = parse_toml(text.encode(), str(path), cached=True).data.get("plan")
         found = ({k: v.strip() for k, v in head.items() if isinstance(v, str) and v.strip()}
                  if isinstance(head, dict) else {})
         product, revision, name = (found.get(k) for k in ("product", "revision", "name"))
-    except tomllib.TOMLDecodeError:  # read what it meant from the text, line by line
+    except TomlFileError:  # not TOML: read what it meant from the text, line by line
         lines = LineIndex(text)
         product, revision, name = (scan_string(lines, ("plan", k))
                                    for k in ("product", "revision", "name"))

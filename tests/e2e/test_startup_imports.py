@@ -127,3 +127,22 @@ def test_a_station_loads_the_http_stack_only_when_a_sync_is_configured(tmp_path,
     assert {SYNC_TRANSPORT, SYNC_WORKER, "http.client"} <= with_sync, sorted(with_sync)
     unused = HTTP | NEVER | HARDWARE | NO_DATACLASSES | NOT_AT_STATION_START
     assert not with_sync & unused, sorted(with_sync & unused)
+
+
+def test_once_its_toml_files_are_cached_a_start_imports_no_toml_parser(tmp_path, data):
+    """Parsed TOML files are kept in the data directory (edge/tomlcache.py): a start whose
+    station.toml, plans and fixture have not changed since imports no `tomllib` (its regular
+    expressions and `string`, ~3 ms) and parses nothing."""
+    Path(data[1]).mkdir()  # (the cache never makes a data directory: the store does)
+    config = ("--config", str(_sync_config(tmp_path)))
+    run = ("run", "--product", "PowerBank-Foolish", "--serial")
+    station = ("station", "--product", "PowerBank-Foolish")
+    # The first start parses, and keeps, what it reads (a station checks every fixture).
+    assert "tomllib" in imported(*config, *data, *station, stdin="q\n")
+    assert "tomllib" not in imported(*config, *data, *run, "PBF-000001")
+    assert "tomllib" not in imported(*data, *station, stdin="q\n")
+    assert "tomllib" not in imported(*config, *data, *station, stdin="q\n")
+    # Changed, the file is parsed again.
+    cfg = Path(config[1])
+    cfg.write_text(cfg.read_text().replace("id = 'imports'", "id = 'imported'"))
+    assert "tomllib" in imported(*config, *data, *run, "PBF-000002")
