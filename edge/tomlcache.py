@@ -83,10 +83,11 @@ def recall(source_path: str, size: int, digest: str) -> object | None:
     except OSError:
         return None
     start = len(_HEAD) + _DIGEST_SIZE
-    if not blob.startswith(_HEAD) or sha256(blob[start:]).digest() != blob[len(_HEAD):start]:
+    body = memoryview(blob)[start:]
+    if not blob.startswith(_HEAD) or sha256(body).digest() != blob[len(_HEAD):start]:
         return None
     try:
-        entry = marshal.loads(blob[start:])
+        entry = marshal.loads(body)
     except (EOFError, ValueError, TypeError):
         return None
     if type(entry) is not tuple or len(entry) != 3 or entry[0] != size or entry[1] != digest:
