@@ -30,6 +30,10 @@ variable for every measured command and sets ``PYTHONPYCACHEPREFIX`` to a cache 
 then fills that cache before timing: ``python -m compileall`` over ``edge/`` and ``drivers/``, and
 one untimed run of every command (which compiles the standard library and dependencies it
 imports into the same cache). Every timed command then loads its modules from cached bytecode.
+The same untimed runs fill the TOML cache in the bench's data directory (``edge/tomlcache.py``:
+station.toml, plans and fixtures as parsed), as every start but a station's first after an
+install or an edit finds it; the bench prints whether the timed runs rewrote any entry (they
+parsed) and whether any command it lists imported ``tomllib``.
 
 Also printed, as figures the machine's load moves less than wall time: the CPU time of each
 command's process (user + system, from ``getrusage`` of the finished child, median), with its

@@ -25,9 +25,10 @@ is used only for a file whose bytes are exactly those it was made from.
   one holding a TOML date or time (``marshal`` has no ``datetime``): those are parsed every time.
 * **Writing** happens only when a file was parsed, so only when it changed (the SD card), into
   a temporary file renamed over the entry (``os.replace``): a station and a ``pibench run``
-  starting together never read half an entry. Mode 0600 in a 0700 directory. Any failure (a
-  read-only or full disk, another user's directory) is ignored: the command works as without a
-  cache, and says nothing about it.
+  starting together never read half an entry. Mode 0600 in a 0700 directory, owned by the data
+  directory's owner even when root writes it (``sudo pibench …``: the service must still use
+  it). Any failure (a read-only or full disk, another user's directory) is ignored: the command
+  works as without a cache, and says nothing about it.
 
 Only the command line turns it on (:func:`use_data_dir`); a library caller parses every time.
 """
@@ -109,10 +110,12 @@ def keep(source_path: str, size: int, digest: str, payload: object) -> None:
     blob = b"".join((_HEAD, sha256(body).digest(), body))
     temporary = f"{path}.{os.getpid()}-{os.urandom(4).hex()}.tmp"
     try:
-        _make_directory()
+        owner = _make_directory()
         fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         try:
             with open(fd, "wb") as f:
+                if owner is not None:
+                    os.fchown(f.fileno(), *owner)
                 f.write(blob)
             os.replace(temporary, path)
         except BaseException:
@@ -122,14 +125,25 @@ def keep(source_path: str, size: int, digest: str, payload: object) -> None:
         return
 
 
-def _make_directory() -> None:
+def _make_directory() -> tuple[int, int] | None:
     """``cache/toml`` inside the data directory, which must exist already (the cache never
-    creates a data directory: that is the store's, with its own mode)."""
+    creates a data directory: that is the store's, with its own mode). Returns the owner what
+    is written must be given, or None: as root (``sudo pibench …`` on a station), the data
+    directory's owner, so the service can still read and replace what root wrote."""
     assert _directory is not None
     cache = os.path.dirname(_directory)
+    owner = None
+    if os.geteuid() == 0:
+        data = os.stat(os.path.dirname(cache))
+        owner = (data.st_uid, data.st_gid) if data.st_uid != 0 else None
     for folder in (cache, _directory):
-        with contextlib.suppress(FileExistsError):
+        try:
             os.mkdir(folder, 0o700)
+        except FileExistsError:
+            continue
+        if owner is not None:
+            os.chown(folder, *owner)
+    return owner
 
 
 def _remove(path: str) -> None:

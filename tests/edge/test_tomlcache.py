@@ -330,3 +330,13 @@ def test_a_changed_line_scanner_changes_the_cache_format():
     assert (tomlcache.FORMAT, fingerprint) == SCANNER, (
         "the line scanner (or what parse_toml keeps) changed: raise tomlcache.FORMAT and "
         f"record ({tomlcache.FORMAT}, {fingerprint!r}) here")
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root writes for another user")
+def test_what_root_writes_belongs_to_the_data_directory_s_owner(data, tmp_path):
+    """`sudo pibench run` on a station must not leave the service a cache it cannot use."""
+    os.chown(data, 65534, 65534)
+    read_toml(plan_copy(tmp_path))
+    [entry] = entries(data)
+    for path in (data / "cache", entry.parent, entry):
+        assert (path.stat().st_uid, path.stat().st_gid) == (65534, 65534), path
