@@ -106,17 +106,17 @@ def _run_pending() -> None:
 
 
 class _WatchLoggingImport:
-    """A meta path finder for ``logging`` alone: it asks the finders after it for the module and
-    has the pending actions run right after the module's code. Removes itself at that import."""
+    """A meta path finder for ``logging`` alone: it asks the other finders for the module and has
+    the pending actions run right after the module's code. It steps aside when ``logging`` is
+    imported, not when asked (``importlib.util.find_spec`` asks without importing)."""
 
     @staticmethod
     def find_spec(name: str, path: Any = None, target: Any = None) -> Any:
         if name != "logging":
             return None
-        with _lock:
-            if _WatchLoggingImport in sys.meta_path:
-                sys.meta_path.remove(_WatchLoggingImport)
         for finder in sys.meta_path:
+            if finder is _WatchLoggingImport:
+                continue
             find = getattr(finder, "find_spec", None)
             spec = find(name, path, target) if find is not None else None
             if spec is not None:
@@ -137,6 +137,9 @@ class _ThenRunPending:
         return self.loader.create_module(spec)
 
     def exec_module(self, module: Any) -> None:
+        with _lock:
+            if _WatchLoggingImport in sys.meta_path:
+                sys.meta_path.remove(_WatchLoggingImport)
         # The module keeps its own loader, as if imported plainly.
         module.__loader__ = module.__spec__.loader = self.loader
         self.loader.exec_module(module)
@@ -152,6 +155,8 @@ class Logger:
     def _real(self) -> logging.Logger:
         import logging  # (configured and redacted by the time this returns: see when_imported)
 
+        if _pending:  # (only if a finder ahead of ours loaded logging: late, but not never)
+            _run_pending()
         real = logging.getLogger(self.name)
         for method in _METHODS:  # from now on, the real logger answers directly
             setattr(self, method, getattr(real, method))

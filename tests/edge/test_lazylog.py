@@ -119,13 +119,16 @@ def test_exception_keeps_its_traceback():
 
 def test_a_library_importing_logging_gets_it_configured_and_redacted():
     """Whoever imports logging first (here a plain ``import logging``, as requests or the run
-    thread's executor do) finds the command line's configuration and the redaction in place."""
+    thread's executor do) finds the command line's configuration and the redaction in place,
+    even after something merely looked for the module."""
     facts, err = fresh(
         "from edge import lazylog\n"
         "from edge.sync.secrets import REDACTOR, install_redaction\n"
         f"REDACTOR.add_secret({PLAIN_SECRET!r})\n"
         "lazylog.configure(lazylog.WARNING, format='%(levelname)s %(name)s: %(message)s')\n"
         "install_redaction()\n"
+        "import importlib.util\n"
+        "assert importlib.util.find_spec('logging') is not None\n"  # (asked, not imported)
         "report(before=True)\n"
         "import logging\n"
         f"logging.getLogger('inventree').error('headers: Authorization: Token %s', {TOKEN!r})\n"
