@@ -150,7 +150,7 @@ def test_a_secret_logged_through_a_stand_in_is_redacted(logging_first):
         + "from edge import lazylog\n"
         "from edge.sync.secrets import REDACTOR, install_redaction\n"
         f"REDACTOR.add_secret({PLAIN_SECRET!r})\n"
-        "log = lazylog.Logger('edge.test')\n"  # a stand-in either way (getLogger: see below)
+        "log = lazylog.Logger('edge.test')\n"  # a stand-in either way (not getLogger)
         f"lazylog.configure(lazylog.WARNING, format={FORMAT!r})\n"
         "install_redaction()\n"
         f"log.warning('token %s and %s', {TOKEN!r}, {PLAIN_SECRET!r})\n"
