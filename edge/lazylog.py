@@ -86,9 +86,15 @@ def when_imported(action: Callable[..., None], *args: Any, **kwargs: Any) -> Non
             if (action, args, kwargs) not in _pending:
                 _pending.append((action, args, kwargs))
             if _WatchLoggingImport not in sys.meta_path:
-                sys.meta_path.insert(0, _WatchLoggingImport)
+                _set_meta_path([_WatchLoggingImport, *sys.meta_path])
             return
     action(*args, **kwargs)
+
+
+def _set_meta_path(finders: list[Any]) -> None:
+    """A new list, never a change in place: another thread's import may be walking the old one
+    (a finder removed under it would make it skip the next)."""
+    sys.meta_path = finders
 
 
 def _basic_config(**kwargs: Any) -> None:
@@ -138,8 +144,7 @@ class _ThenRunPending:
 
     def exec_module(self, module: Any) -> None:
         with _lock:
-            if _WatchLoggingImport in sys.meta_path:
-                sys.meta_path.remove(_WatchLoggingImport)
+            _set_meta_path([f for f in sys.meta_path if f is not _WatchLoggingImport])
         # The module keeps its own loader, as if imported plainly.
         module.__loader__ = module.__spec__.loader = self.loader
         self.loader.exec_module(module)
