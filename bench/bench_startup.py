@@ -199,7 +199,7 @@ def installed_layout(root: str) -> tuple[Layout, str]:
     script = os.path.join(venv, "bin", "pibench")  # what pip writes for the console script
     with open(script, "w", encoding="utf-8") as f:
         f.write(f"#!{os.path.join(venv, 'bin', 'python')}\nimport sys\n"
-                "from edge.cli import console_main\nsys.exit(console_main())\n")
+                "from edge.entry import console_main\nsys.exit(console_main())\n")
     os.chmod(script, 0o755)
     return (Layout("installed (.pth, no finder)", os.path.join(venv, "bin"), ROOT, root),
             "NO wheel (build failed: " + (built.stderr.strip().splitlines() or ["?"])[-1]
