@@ -152,7 +152,10 @@ class _ThenRunPending:
 
 
 class Logger:
-    """Stands in for ``logging.getLogger(name)`` until ``logging`` is imported (see above)."""
+    """Stands in for ``logging.getLogger(name)`` until ``logging`` is imported (see above).
+
+    Its methods and attributes read through to the real logger; assigning one does not (configure
+    a logger with ``logging.getLogger(name)``, as the tests do)."""
 
     def __init__(self, name: str) -> None:
         self.name = name
