@@ -18,9 +18,7 @@ Those files run with the station's rights: keep the directory writable by admini
 """
 
 import importlib.util
-import logging
 import sys
-import traceback
 from collections.abc import Iterable
 from pathlib import Path
 from types import ModuleType
@@ -28,6 +26,7 @@ from typing import Any, NamedTuple
 
 import edge.products  # noqa: F401  (registers the built-in step types and derivers)
 from drivers.clock import Clock
+from edge import lazylog
 from edge.digest import sha256
 from edge.fixtures.build import build_real, build_sim
 from edge.fixtures.loader import load_fixture
@@ -38,7 +37,7 @@ from edge.plans.model import Plan
 from edge.products.serial_example import example_serial
 from edge.tomlfile import LineIndex, TomlFileError, parse_toml, scan_string
 
-_log = logging.getLogger("edge.products")
+_log = lazylog.getLogger("edge.products")
 
 DirList = Iterable[str | Path]
 
@@ -103,6 +102,8 @@ def _import_step_module(path: Path) -> ModuleType:
 def _error_line(exc: BaseException, path: Path) -> int:
     if isinstance(exc, SyntaxError) and exc.lineno:
         return exc.lineno
+    import traceback  # (only for a broken step module: with linecache, tokenize, textwrap)
+
     lines = [f.lineno for f in traceback.extract_tb(exc.__traceback__)
              if Path(f.filename) == path and f.lineno]
     return lines[-1] if lines else 1
