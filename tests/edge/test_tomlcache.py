@@ -12,6 +12,8 @@ import io
 import marshal
 import math
 import os
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
@@ -25,6 +27,7 @@ from edge.plans import PlanError, load_plan
 from edge.tomlfile import LineIndex, TomlFileError, read_toml
 
 PBF = BUILTIN_PLANS / "powerbank-foolish-revB.toml"
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -340,3 +343,33 @@ def test_what_root_writes_belongs_to_the_data_directory_s_owner(data, tmp_path):
     [entry] = entries(data)
     for path in (data / "cache", entry.parent, entry):
         assert (path.stat().st_uid, path.stat().st_gid) == (65534, 65534), path
+
+
+def test_a_reader_never_sees_half_an_entry_while_another_process_writes_it(data, tmp_path):
+    """A station and a `pibench run` starting together: one process rewrites an entry over and
+    over (two versions of the file, alternately) while this one reads it: every read is a
+    whole entry, never a torn one (each is checked as recall checks it)."""
+    source = str(tmp_path / "plan.toml")
+    writer = subprocess.Popen([sys.executable, "-c", (
+        "import sys; from edge import tomlcache\n"
+        "tomlcache.use_data_dir(sys.argv[1])\n"
+        "big = {'text': 'x' * 200_000}\n"
+        "for n in range(300):\n"
+        "    tomlcache.keep(sys.argv[2], n % 2, str(n % 2), (big, {}, {}))\n"),
+        str(data), source], cwd=REPO)
+    entry = Path(tomlcache.entry_path(source))
+    start = len(tomlcache._HEAD) + 32
+    whole = torn = 0
+    while writer.poll() is None or not whole:
+        try:
+            blob = entry.read_bytes()
+        except FileNotFoundError:
+            continue
+        if (blob.startswith(tomlcache._HEAD)
+                and hashlib.sha256(blob[start:]).digest() == blob[len(tomlcache._HEAD):start]):
+            whole += 1
+        else:
+            torn += 1
+    assert writer.wait() == 0
+    assert whole and torn == 0
+    assert not [p for p in entry.parent.iterdir() if p.name.endswith(".tmp")]
