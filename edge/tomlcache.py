@@ -75,10 +75,10 @@ def entry_path(source_path: str) -> str | None:
 def recall(source_path: str, size: int, digest: str) -> object | None:
     """What :func:`keep` was given for a file of exactly ``size`` bytes with SHA-256 ``digest``
     (hex) at ``source_path``, or None: no cache, no entry, or one that cannot be trusted."""
-    path = entry_path(source_path)
-    if path is None:
-        return None
     try:
+        path = entry_path(source_path)  # (abspath may ask for a working directory since removed)
+        if path is None:
+            return None
         with open(path, "rb") as f:
             blob = f.read()
     except OSError:
@@ -100,16 +100,18 @@ def keep(source_path: str, size: int, digest: str, payload: object) -> None:
     """Write ``payload`` as the entry for the file at ``source_path`` whose bytes are ``size``
     long with SHA-256 ``digest``; silently nothing if it holds what ``marshal`` cannot write
     (a date) or the entry cannot be written."""
-    path = entry_path(source_path)
-    if path is None:
+    if _directory is None:
         return
     try:
         body = marshal.dumps((size, digest, payload))
     except ValueError:  # a TOML date or time: this file is parsed every time
         return
     blob = b"".join((_HEAD, sha256(body).digest(), body))
-    temporary = f"{path}.{os.getpid()}-{os.urandom(4).hex()}.tmp"
     try:
+        path = entry_path(source_path)  # (abspath may ask for a working directory since removed)
+        if path is None:
+            return
+        temporary = f"{path}.{os.getpid()}-{os.urandom(4).hex()}.tmp"
         owner = _make_directory()
         fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         try:

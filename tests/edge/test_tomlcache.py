@@ -373,3 +373,19 @@ def test_a_reader_never_sees_half_an_entry_while_another_process_writes_it(data,
     assert writer.wait() == 0
     assert whole and torn == 0
     assert not [p for p in entry.parent.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_a_working_directory_removed_under_the_command_changes_nothing(data, tmp_path,
+                                                                     monkeypatch):
+    """A relative path's entry needs the working directory: gone, the file is parsed."""
+    path = plan_copy(tmp_path)
+    source = path.read_bytes()
+
+    def gone() -> str:
+        raise FileNotFoundError(2, "No such file or directory")
+
+    monkeypatch.setattr(os, "getcwd", gone)
+    first = tomlfile.parse_toml(source, "pbf.toml", cached=True)
+    again = tomlfile.parse_toml(source, "pbf.toml", cached=True)
+    same(first, again)
+    assert entries(data) == []
