@@ -414,12 +414,15 @@ system_files() { # sets: units_changed
     install_file "$SRC/systemd/kiosk/foot.ini" "$KIOSK_CONF/foot.ini" 0644 || true
     kiosk_settings
     # Technicians' command: always the station's configuration (so the station's database),
-    # unless PIBENCH_CONFIG says otherwise.
+    # unless PIBENCH_CONFIG says otherwise. The data directory is named as the service's unit
+    # names it, so station.toml's parsed copy is found there too (edge/tomlcache.py) and a
+    # start reads no TOML parser; station.toml's own data_dir still decides where results go.
     [ -d "$ROOT$(dirname "$WRAPPER")" ] || act install -d -m 0755 "$ROOT$(dirname "$WRAPPER")"
     wrapper=$(mktemp)
     cat >"$wrapper" <<WRAPPER
 #!/bin/sh
 # Installed by pibench's install.sh: the station's command for technicians.
+export PIBENCH_DATA_DIR="\${PIBENCH_DATA_DIR:-$STATE}"
 exec $PREFIX/current/venv/bin/pibench --config "\${PIBENCH_CONFIG:-$CONF/station.toml}" "\$@"
 WRAPPER
     install_file "$wrapper" "$WRAPPER" 0755 || true

@@ -30,6 +30,10 @@ variable for every measured command and sets ``PYTHONPYCACHEPREFIX`` to a cache 
 then fills that cache before timing: ``python -m compileall`` over ``edge/`` and ``drivers/``, and
 one untimed run of every command (which compiles the standard library and dependencies it
 imports into the same cache). Every timed command then loads its modules from cached bytecode.
+The same untimed runs fill the TOML cache in the bench's data directory (``edge/tomlcache.py``:
+station.toml, plans and fixtures as parsed), as every start but a station's first after an
+install or an edit finds it; the bench prints whether the timed runs rewrote any entry (they
+parsed) and whether any command it lists imported ``tomllib``.
 
 Also printed, as figures the machine's load moves less than wall time: the CPU time of each
 command's process (user + system, from ``getrusage`` of the finished child, median), with its
@@ -199,7 +203,7 @@ def installed_layout(root: str) -> tuple[Layout, str]:
     script = os.path.join(venv, "bin", "pibench")  # what pip writes for the console script
     with open(script, "w", encoding="utf-8") as f:
         f.write(f"#!{os.path.join(venv, 'bin', 'python')}\nimport sys\n"
-                "from edge.cli import console_main\nsys.exit(console_main())\n")
+                "from edge.entry import console_main\nsys.exit(console_main())\n")
     os.chmod(script, 0o755)
     return (Layout("installed (.pth, no finder)", os.path.join(venv, "bin"), ROOT, root),
             "NO wheel (build failed: " + (built.stderr.strip().splitlines() or ["?"])[-1]
@@ -299,15 +303,25 @@ class Bench:
                     best[name] = min(best.get(name, 1 << 62), int(cumulative))
         return sum(best.values()) / 1e6
 
-    def imports(self, argv: list[str]) -> tuple[int, list[str]]:
-        """Modules imported by ``argv`` (``-X importtime``), and the forbidden ones among them."""
+    def toml_cache(self) -> dict[str, int]:
+        """The TOML cache's entries in this bench's data directory (edge/tomlcache.py), each
+        with its mtime: an entry is written only when its file had to be parsed."""
+        folder = os.path.join(self.data, "cache", "toml")
+        if not os.path.isdir(folder):
+            return {}
+        return {name: os.stat(os.path.join(folder, name)).st_mtime_ns
+                for name in os.listdir(folder)}
+
+    def imports(self, argv: list[str]) -> tuple[int, list[str], bool]:
+        """Modules imported by ``argv`` (``-X importtime``), the forbidden ones among them, and
+        whether ``tomllib`` is one (a TOML file was parsed rather than read from the cache)."""
         cmd = [self.layout.python, "-X", "importtime", "-m", "edge.cli", *argv[1:]]
         proc = subprocess.run(cmd, env=self.env, capture_output=True, text=True, check=False,
                               input="q\n", cwd=self.layout.cwd)
         names = [line.rsplit("|", 1)[1].strip() for line in proc.stderr.splitlines()
                  if line.startswith("import time:") and "|" in line][1:]
         bad = sorted({n for n in names if n.split(".")[0] in FORBIDDEN})
-        return len(names), bad
+        return len(names), bad, "tomllib" in names
 
 
 def big_database(root: str, small: Bench, runs: int, rounds: int, run_small: float,
@@ -359,11 +373,12 @@ def report(b: Bench, rounds: int, spent: dict[str, list[float]],
         "pibench history": b.imports(b.history_argv()),
         "pibench station: start to scan prompt": b.imports(b.station_argv()),
     }
+    parsers = [name for name, (_, _, parsed) in imports.items() if parsed]
     print(f"\n{b.layout.name}: {b.layout.python}")
     print(f"{rounds} rounds, medians{'':<28}{'ms':>8}{'x pass':>8}{'min ms':>8}"
           f"{'CPU ms':>8}{'x pass':>8}{'modules':>9}  forbidden imported")
     for name, values in spent.items():
-        count, bad = imports.get(name, (None, None))
+        count, bad, _ = imports.get(name, (None, None, None))
         extra = "" if count is None else f"{count:>9}  {', '.join(bad) or 'none'}"
         print(f"  {name:<52}{med[name] * MS:>8.1f}{med[name] / ref:>8.2f}"
               f"{min(values) * MS:>8.1f}{cpu_med[name] * MS:>8.1f}"
@@ -384,7 +399,9 @@ def report(b: Bench, rounds: int, spent: dict[str, list[float]],
         ratio = med[name] / ref
         print(f"goal (issue 14), {b.layout.name}: {name} <= {goal:.0f}x python -c pass: "
               f"{ratio:.2f}x -> " + ("goal met" if ratio <= goal else "goal NOT met"))
-    clean = all(not bad for _, bad in imports.values())
+    print("  tomllib (a TOML file parsed, not read from the cache) imported by: "
+          f"{', '.join(parsers) or 'none'}")
+    clean = all(not bad for _, bad, _ in imports.values())
     print(f"goal (issue 14), {b.layout.name}: nothing forbidden imported by run/history/station "
           "without sync -> " + ("goal met" if clean else "goal NOT met"))
     return med
@@ -417,14 +434,23 @@ def main(argv: list[str]) -> int:
         for k, b in enumerate(benches):
             b.compile_all()
             todo.update({(k, name): fn for name, fn in commands(b).items()})
-        for fn in todo.values():  # untimed: fills the bytecode cache
+        for fn in todo.values():  # untimed: fills the bytecode cache (and the TOML cache)
             fn()
+        warm = [b.toml_cache() for b in benches]
         spent: dict[tuple[int, str], list[float]] = {key: [] for key in todo}
         cpu: dict[tuple[int, str], list[float]] = {key: [] for key in todo}
         for _ in range(args.rounds):  # both layouts in every round: the load meets both alike
             for key, fn in todo.items():
                 spent[key].append(fn())
                 cpu[key].append(benches[key[0]].last_cpu)
+        for b, before in zip(benches, warm, strict=True):
+            rewritten = sum(1 for name, mtime in b.toml_cache().items()
+                            if before.get(name) != mtime)
+            print(f"TOML cache, {b.layout.name}: {len(before)} entries written by the untimed "
+                  f"runs; the timed runs " + (
+                      "rewrote none: every timed start read its TOML files from the cache"
+                      if not rewritten and before else
+                      f"rewrote {rewritten}: some timed starts parsed their TOML files"))
         meds = [report(b, args.rounds, {n: spent[k, n] for n in COMMANDS},
                        {n: cpu[k, n] for n in COMMANDS}) for k, b in enumerate(benches)]
         print(f"  (forbidden: {', '.join(FORBIDDEN)}; the goals are judged on the installed "

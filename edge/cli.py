@@ -13,13 +13,13 @@ from __future__ import annotations
 import argparse
 import atexit
 import contextlib
-import logging
 import os
 import sys
 import threading
 from pathlib import Path
 from typing import TextIO
 
+from edge import lazylog
 from edge.config import ConfigError, StationConfig, load_config
 from edge.console import (
     EXIT_BAD_INPUT,
@@ -86,9 +86,16 @@ class _OneCommandParser(_Parser):
 
 
 def _config(args: argparse.Namespace) -> StationConfig:
+    from edge import tomlcache
+
+    # Parsed TOML files are kept in the data directory (edge/tomlcache.py). station.toml may
+    # name that directory, so it is itself cached only when the directory is known without it.
+    tomlcache.use_data_dir(getattr(args, "data_dir", None) or os.environ.get("PIBENCH_DATA_DIR")
+                           or None)
     config = load_config(Path(args.config) if args.config else None)
     if getattr(args, "data_dir", None):
         config = config._replace(data_dir=Path(args.data_dir))
+    tomlcache.use_data_dir(config.data_dir)  # the plans' and fixtures' entries
     faults = getattr(args, "sim_fault", None)
     if faults:
         if not config.simulated:
@@ -510,8 +517,10 @@ def _raised(exc: BaseException, module: str, name: str) -> bool:
 
 def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
     args = parse_command_line(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.WARNING,
+    # logging.basicConfig(...) and the secrets' redaction, as logging is imported: at the first
+    # record at or above this level, or when anything else imports it (edge/lazylog.py).
+    lazylog.configure(
+        lazylog.DEBUG if args.verbose else lazylog.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     from edge.sync.secrets import install_redaction

@@ -4,12 +4,12 @@ verdict large enough to read from across the bench."""
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
 import sys
 import threading
 from typing import TextIO
 
+from edge import lazylog
 from edge.engine import EventBus, Log, MeasurementTaken, RunStarted, StepFinished, StepStarted
 from edge.engine.events import Gap
 from edge.i18n import t
@@ -66,7 +66,7 @@ def format_limits(m: Measurement) -> str:
     return lim.describe()
 
 
-_log = logging.getLogger("edge.console")
+_log = lazylog.getLogger("edge.console")
 
 
 class GuardedOutput:

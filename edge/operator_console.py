@@ -14,6 +14,7 @@ import sys
 import threading
 from typing import TextIO
 
+from edge import startup_gc
 from edge.config import StationConfig
 from edge.console import GuardedOutput, LiveOutput, banner
 from edge.i18n import t
@@ -109,6 +110,7 @@ def run_station(config: StationConfig, *, lang: str, out: TextIO, console: bool,
         with hosted(station, api, screen,
                     on_url=lambda url: station.owner.advertise(api=url)) as service:
             screen.flush()
+            startup_gc.release()  # started: a long-lived process from here on
             if not console:
                 stop.wait()  # a stop signal has aborted the run in progress, if any
                 return 0

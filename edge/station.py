@@ -15,7 +15,6 @@ It ties the pieces together in the order that keeps results safe:
 
 from __future__ import annotations
 
-import logging
 import sqlite3
 import threading
 from datetime import UTC, datetime
@@ -24,7 +23,7 @@ from typing import Any
 from drivers.clock import MonotonicClock, PacedSimClock
 from drivers.gpio.errors import PiGPIOUnavailableError
 from drivers.scanner.serials import SerialRule, SerialRules
-from edge import __version__
+from edge import __version__, lazylog
 from edge.config import StationConfig
 from edge.engine import EventBus, Runner, StationError, StationInfo
 from edge.fixtures.runtime import FixtureFault
@@ -39,7 +38,7 @@ from edge.store.integrity import (
     verify_at_startup,
 )
 
-_log = logging.getLogger("edge.station")
+_log = lazylog.getLogger("edge.station")
 
 
 def software_version() -> str:

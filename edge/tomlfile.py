@@ -3,7 +3,9 @@
 One place for what every such file needs, so each loader only says what its own keys mean:
 
 * :func:`read_toml` / :func:`parse_toml` - bytes -> data, with errors that name the file and line
-  (not UTF-8, TOML syntax, unreadable file);
+  (not UTF-8, TOML syntax, unreadable file); a file read from disk is parsed once and then
+  taken from :mod:`edge.tomlcache` while its bytes stay the same (``tomllib`` is imported only
+  to parse);
 * :class:`LineIndex` - the line of a table or key. tomllib reports positions only for syntax
   errors, yet a semantic error ("unknown key 'hardwre'") must still say *where*, so the source
   text is scanned once for headers and ``key =`` lines;
@@ -15,11 +17,11 @@ Errors derive from :class:`edge.errors.SettingsFileError`: the command line exit
 """
 
 import re
-import tomllib
 from collections.abc import Mapping
 from pathlib import Path as FsPath
 from typing import Any, NamedTuple
 
+from edge import tomlcache
 from edge.digest import sha256
 from edge.errors import SettingsFileError
 
@@ -56,10 +58,12 @@ def describe_value(value: Any) -> str:
 
 
 # -- lines of keys ------------------------------------------------------------------------------
-_HEADER = re.compile(r"^\s*(\[\[?)\s*([^\[\]]+?)\s*\]\]?\s*(#.*)?$")
+# Compiled when a file is scanned (in re's own cache), not at import: a start whose files all
+# come from the cache scans nothing.
+_HEADER = r"^\s*(\[\[?)\s*([^\[\]]+?)\s*\]\]?\s*(#.*)?$"
 _BARE_OR_QUOTED = r'(?:[A-Za-z0-9_\-]+|"[^"\n]*"|\'[^\'\n]*\')'
-_KEY = re.compile(rf"^\s*({_BARE_OR_QUOTED}(?:\s*\.\s*{_BARE_OR_QUOTED})*)\s*=(.*)$")
-_INLINE_KEY = re.compile(rf"[{{,]\s*({_BARE_OR_QUOTED})\s*=")
+_KEY = rf"^\s*({_BARE_OR_QUOTED}(?:\s*\.\s*{_BARE_OR_QUOTED})*)\s*=(.*)$"
+_INLINE_KEY = rf"[{{,]\s*({_BARE_OR_QUOTED})\s*="
 
 
 def _split_key(dotted: str) -> tuple[str, ...]:
@@ -85,7 +89,25 @@ class LineIndex:
         self.values: dict[Path, str] = {}  # raw text after "key =", for tolerant scans
         self._scan(text)
 
+    # What a scan found is kept in edge.tomlcache's entries (`parts`, `restored`): a change to
+    # what _scan records, or how, must raise tomlcache.FORMAT, so no entry made by the old scan
+    # is read (tests/edge/test_tomlcache.py pins this code's fingerprint to remind you).
+    def parts(self) -> tuple[dict[Path, int], dict[Path, str]]:
+        """What the scan found, as plain dicts (what an entry of the cache keeps)."""
+        return self._lines, self.values
+
+    @classmethod
+    def restored(cls, lines: dict[Path, int], values: dict[Path, str]) -> "LineIndex":
+        """The index whose :meth:`parts` were ``lines`` and ``values``, without a scan."""
+        index = cls.__new__(cls)
+        index._lines = lines
+        index.values = values
+        return index
+
     def _scan(self, text: str) -> None:
+        header_at = re.compile(_HEADER)
+        key_at = re.compile(_KEY)
+        inline_key = re.compile(_INLINE_KEY)
         table: Path = ()
         aot_counts: dict[Path, int] = {}  # array-of-tables path -> how many seen so far
         in_multiline: str | None = None
@@ -94,13 +116,13 @@ class LineIndex:
                 if line.count(in_multiline) % 2 == 1:
                     in_multiline = None
                 continue
-            header = _HEADER.match(line)
+            header = header_at.match(line)
             if header:
                 names = _split_key(header.group(2))
                 table = self._resolve(names, header.group(1) == "[[", aot_counts)
                 self._lines.setdefault(table, number)
                 continue
-            key = _KEY.match(line)
+            key = key_at.match(line)
             if not key:
                 continue
             path = table + _split_key(key.group(1))
@@ -114,7 +136,7 @@ class LineIndex:
                 if rest.count(quote) % 2 == 1:
                     in_multiline = quote
             if rest.lstrip().startswith("{"):
-                for inner in _INLINE_KEY.finditer(rest):
+                for inner in inline_key.finditer(rest):
                     self._lines.setdefault(path + _split_key(inner.group(1)), number)
 
     @staticmethod
@@ -187,15 +209,27 @@ class TomlSource(NamedTuple):
 
 
 def parse_toml(source: bytes | str, path: str,
-               error: type[TomlFileError] = TomlFileError) -> TomlSource:
-    """Parse ``source``; a file that is not UTF-8 or not TOML raises ``error`` with its line."""
+               error: type[TomlFileError] = TomlFileError, *, cached: bool = False) -> TomlSource:
+    """Parse ``source``; a file that is not UTF-8 or not TOML raises ``error`` with its line.
+
+    ``cached``: ``source`` is the file at ``path`` as just read; what a parse of exactly these
+    bytes made is taken from :mod:`edge.tomlcache` when it has it (the digest is always that of
+    ``source``), and kept there when the file had to be parsed."""
     raw = source.encode() if isinstance(source, str) else source
+    digest = sha256(raw).hexdigest()
+    if cached:
+        parts = tomlcache.recall(path, len(raw), digest)
+        if _well_formed(parts):
+            data, lines, values = parts  # type: ignore[misc]
+            return TomlSource(path, data, LineIndex.restored(lines, values), digest, error)
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
         raise error(path, line, "", "not UTF-8 text (TOML files must be UTF-8; save the file "
                     "as UTF-8)") from None
+    import tomllib  # (here: a start whose files all come from the cache never needs it)
+
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -207,7 +241,17 @@ def parse_toml(source: bytes | str, path: str,
         else:  # "(at end of document)"
             line = max(1, len(text.splitlines()))
         raise error(path, line, "", f"TOML syntax error: {message}") from None
-    return TomlSource(path, data, LineIndex(text), sha256(raw).hexdigest(), error)
+    index = LineIndex(text)
+    if cached:  # (never reached by a file that does not parse: every start must say why)
+        tomlcache.keep(path, len(raw), digest, (data, *index.parts()))
+    return TomlSource(path, data, index, digest, error)
+
+
+def _well_formed(parts: object) -> bool:
+    """Whether a cache entry's payload has the shape :func:`parse_toml` keeps (a payload that
+    passed the entry's checksum always has: this only guards against another writer)."""
+    return (type(parts) is tuple and len(parts) == 3
+            and all(type(part) is dict for part in parts))
 
 
 def read_bytes(path: str | FsPath, error: type[TomlFileError] = TomlFileError) -> bytes:
@@ -223,7 +267,8 @@ def read_bytes(path: str | FsPath, error: type[TomlFileError] = TomlFileError) -
 
 
 def read_toml(path: str | FsPath, error: type[TomlFileError] = TomlFileError) -> TomlSource:
-    return parse_toml(read_bytes(path, error), str(path), error)
+    """The file at ``path``, read now and parsed (or taken from the cache: :func:`parse_toml`)."""
+    return parse_toml(read_bytes(path, error), str(path), error, cached=True)
 
 
 # -- typed accessors ----------------------------------------------------------------------------

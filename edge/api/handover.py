@@ -10,12 +10,12 @@ the board off), like a signal to an in-process run.
 
 from __future__ import annotations
 
-import logging
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TextIO
 
+from edge import lazylog
 from edge.console import EXIT_BAD_INPUT, EXIT_BUSY, EXIT_CODES, EXIT_CONFIG, LivePrinter, banner
 from edge.engine import Log, MeasurementTaken, RunStarted, StepFinished, StepStarted
 from edge.records import Outcome, RunMeta
@@ -24,7 +24,7 @@ from edge.store.payload import _measurement_from_json, _step_from_json, record_f
 if TYPE_CHECKING:
     from edge.api.client import ApiClient
 
-_log = logging.getLogger("edge.api")
+_log = lazylog.getLogger("edge.api")
 
 STREAM_TIMEOUT_S = 120.0  # the station sends a keep-alive every 15 s: silence this long is death
 

@@ -17,7 +17,6 @@ else is answered by ``send_error`` (400, 414, 431), which the API turns into a J
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
 import re
 import selectors
@@ -26,7 +25,9 @@ import threading
 import time
 from typing import Any, BinaryIO
 
-_log = logging.getLogger("edge.api")
+from edge import lazylog
+
+_log = lazylog.getLogger("edge.api")
 
 MAX_REQUEST_LINE = 65536
 # An HTTP token; compiled at the first request (re's own cache), not at every start.

@@ -20,13 +20,13 @@ from __future__ import annotations
 
 import contextlib
 import json
-import logging
 import socket
 import threading
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from edge import lazylog
 from edge.api import routes
 from edge.api.http11 import Http11Handler, ThreadingHttpServer, reason_phrase
 from edge.api.routes import HttpError, Request
@@ -35,7 +35,7 @@ from edge.engine.events import Gap
 from edge.service import StationService
 from edge.service.views import event_name, event_view
 
-_log = logging.getLogger("edge.api")
+_log = lazylog.getLogger("edge.api")
 
 SCHEMA_PATH = Path(__file__).with_name("openapi.json")
 MAX_BODY = 16 * 1024  # bytes: the largest real request is a few hundred

@@ -26,13 +26,15 @@ overrun is still detected and reported as ERROR when control comes back.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from edge import lazylog
 from edge.records import Limits, MeasuredValue, Measurement, Outcome, worst
 
 if TYPE_CHECKING:
+    import logging
+
     from drivers.clock import Clock
     from edge.plans.model import Parameter, Step
 
@@ -71,8 +73,9 @@ NEVER_ABORTED = AbortFlag()
 
 
 class StepLogger:
-    """The step's logger: records go to Python logging and, at INFO and above, to the event
-    stream (as Log events) so the operator sees them live."""
+    """The step's logger: records go to Python logging (through ``edge/lazylog.py``'s stand-in
+    until logging is imported) and, at INFO and above, to the event stream (as Log events) so the
+    operator sees them live."""
 
     __slots__ = ("_emit", "_logger", "_prefix")
 
@@ -84,20 +87,20 @@ class StepLogger:
     def log(self, level: int, message: str, *args: Any) -> None:
         text = message % args if args else message
         self._logger.log(level, "%s%s", self._prefix, text)
-        if level >= logging.INFO:
+        if level >= lazylog.INFO:
             self._emit(level, text)
 
     def debug(self, message: str, *args: Any) -> None:
-        self.log(logging.DEBUG, message, *args)
+        self.log(lazylog.DEBUG, message, *args)
 
     def info(self, message: str, *args: Any) -> None:
-        self.log(logging.INFO, message, *args)
+        self.log(lazylog.INFO, message, *args)
 
     def warning(self, message: str, *args: Any) -> None:
-        self.log(logging.WARNING, message, *args)
+        self.log(lazylog.WARNING, message, *args)
 
     def error(self, message: str, *args: Any) -> None:
-        self.log(logging.ERROR, message, *args)
+        self.log(lazylog.ERROR, message, *args)
 
 
 class StepContext:

@@ -15,12 +15,12 @@ step StepFinished (emitted after ``record_step`` returned), Log at any point, an
 
 from __future__ import annotations
 
-import logging
 import threading
 from collections import deque
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from edge import lazylog
 from edge.records import Measurement, RunMeta, RunRecord, StepResult
 
 # How an event's own __init__ fills its slots (its __setattr__ refuses: events are immutable).
@@ -187,7 +187,7 @@ class Gap(Event):
 
 E = TypeVar("E", bound=Event)
 
-_log = logging.getLogger("edge.engine.events")
+_log = lazylog.getLogger("edge.engine.events")
 
 
 class Subscription:

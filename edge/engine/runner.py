@@ -26,7 +26,6 @@ powered off; a FAIL stays FAIL even if power-off also failed (the run's ``error`
 An abort arriving after the last step finished changes nothing: nothing was cut short.
 """
 
-import logging
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -35,6 +34,7 @@ from datetime import UTC, datetime
 from typing import Any, NamedTuple, Protocol
 
 from drivers.clock import Clock
+from edge import lazylog
 from edge.engine.context import (
     NEVER_ABORTED,
     AbortFlag,
@@ -68,8 +68,8 @@ from edge.records import (
 )
 from edge.run_ids import new_run_id
 
-_log = logging.getLogger("edge.engine")
-_step_log = logging.getLogger("edge.engine.step")
+_log = lazylog.getLogger("edge.engine")
+_step_log = lazylog.getLogger("edge.engine.step")
 
 _RETRYABLE = (Outcome.FAIL, Outcome.ERROR)
 
@@ -345,7 +345,7 @@ class Runner:
 
         def halt(index: int, reason: str) -> str:
             notes.append(reason)
-            self.events.emit(Log, run_id, level=logging.WARNING, message=reason,
+            self.events.emit(Log, run_id, level=lazylog.WARNING, message=reason,
                              step_index=index)
             return reason
 
@@ -395,7 +395,7 @@ class Runner:
                        f"was NOT saved: {type(exc).__name__}: {exc}")
             _log.error(message)
             _log.debug("finish_run failed", exc_info=True)
-            self.events.emit(Log, run_id, level=logging.ERROR, message=message)
+            self.events.emit(Log, run_id, level=lazylog.ERROR, message=message)
             raise StationError(message) from exc
         self.events.emit(RunFinished, run_id, record=record)
         return record

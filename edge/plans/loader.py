@@ -25,7 +25,7 @@ from edge.plans.steptypes import DEFAULT_REGISTRY, Registry, StepType, derive_li
 from edge.records import Limits
 from edge.tomlfile import Checker, Path, TomlFileError, TomlSource, describe_value, field_name
 from edge.tomlfile import parse_toml as _parse_toml
-from edge.tomlfile import read_bytes as _read_bytes
+from edge.tomlfile import read_toml as _read_toml
 
 DEFAULT_STEP_TIMEOUT_S = 30.0
 
@@ -50,7 +50,8 @@ def parse_toml(source: bytes | str, path: str) -> TomlSource:
 
 
 def read_toml(path: str | FsPath) -> TomlSource:
-    return parse_toml(_read_bytes(path, PlanError), str(path))
+    """A plan file, read now (parsed, or its parse taken from :mod:`edge.tomlcache`)."""
+    return _read_toml(path, PlanError)
 
 
 def load_plan(
@@ -61,8 +62,7 @@ def load_plan(
 ) -> Plan:
     """Load and fully validate a plan file. ``resources`` (name -> kind) of the fixture, when
     known, lets resource references be checked now rather than when the fixture connects."""
-    return parse_plan(_read_bytes(path, PlanError), str(path), registry=registry,
-                      resources=resources)
+    return _build(read_toml(path), registry, resources)
 
 
 def parse_plan(
@@ -72,7 +72,11 @@ def parse_plan(
     registry: Registry | None = None,
     resources: Mapping[str, str] | None = None,
 ) -> Plan:
-    src = parse_toml(source, path)
+    return _build(parse_toml(source, path), registry, resources)
+
+
+def _build(src: TomlSource, registry: Registry | None,
+           resources: Mapping[str, str] | None) -> Plan:
     plan = _PlanBuilder(src, registry or DEFAULT_REGISTRY).build()
     if resources is not None:
         check_resources(plan, resources)

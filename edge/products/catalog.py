@@ -18,10 +18,7 @@ Those files run with the station's rights: keep the directory writable by admini
 """
 
 import importlib.util
-import logging
 import sys
-import tomllib
-import traceback
 from collections.abc import Iterable
 from pathlib import Path
 from types import ModuleType
@@ -29,6 +26,7 @@ from typing import Any, NamedTuple
 
 import edge.products  # noqa: F401  (registers the built-in step types and derivers)
 from drivers.clock import Clock
+from edge import lazylog
 from edge.digest import sha256
 from edge.fixtures.build import build_real, build_sim
 from edge.fixtures.loader import load_fixture
@@ -37,9 +35,9 @@ from edge.fixtures.runtime import Fixture
 from edge.plans.loader import PlanError, check_resources, load_plan, read_toml
 from edge.plans.model import Plan
 from edge.products.serial_example import example_serial
-from edge.tomlfile import LineIndex, scan_string
+from edge.tomlfile import LineIndex, TomlFileError, parse_toml, scan_string
 
-_log = logging.getLogger("edge.products")
+_log = lazylog.getLogger("edge.products")
 
 DirList = Iterable[str | Path]
 
@@ -104,6 +102,8 @@ def _import_step_module(path: Path) -> ModuleType:
 def _error_line(exc: BaseException, path: Path) -> int:
     if isinstance(exc, SyntaxError) and exc.lineno:
         return exc.lineno
+    import traceback  # (only for a broken step module: with linecache, tokenize, textwrap)
+
     lines = [f.lineno for f in traceback.extract_tb(exc.__traceback__)
              if Path(f.filename) == path and f.lineno]
     return lines[-1] if lines else 1
@@ -164,12 +164,12 @@ def _broken_plan(path: Path, error: PlanError) -> BrokenPlan:
     except OSError:
         raw = b""
     text = raw.decode("utf-8", errors="replace")
-    try:
-        head = tomllib.loads(text).get("plan")
+    try:  # (through the cache: a plan that parses but does not load is broken at every start)
+        head = parse_toml(text.encode(), str(path), cached=True).data.get("plan")
         found = ({k: v.strip() for k, v in head.items() if isinstance(v, str) and v.strip()}
                  if isinstance(head, dict) else {})
         product, revision, name = (found.get(k) for k in ("product", "revision", "name"))
-    except tomllib.TOMLDecodeError:  # read what it meant from the text, line by line
+    except TomlFileError:  # not TOML: read what it meant from the text, line by line
         lines = LineIndex(text)
         product, revision, name = (scan_string(lines, ("plan", k))
                                    for k in ("product", "revision", "name"))

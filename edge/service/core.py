@@ -16,7 +16,6 @@ console call, so there is one path into the engine, whoever asks:
 from __future__ import annotations
 
 import gc
-import logging
 import os
 import threading
 import time
@@ -25,6 +24,7 @@ from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 from drivers.scanner.serials import SerialRejected
+from edge import lazylog
 from edge.engine.context import StationError
 from edge.engine.events import Event, RunStarted, Subscription
 from edge.engine.timesync import ntp_synchronized
@@ -35,7 +35,7 @@ from edge.service.run_thread import RunThread
 from edge.service.tracker import RunTracker
 from edge.service.views import limits_view, record_to_json
 
-_log = logging.getLogger("edge.service")
+_log = lazylog.getLogger("edge.service")
 
 START_TIMEOUT_S = 30.0  # loading the plan and building the fixture, before RunStarted
 

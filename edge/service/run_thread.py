@@ -19,15 +19,16 @@ the first job exists; during interpreter shutdown the import itself raises Runti
 
 from __future__ import annotations
 
-import logging
 import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from edge import lazylog
+
 if TYPE_CHECKING:
     from concurrent.futures import Future, ThreadPoolExecutor
 
-_log = logging.getLogger("edge.service")
+_log = lazylog.getLogger("edge.service")
 
 
 class RunThread:

@@ -8,12 +8,12 @@ being drained at every emit) makes it reload the run from the database instead o
 
 from __future__ import annotations
 
-import logging
 import time
 from collections import deque
 from collections.abc import Callable
 from typing import Any
 
+from edge import lazylog
 from edge.engine.events import (
     Event,
     Gap,
@@ -27,7 +27,7 @@ from edge.engine.events import (
 from edge.records import Outcome, RunRecord
 from edge.service.views import measurement_view, meta_view, record_to_json, step_view
 
-_log = logging.getLogger("edge.service")
+_log = lazylog.getLogger("edge.service")
 
 _MAX_LOGS = 20  # warnings kept in the snapshot of a live run
 
@@ -104,7 +104,7 @@ class RunTracker:
             steps[event.result.index] = _done(event.result, steps[event.result.index]["teardown"])
             if run["current_step"] == event.result.index:
                 run["current_step"] = None
-        elif isinstance(event, Log) and event.level >= logging.WARNING:
+        elif isinstance(event, Log) and event.level >= lazylog.WARNING:
             logs = deque(run["logs"], maxlen=_MAX_LOGS)
             logs.append({"level": event.level, "message": event.message,
                          "step_index": event.step_index})

@@ -19,13 +19,14 @@ cause. It never holds anything the database does not also get once it can be wri
 """
 
 import json
-import logging
 import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import NamedTuple
 
-_log = logging.getLogger("edge.store.last_words")
+from edge import lazylog
+
+_log = lazylog.getLogger("edge.store.last_words")
 
 SIZE = 4096
 _BLANK = b" " * (SIZE - 1) + b"\n"

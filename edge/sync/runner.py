@@ -15,11 +15,11 @@ from another process take effect at the next step and a killed worker resumes wh
 
 from __future__ import annotations
 
-import logging
 import math
 import random
 from collections.abc import Callable
 
+from edge import lazylog
 from edge.sync.backends.base import Backend, OutboxItem
 from edge.sync.clock import SyncClock
 from edge.sync.outbox import (
@@ -34,7 +34,7 @@ from edge.sync.outcomes import RETRY_AFTER_MAX_S, Outcome, OutcomeClass
 from edge.sync.secrets import REDACTOR, TokenError, describe_error
 from edge.sync.settings import SyncSettings
 
-log = logging.getLogger(__name__)
+log = lazylog.getLogger(__name__)
 
 AUTH_PAUSE_TEXT = "inventory login expired"
 FORBIDDEN_PAUSE_TEXT = "inventory account not allowed"

@@ -5,7 +5,8 @@ The official ``inventree`` client puts the token into exception text and log lin
 is scrubbed in three places, and tests search every output for it:
 
 * log records, at creation (a record factory) and again on every handler (a filter, which also
-  scrubs formatted tracebacks);
+  scrubs formatted tracebacks), from the moment ``logging`` is imported (:func:`install_redaction`
+  with ``edge/lazylog.py``: most commands never import it);
 * any exception text before it is stored in the outbox or shown in status (:func:`describe_error`);
 * nothing else ever receives the token: it lives only in the backend's request headers.
 """
@@ -13,12 +14,15 @@ is scrubbed in three places, and tests search every output for it:
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
 import re
 import stat
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import logging
 
 # Tokens as InvenTree mints them (inv-<hex>-<yyyymmdd>) and any auth header value, whatever the
 # token: these catch a token that was rotated on disk after we loaded the old one.
@@ -112,11 +116,13 @@ def describe_error(exc: BaseException, limit: int = 400) -> str:
     return REDACTOR.redact(text)[:limit]
 
 
-class RedactionFilter(logging.Filter):
-    """Scrubs the message and any traceback of a record before a handler writes it."""
+class RedactionFilter:
+    """Scrubs the message and any traceback of a record before a handler writes it.
+
+    A handler takes any object with a ``filter(record)`` method (logging's own ``Filter`` class
+    is not needed): this module is imported by every command, ``logging`` by few."""
 
     def __init__(self, redactor: Redactor = REDACTOR) -> None:
-        super().__init__("pibench-redaction")
         self.redactor = redactor
 
     def filter(self, record: logging.LogRecord) -> bool:
@@ -127,6 +133,8 @@ class RedactionFilter(logging.Filter):
         record.msg = self.redactor.redact(message)
         record.args = None
         if record.exc_info and not record.exc_text:
+            import logging  # (imported: it is what made the record)
+
             record.exc_text = logging.Formatter().formatException(record.exc_info)
         if record.exc_text:
             record.exc_text = self.redactor.redact(record.exc_text)
@@ -143,8 +151,18 @@ def install_redaction(redactor: Redactor = REDACTOR) -> None:
     """Put the filter on every handler that exists now and redact records as they are created.
 
     Handlers added later still get clean messages from the record factory; the per-handler filter
-    adds traceback scrubbing. Safe to call again after new handlers are configured.
+    adds traceback scrubbing. Safe to call again after new handlers are configured. If ``logging``
+    is not imported yet, all this happens as it is imported, before it can make a record or hold
+    a handler (``edge/lazylog.py``); a command that never logs never imports it.
     """
+    from edge import lazylog
+
+    lazylog.when_imported(_install_redaction, redactor)
+
+
+def _install_redaction(redactor: Redactor) -> None:
+    import logging
+
     global _factory_installed
     with _installed_lock:
         if not _factory_installed:

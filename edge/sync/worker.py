@@ -11,13 +11,13 @@ dies (even by SIGKILL), so a crashed worker never blocks its successor.
 from __future__ import annotations
 
 import fcntl
-import logging
 import os
 import random
 import threading
 from collections.abc import Callable
 from pathlib import Path
 
+from edge import lazylog
 from edge.store.db import open_store
 from edge.sync.backends import make_backend
 from edge.sync.backends.base import Backend, OutboxItem
@@ -28,7 +28,7 @@ from edge.sync.runner import PassReport, TargetRunner
 from edge.sync.secrets import install_redaction, load_token
 from edge.sync.settings import SyncSettings
 
-log = logging.getLogger(__name__)
+log = lazylog.getLogger(__name__)
 
 # Even with nothing due, look at the database this often, whatever poll_s says: "pibench sync now"
 # and retry-parked from another process are seen within this time (a few SQLite reads).

@@ -48,6 +48,10 @@ NO_DATACLASSES = {"dataclasses", "inspect"}
 # drivers/gpio/sim_lines.py's (gpiozero, and colorzero with it, is the real Pi's GPIO library,
 # and what the tests run its devices on); its I2C bus is the simulator's, not smbus2.
 HARDWARE = {"gpiozero", "colorzero", "lgpio", "smbus2", "spidev", "pigpio"}
+# `logging` (with traceback, linecache, tokenize, textwrap: ~4-5 ms) only once a record is written
+# at the configured level (WARNING; DEBUG with -v): none of these commands writes one when all
+# goes well. edge/lazylog.py's loggers import it then (tests/edge/test_lazylog.py).
+LOGGING = {"logging", "traceback"}
 WATCHED = STDLIB_HTTP | NOT_FOR_A_RUN | NOT_AT_STATION_START | {SYNC_TRANSPORT, SYNC_WORKER}
 # Runs `pibench` as its console script does, then prints the top-level packages imported, and
 # those of the modules above that were.
@@ -80,14 +84,15 @@ def test_run_on_the_simulated_station_imports_no_http_serial_or_hmi_library(data
     modules = imported(*data, "run", "--product", "PowerBank-Foolish", "--serial", "PBF-000001")
     assert "edge" in modules and "sqlite3" in modules  # it did run
     assert "edge.store.history" in modules  # (its end reads the run back: the dump sees it)
-    unused = HTTP | NEVER | STDLIB_HTTP | NOT_FOR_A_RUN | HARDWARE | NO_DATACLASSES
+    unused = HTTP | NEVER | STDLIB_HTTP | NOT_FOR_A_RUN | HARDWARE | NO_DATACLASSES | LOGGING
     assert not modules & unused, sorted(modules & unused)
 
 
 def test_history_imports_no_hardware_http_or_serial_library(data):
     imported(*data, "run", "--product", "PowerBank-Foolish", "--serial", "PBF-000001")
     modules = imported(*data, "history")
-    assert not modules & (HTTP | NEVER | HARDWARE), sorted(modules & (HTTP | NEVER | HARDWARE))
+    unused = HTTP | NEVER | HARDWARE | LOGGING
+    assert not modules & unused, sorted(modules & unused)
 
 
 def _sync_config(tmp_path: Path) -> Path:
@@ -114,7 +119,7 @@ def test_a_station_loads_the_http_stack_only_when_a_sync_is_configured(tmp_path,
     third-party HTTP stack (requests and urllib3 cost the station about 5 MiB: issue 14)."""
     station = ("station", "--product", "PowerBank-Foolish")
     without = imported(*data, *station, stdin="q\n")
-    unused = (HTTP | NEVER | HARDWARE | NO_DATACLASSES | NOT_AT_STATION_START
+    unused = (HTTP | NEVER | HARDWARE | NO_DATACLASSES | NOT_AT_STATION_START | LOGGING
               | {"shutil", "statistics"})  # (statvfs)
     assert "edge" in without and not without & unused, sorted(without & unused)
     # The API reads request headers itself (edge/api/http11.py) and checks a token with hmac
@@ -127,3 +132,22 @@ def test_a_station_loads_the_http_stack_only_when_a_sync_is_configured(tmp_path,
     assert {SYNC_TRANSPORT, SYNC_WORKER, "http.client"} <= with_sync, sorted(with_sync)
     unused = HTTP | NEVER | HARDWARE | NO_DATACLASSES | NOT_AT_STATION_START
     assert not with_sync & unused, sorted(with_sync & unused)
+
+
+def test_once_its_toml_files_are_cached_a_start_imports_no_toml_parser(tmp_path, data):
+    """Parsed TOML files are kept in the data directory (edge/tomlcache.py): a start whose
+    station.toml, plans and fixture have not changed since imports no `tomllib` (its regular
+    expressions and `string`, ~3 ms) and parses nothing."""
+    Path(data[1]).mkdir()  # (the cache never makes a data directory: the store does)
+    config = ("--config", str(_sync_config(tmp_path)))
+    run = ("run", "--product", "PowerBank-Foolish", "--serial")
+    station = ("station", "--product", "PowerBank-Foolish")
+    # The first start parses, and keeps, what it reads (a station checks every fixture).
+    assert "tomllib" in imported(*config, *data, *station, stdin="q\n")
+    assert "tomllib" not in imported(*config, *data, *run, "PBF-000001")
+    assert "tomllib" not in imported(*data, *station, stdin="q\n")
+    assert "tomllib" not in imported(*config, *data, *station, stdin="q\n")
+    # Changed, the file is parsed again.
+    cfg = Path(config[1])
+    cfg.write_text(cfg.read_text().replace("id = 'imports'", "id = 'imported'"))
+    assert "tomllib" in imported(*config, *data, *run, "PBF-000002")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import shutil
 import stat
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -91,6 +92,7 @@ def test_first_install_leaves_code_config_results_units_users_and_groups(pi: Mac
     wrapper = pi.path("/usr/local/bin/pibench")
     assert mode(wrapper) == 0o755
     assert "/opt/pibench/current/venv/bin/pibench --config" in wrapper.read_text()
+    assert_wrapper_environment(wrapper, pi.root)
     assert "raspi-config nonint do_i2c 0" in calls
     assert "systemctl enable pibench-edge.service" in calls
     assert "systemctl restart pibench-edge.service" in calls
@@ -365,3 +367,20 @@ def test_rollback_to_a_release_older_than_the_hmi_disables_the_kiosk(pi: Machine
     assert current(pi) == second
     assert "systemctl enable pibench-kiosk.service" in pi.calls()
     assert "systemctl restart pibench-kiosk.service" in pi.calls()
+
+
+def assert_wrapper_environment(wrapper, root):
+    """The technicians' command runs pibench with the station's configuration and the service's
+    data directory (where the parsed TOML files are kept), each overridable from the shell."""
+    probe = root / "probe"
+    probe.write_text('#!/bin/sh\necho "$PIBENCH_DATA_DIR|$*"\n')
+    probe.chmod(0o755)
+    script = wrapper.read_text().replace("/opt/pibench/current/venv/bin/pibench", str(probe))
+    env = {"PATH": os.environ["PATH"]}
+    said = subprocess.run(["sh", "-c", script, "pibench", "history"], env=env,
+                          capture_output=True, text=True, check=True).stdout
+    assert said == "/var/lib/pibench|--config /etc/pibench/station.toml history\n"
+    env.update(PIBENCH_DATA_DIR="/tmp/elsewhere", PIBENCH_CONFIG="/tmp/s.toml")
+    said = subprocess.run(["sh", "-c", script, "pibench", "run"], env=env,
+                          capture_output=True, text=True, check=True).stdout
+    assert said == "/tmp/elsewhere|--config /tmp/s.toml run\n"

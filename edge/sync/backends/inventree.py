@@ -21,11 +21,11 @@ late copy that earlier attempt still committed (docs/sync.md, "Exactly once").
 
 from __future__ import annotations
 
-import logging
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from edge import lazylog
 from edge.sync.requests_lean import requests  # before the client, which imports requests
 
 # isort: split
@@ -50,7 +50,7 @@ from edge.sync.outcomes import Outcome, OutcomeClass
 from edge.sync.secrets import REDACTOR, describe_error
 from edge.sync.settings import SyncSettings
 
-log = logging.getLogger(__name__)
+log = lazylog.getLogger(__name__)
 
 _ITEM_CACHE_SIZE = 2048
 
