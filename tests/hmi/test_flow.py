@@ -153,7 +153,10 @@ async def _runs(url: str, **filters) -> list[dict]:
 
 
 async def test_abort_asks_first_then_the_run_ends_aborted(station_factory):
-    station = station_factory(pace=0.2)  # a PowerBank run then lasts several seconds
+    # Real time: the run lasts ~25 s, for six taps and a dialog twice on a loaded machine
+    # (at 0.2 it lasted ~5 s, and a run over before the last tap ends PASS). It is aborted, so
+    # the length costs nothing.
+    station = station_factory(pace=1.0)
     app = make_app(station.url)
     async with app.run_test(size=(80, 24)) as pilot:
         await scan_until_startable(pilot, "PBF-000004")

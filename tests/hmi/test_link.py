@@ -160,8 +160,14 @@ async def test_a_run_that_finishes_while_the_link_is_down_shows_its_stored_verdi
         await tap(pilot, "#start")
         await wait_for(pilot, lambda: app.state.phase is Phase.RUNNING, "running")
         run_id = app.state.run.run_id
-        url = await drop_link(pilot)
-        await wait_text(pilot, "Test de PBF-000041 (PowerBank-Foolish) : état inconnu")
+        # Frozen while the link drops: the run (~5 s) cannot end before, however slow this
+        # machine is to notice the drop; it goes on once the screen has said it lost it.
+        station.freeze()
+        try:
+            url = await drop_link(pilot)
+            await wait_text(pilot, "Test de PBF-000041 (PowerBank-Foolish) : état inconnu")
+        finally:
+            station.thaw()
         await wait_stored(pilot, url, run_id)  # the station goes on without the screen
         restore_link(pilot, url)
         await wait_for(pilot, lambda: app.state.phase is Phase.VERDICT, "the stored verdict")

@@ -126,7 +126,7 @@ async def test_a_start_without_answer_retried_starts_one_run(station):
 
 
 async def test_a_slow_abort_is_said_and_the_run_still_ends_aborted(station_factory):
-    station = station_factory(pace=0.2)
+    station = station_factory(pace=1.0)  # aborted: a real-time run (~25 s) costs nothing
     app = slow_app(station.url, command_timeout=30.0)
     async with app.run_test(size=(80, 24)) as pilot:
         await scan_until_startable(pilot, "PBF-000080")
