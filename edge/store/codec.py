@@ -17,7 +17,6 @@ sort correctly as text.
 from __future__ import annotations
 
 import math
-import numbers
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -59,17 +58,29 @@ def encode_value(value: Any) -> tuple[str, str | None, float | None]:
         return "bool", "true" if value else "false", float(value)
     if isinstance(value, str):
         return "str", storable_text(str.__str__(value)), None
+    kind = type(value)
+    if kind is float:
+        return "float", repr(value), _finite_or_none(value)
+    if kind is int:
+        return "int", str(value), _int_as_real(value)
+    # Any other number (an int or float subclass, numpy's): `numbers` is imported then, not at
+    # every start.
+    import numbers
+
     if isinstance(value, numbers.Integral):  # also numpy integers, which are not int subclasses
         as_int = int(value)
-        try:
-            real: float | None = float(as_int)
-        except OverflowError:  # beyond 1.8e308: the exact text still has it
-            real = None
-        return "int", str(as_int), real
+        return "int", str(as_int), _int_as_real(as_int)
     if isinstance(value, numbers.Real):
         as_float = float(value)
         return "float", repr(as_float), _finite_or_none(as_float)
     return "str", storable_text(repr(value)), None
+
+
+def _int_as_real(value: int) -> float | None:
+    try:
+        return float(value)
+    except OverflowError:  # beyond 1.8e308: the exact text still has it
+        return None
 
 
 def decode_value(value_type: str, value_text: str | None) -> MeasuredValue:

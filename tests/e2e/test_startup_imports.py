@@ -31,7 +31,10 @@ NOT_FOR_A_RUN = {"edge.store.export", "edge.sync.settings", "edge.api.client",
                  # (edge/digest.py), the terminal's width for a help text (edge/cli.py), the
                  # signals' wake-up (a pipe: edge/stop_signals.py), the 555's summary
                  # (drivers/timing/exact_stats.py: statistics brings fractions and decimal)
-                 "uuid", "hashlib", "shutil", "socket", "statistics", "fractions", "decimal"}
+                 "uuid", "hashlib", "shutil", "socket", "statistics", "fractions", "decimal",
+                 # the abstract numbers, for a measured value that is no plain int or float
+                 # (edge/store/codec.py)
+                 "numbers"}
 # pibench's own modules a station does not use until it is asked: reading runs back (lists,
 # yield, a run's record: `history`, the API's reads, the end of a run).
 NOT_AT_STATION_START = {"edge.store.history",

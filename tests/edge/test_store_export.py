@@ -41,6 +41,27 @@ def test_every_measured_value_round_trips_through_the_column_codec(value):
         assert math.copysign(1, decoded) == math.copysign(1, value)
 
 
+class _Int(int):
+    def __repr__(self) -> str:
+        return f"_Int({int(self)})"
+
+
+class _Float(float):
+    def __repr__(self) -> str:  # as numpy's float64 says itself: never what is stored
+        return f"_Float({float(self)})"
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    (_Int(7), ("int", "7", 7.0)),
+    (_Float(0.25), ("float", "0.25", 0.25)),
+    (_Float(float("-inf")), ("float", "-inf", float("-inf"))),
+    (__import__("fractions").Fraction(1, 4), ("float", "0.25", 0.25)),  # a numbers.Real
+    (2**1100, ("int", str(2**1100), None)),  # beyond a float: the exact text keeps it
+])
+def test_other_numbers_are_stored_as_the_plain_number_they_are(value, expected):
+    assert encode_value(value) == expected
+
+
 @pytest.fixture
 def stored(recorder, make_meta, make_step) -> list[RunRecord]:
     """Three finished runs: a pass, a fail with a retried step and odd values, one with no steps."""
