@@ -119,7 +119,9 @@ def check_store(db: Path, begun: set[str], steps: set[tuple[str, int]], finished
 @slow
 def test_sigkill_at_random_points_never_loses_or_tears_a_run(tmp_path):
     db = tmp_path / "results.sqlite3"
-    rng = random.Random(int.from_bytes(os.urandom(4), "big"))
+    seed = int.from_bytes(os.urandom(4), "big")
+    print(f"kill points drawn with random.Random({seed})")  # (shown with a failure: replayable)
+    rng = random.Random(seed)
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
     all_begun: set[str] = set()
     all_steps: set[tuple[str, int]] = set()

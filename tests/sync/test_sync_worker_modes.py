@@ -18,6 +18,7 @@ import pytest
 from sync_helpers import GENERIC_TOKEN, recorder_at, write_run, write_token
 
 from edge.sync.cli import add_arguments, sync_now, sync_retry_parked, sync_setup, sync_status
+from edge.sync.clock import SystemClock
 from edge.sync.settings import from_options
 from edge.sync.worker import SyncBusyError, SyncWorker
 
@@ -50,12 +51,20 @@ def station_toml(workdir: Path, url: str, token_file: Path, **extra: object) -> 
     return path
 
 
+class WakeOnlyClock(SystemClock):
+    """Real time whose waits end only when woken: the worker's own look every MAX_WAIT_S
+    never comes, so only wake() can explain a delivery."""
+
+    def wait(self, seconds: float) -> None:
+        super().wait(3600.0)
+
+
 def test_thread_in_station_process_delivers_after_wake(generic, db, workdir):
     token_file = write_token(workdir / "tok", GENERIC_TOKEN)
     settings = from_options("generic", generic.base_url + "/pibench/results", token_file, None,
-                            {"poll_s": 60.0})  # a long poll: only wake() can explain delivery
+                            {"poll_s": 60.0})
     recorder = recorder_at(db)
-    worker = SyncWorker(db, settings)
+    worker = SyncWorker(db, settings, clock=WakeOnlyClock())
     worker.start()
     try:
         wait_for(lambda: worker.runner is not None, "worker start")
