@@ -43,8 +43,14 @@ _SEVERITY = {
 
 def worst(outcomes: list[Outcome] | tuple[Outcome, ...]) -> Outcome:
     """Combine outcomes: ABORTED > ERROR > FAIL > MARGINAL > PASS; no outcomes at all is PASS."""
-    judged = [o for o in outcomes if o is not Outcome.SKIPPED]
-    return max(judged, key=_SEVERITY.__getitem__) if judged else Outcome.PASS
+    # One pass, no filtered list and no key function: this judges every attempt of every step
+    # (issue 14 goal 2). SKIPPED ranks below PASS, so it never wins; on a tie the first stays.
+    found, rank = Outcome.PASS, _SEVERITY[Outcome.PASS]
+    for outcome in outcomes:
+        severity = _SEVERITY[outcome]
+        if severity > rank:
+            found, rank = outcome, severity
+    return found
 
 
 # NamedTuples, not frozen dataclasses: Python 3.11 compiles each dataclass method from
