@@ -187,7 +187,8 @@ def utc_now_iso() -> str:
     if cached[0] != second:
         cached = (second, datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S"))
         _utc_second = cached
-    return cached[1] + _MILLIS_SUFFIX[min(int((now - second) * 1000), 999)]
+    millis = int((now - second) * 1000)
+    return cached[1] + _MILLIS_SUFFIX[millis if millis < 1000 else 999]
 
 
 class Runner:
