@@ -61,14 +61,13 @@ on tmpfs fsync is free and the durable row would measure nothing real.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import statistics
 import subprocess
 import sys
 import time
 
-from _engine_plans import HIGH, LOW, RESULT_MARK, STEPS, VOLTS
+from _engine_plans import HIGH, LOW, RESULT_MARK, STEPS, VOLTS, OneRowCommits
 
 GOAL_RATIO = 0.2  # CPU per step vs OpenHTF's phase
 GOAL_COMMIT_RATIO = 1.2  # durable step vs a one-row SQLite commit into a growing table
@@ -161,35 +160,16 @@ def fsync_cost(directory: str, size: int, append: bool, samples: int = 200) -> l
 
 def _one_row_commit_blocks(path: str, blocks: int, warm_up: int,
                            autocheckpoint: int | None = None) -> list[float]:
-    """Seconds per commit of one-row commits (one short row, one table, WAL + synchronous=FULL)
-    as the mean of each block of STEPS commits, the first ``warm_up`` blocks left out. A block
-    mean, not a median of single commits: pibench's warm per-step figure is a 50-step run's time
-    / 50, so the slow tail a run includes must be in the reference too."""
-    import sqlite3
-
-    conn = sqlite3.connect(path, isolation_level=None)
+    """Seconds per commit of one-row commits (``OneRowCommits``: one short row, one table, WAL +
+    synchronous=FULL) as the mean of each block of STEPS commits, the first ``warm_up`` blocks
+    left out. A block mean, not a median of single commits: pibench's warm per-step figure is a
+    50-step run's time / 50, so the slow tail a run includes must be in the reference too."""
+    commits = OneRowCommits(path, autocheckpoint)
     try:
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=FULL")
-        if autocheckpoint is not None:
-            conn.execute(f"PRAGMA wal_autocheckpoint={int(autocheckpoint)}")
-        conn.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, body TEXT NOT NULL)")
-        row = ("x" * 100,)
-        out = []
-        for i in range(blocks + warm_up):
-            t0 = time.perf_counter()
-            for _ in range(STEPS):
-                conn.execute("BEGIN IMMEDIATE")
-                conn.execute("INSERT INTO t (body) VALUES (?)", row)
-                conn.execute("COMMIT")
-            if i >= warm_up:
-                out.append((time.perf_counter() - t0) / STEPS)
+        out = [commits.block(STEPS) / STEPS for _ in range(blocks + warm_up)]
     finally:
-        conn.close()
-        for suffix in ("", "-wal", "-shm"):
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(path + suffix)
-    return out
+        commits.close()
+    return out[warm_up:]
 
 
 def sqlite_commit_cost(directory: str, commits: int = 400) -> list[float]:
@@ -235,12 +215,35 @@ def summarise(results: list[dict]) -> dict:
         "rss_med": med(r["rss_peak_mib"] for r in results),
         "rss_max": max(r["rss_peak_mib"] for r in results),
     }
+    if results[0].get("ref_block"):
+        s["paired"] = paired(results)
     if "commits" in results[0]:
         for key in ("commits", "steps_in_file", "synchronous", "journal_mode", "page_size"):
             s[key] = sorted({r[key] for r in results})
         s["statements"] = med(r["statements"] for r in results)
         s["pages_per_commit"] = med(r["wal_frames"] / r["commits"] for r in results)
     return s
+
+
+def paired(results: list[dict]) -> dict:
+    """Goal 2's paired figures. Each durable worker's round i gives one pair: pibench's marginal
+    step (T50_i - T1_i) / 49 and the mean of the 49 one-row commits timed right next to those two
+    runs, in the same process, on the same disk; the pair's ratio is the one the disk's drift
+    cannot reach, as both sides saw the same disk."""
+    med = statistics.median
+    marginal, reference, ratios, per_process = [], [], [], []
+    for r in results:
+        mine = []
+        for t50, t1, block in zip(r["warm50"], r["warm1"], r["ref_block"], strict=True):
+            m, ref = (t50 - t1) / (STEPS - 1), block / (STEPS - 1)
+            marginal.append(m)
+            reference.append(ref)
+            mine.append(m / ref)
+        ratios.extend(mine)
+        per_process.append(med(mine))
+    ratios.sort()
+    return {"ratio": med(ratios), "ratios": ratios, "marginal": med(marginal),
+            "reference": med(reference), "proc_ratio": sorted(per_process)}
 
 
 def _verdict(ok: bool) -> str:
@@ -272,6 +275,9 @@ def report(summary: dict[str, dict], bare_rss: float, step_fsync: float, sqlite_
     print("\nspread: each process's median warm T/50, ms/step")
     for mode, label in MODES.items():
         print(f"  {label:<41}" + " ".join(f"{x * MS:.3f}" for x in summary[mode]["proc_warm"]))
+    pair = d["paired"]
+    print(f"  {'durable / paired one-row commit, x':<41}"
+          + " ".join(f"{x:.3f}" for x in pair["proc_ratio"]) + "  (each process's median ratio)")
 
     print(f"\nratio pibench / OpenHTF per step{'':<11}{'first':>7}{'warm':>7}{'margin.':>8}")
     for mode in ("pibench-durable", "pibench-nosync", "pibench-memory"):
@@ -318,17 +324,27 @@ def report(summary: dict[str, dict], bare_rss: float, step_fsync: float, sqlite_
     print("\ngoals (issue 14, goal 2; they replace issue 4's 'durable step <= 0.2x OpenHTF', which"
           " no store fsyncing every step can meet where one fsync costs more than that)")
     all_met = commits_ok
-    for label, ref in (("one-row SQLite commit into a growing table (the reference)",
-                        sqlite_growing),
-                       ("cheapest in-place one-row commit (WAL reused, for comparison)",
-                        sqlite_floor)):
-        ratio = d["marginal"] / ref
-        print(f"  durable step, warm marginal {d['marginal'] * MS:.3f} ms vs {label} "
-              f"{ref * MS:.3f} ms = {ratio:.2f}x")
-    ok = d["marginal"] / sqlite_growing <= GOAL_COMMIT_RATIO and commits_ok
+    rs = pair["ratios"]
+    n = len(rs)
+    print(f"  PAIRED (the goal's figure): in each of the {n} warm rounds of the durable workers, "
+          f"pibench's marginal step\n  (T50 - T1)/{STEPS - 1} and {STEPS - 1} one-row commits "
+          "into a growing table (the worker's own fresh database, SQLite's\n  defaults, WAL + "
+          "FULL) timed next to each other, same process, same disk; the ratio of each pair:")
+    print(f"    median {pair['ratio']:.2f}x (p10 {rs[n // 10]:.2f}, p90 {rs[n * 9 // 10]:.2f}; "
+          f"min {rs[0]:.2f}, max {rs[-1]:.2f}); medians of each side: pibench "
+          f"{pair['marginal'] * MS:.3f} ms, one-row commit {pair['reference'] * MS:.3f} ms")
+    ok = pair["ratio"] <= GOAL_COMMIT_RATIO and commits_ok
     all_met &= ok
-    print(f"  -> durable step <= {GOAL_COMMIT_RATIO}x the one-row commit into a growing table: "
-          f"{_verdict(ok)}")
+    print(f"  -> durable step <= {GOAL_COMMIT_RATIO}x the one-row commit into a growing table "
+          f"(paired median): {_verdict(ok)}")
+    print("  unpaired, for comparison only (the durable row's marginal against references timed "
+          "between workers,\n  seconds away, where the disk's drift decides the ratio; not "
+          "judged):")
+    for label, ref in (("one-row commit into a growing table", sqlite_growing),
+                       ("cheapest in-place one-row commit (WAL reused)", sqlite_floor)):
+        ratio = d["marginal"] / ref
+        print(f"    warm marginal {d['marginal'] * MS:.3f} ms vs {label} "
+              f"{ref * MS:.3f} ms = {ratio:.2f}x")
     engine_cpu = summary["pibench-memory"]["cpu"] / o["cpu"]
     ok = engine_cpu <= GOAL_RATIO
     all_met &= ok
