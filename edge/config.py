@@ -64,6 +64,11 @@ class SyncConfig(_SyncConfigFields):
         self = super().__new__(cls, *args, **kwargs)
         return self._replace(options={}) if self.options is None else self
 
+    @property
+    def enabled(self) -> bool:
+        """Whether a backend is configured (as ``SyncSettings.enabled`` says once checked)."""
+        return self.backend != "none"
+
 
 class _StationConfigFields(NamedTuple):
     station_id: str = "sim-station"

@@ -108,13 +108,15 @@ def run_station(config: StationConfig, *, lang: str, out: TextIO, console: bool,
         with hosted(station, api, screen,
                     on_url=lambda url: station.owner.advertise(api=url)) as service:
             startup_gc.release()  # started: a long-lived process from here on
-            # The inventory sync starts once the station serves: its HTTP client's imports and
-            # first look at the queue run in its thread while the prompt is read, not before
-            # it (they delayed a station's prompt by ~4 ms here). What the API says about the
-            # sync comes from the database, whether the worker has started yet or not.
-            if station.start_sync():
+            # The inventory sync starts once the station serves, and once what this start says
+            # is written: its HTTP client's imports and first look at the queue then run in its
+            # thread while the prompt is read. Started earlier, they took the interpreter's lock
+            # at each line written and delayed the prompt by several ms. What the API says
+            # about the sync comes from the database, whether the worker has started or not.
+            if config.sync.enabled:
                 print(f"  inventory sync: {config.sync.backend} {config.sync.url}", file=screen)
             screen.flush()
+            station.start_sync()
             if not console:
                 stop.wait()  # a stop signal has aborted the run in progress, if any
                 return 0

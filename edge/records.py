@@ -43,8 +43,14 @@ _SEVERITY = {
 
 def worst(outcomes: list[Outcome] | tuple[Outcome, ...]) -> Outcome:
     """Combine outcomes: ABORTED > ERROR > FAIL > MARGINAL > PASS; no outcomes at all is PASS."""
-    judged = [o for o in outcomes if o is not Outcome.SKIPPED]
-    return max(judged, key=_SEVERITY.__getitem__) if judged else Outcome.PASS
+    # One pass, no filtered list and no key function: this judges every attempt of every step
+    # (issue 14 goal 2). SKIPPED ranks below PASS, so it never wins; on a tie the first stays.
+    found, rank = Outcome.PASS, _SEVERITY[Outcome.PASS]
+    for outcome in outcomes:
+        severity = _SEVERITY[outcome]
+        if severity > rank:
+            found, rank = outcome, severity
+    return found
 
 
 # NamedTuples, not frozen dataclasses: Python 3.11 compiles each dataclass method from
@@ -87,17 +93,23 @@ class Limits(_LimitsFields):
         return self
 
     def evaluate(self, value: MeasuredValue) -> Outcome:
-        if self.expected is not None:
-            return Outcome.PASS if value == self.expected else Outcome.FAIL
-        if value is None or isinstance(value, str | bool):
-            return Outcome.FAIL if (self.low is not None or self.high is not None) else Outcome.PASS
-        v = float(value)
+        # The fields unpacked at once and a float taken as it is: every measurement of every
+        # step comes through here (issue 14 goal 2).
+        low, high, _units, marginal_low, marginal_high, expected = self
+        if expected is not None:
+            return Outcome.PASS if value == expected else Outcome.FAIL
+        if type(value) is float:
+            v = value
+        elif value is None or isinstance(value, str | bool):
+            return Outcome.FAIL if (low is not None or high is not None) else Outcome.PASS
+        else:
+            v = float(value)
         if math.isnan(v):
             return Outcome.FAIL
-        if (self.low is not None and v < self.low) or (self.high is not None and v > self.high):
+        if (low is not None and v < low) or (high is not None and v > high):
             return Outcome.FAIL
-        if (self.marginal_low is not None and v < self.marginal_low) or (
-            self.marginal_high is not None and v > self.marginal_high
+        if (marginal_low is not None and v < marginal_low) or (
+            marginal_high is not None and v > marginal_high
         ):
             return Outcome.MARGINAL
         return Outcome.PASS

@@ -107,8 +107,8 @@ class StepContext:
     """Everything one attempt of one step may use. Created per attempt (a cheap slotted object);
     the engine reads back the measurements and judges the attempt."""
 
-    __slots__ = ("_abort", "_limits", "_on_measure", "attempt", "clock", "deadline", "fixture",
-                 "log", "measurements", "parameters", "params", "step")
+    __slots__ = ("_abort", "_limits", "_log", "_make_log", "_on_measure", "attempt", "clock",
+                 "deadline", "fixture", "measurements", "parameters", "params", "step")
 
     def __init__(
         self,
@@ -121,7 +121,7 @@ class StepContext:
         deadline: float,
         abort: AbortFlag,
         on_measure: Callable[[Measurement], None],
-        log: StepLogger,
+        log: Callable[[], StepLogger],
     ) -> None:
         self.step = step
         self.attempt = attempt  # 1-based
@@ -130,11 +130,21 @@ class StepContext:
         self.fixture = fixture
         self.clock = clock
         self.deadline = deadline  # on clock.now()'s time base
-        self.log = log
+        # The step's logger is made on first use: most steps never log (issue 14 goal 2).
+        self._log: StepLogger | None = None
+        self._make_log = log
         self.measurements: dict[str, Measurement] = {}
         self._limits: Mapping[str, Limits] = step.measurements
         self._abort = abort
         self._on_measure = on_measure
+
+    @property
+    def log(self) -> StepLogger:
+        """The step's logger (see :class:`StepLogger`)."""
+        log = self._log
+        if log is None:
+            log = self._log = self._make_log()
+        return log
 
     # -- measuring ---------------------------------------------------------------------------
     def measure(self, name: str, value: MeasuredValue) -> Measurement:
@@ -197,7 +207,11 @@ class StepContext:
     # -- judging (used by the engine) ---------------------------------------------------------
     def verdict(self) -> tuple[Outcome, str | None]:
         """Outcome of an attempt whose function returned normally."""
-        missing = [n for n in self._limits if n not in self.measurements]
+        measured = self.measurements
+        # measure() refuses undeclared names, so as many names as declared means none missing.
+        if len(measured) == len(self._limits):
+            return worst([m.outcome for m in measured.values()]), None
+        missing = [n for n in self._limits if n not in measured]
         if missing:
             # A declared measurement never taken is a step-code bug, not a DUT verdict.
             return Outcome.ERROR, (f"step '{self.step.name}' finished without measuring "

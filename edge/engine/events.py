@@ -280,11 +280,13 @@ class EventBus:
     def last_seq(self) -> int:
         return self._seq
 
-    def emit(self, cls: type[E], run_id: str, **fields: Any) -> E:
-        """Create the event with the next seq and deliver it. Never blocks on a subscriber."""
+    def emit(self, cls: type[E], run_id: str, *args: Any, **fields: Any) -> E:
+        """Create the event with the next seq and deliver it. Never blocks on a subscriber.
+        Its fields are given by name, or in order (``cls``'s after seq and run_id): cheaper for
+        the engine's events of every step (issue 14 goal 2)."""
         with self._lock:
             self._seq = seq = self._seq + 1
-            event = cls(seq, run_id, **fields)
+            event = cls(seq, run_id, *args, **fields)
             self._replay.append(event)
             subscribers = self._subscribers
             if not subscribers:

@@ -187,7 +187,8 @@ def utc_now_iso() -> str:
     if cached[0] != second:
         cached = (second, datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S"))
         _utc_second = cached
-    return cached[1] + _MILLIS_SUFFIX[min(int((now - second) * 1000), 999)]
+    millis = int((now - second) * 1000)
+    return cached[1] + _MILLIS_SUFFIX[millis if millis < 1000 else 999]
 
 
 class Runner:
@@ -410,7 +411,7 @@ class Runner:
             _log.debug("record_step failed", exc_info=True)
             raise _StoreFailed(f"result store failed at step '{result.name}', later steps not "
                                f"run: {type(exc).__name__}: {exc}") from exc
-        self.events.emit(StepFinished, run_id, result=result)
+        self.events.emit(StepFinished, run_id, result)  # (fields in order: see EventBus.emit)
 
     def _skipped(self, index: int, step: Step) -> StepResult:
         now = self._utc_now()
@@ -432,20 +433,24 @@ class Runner:
     def _attempt(self, run_id: str, index: int, step: Step, number: int,
                  abort: AbortFlag) -> Attempt:
         clock, emit = self.clock, self.events.emit
-        emit(StepStarted, run_id, index=index, name=step.name, attempt=number,
-             timeout_s=step.timeout_s, critical=step.critical, teardown=step.teardown)
+        # Fields in order (index, name, attempt, timeout_s, critical, teardown): see EventBus.emit.
+        emit(StepStarted, run_id, index, step.name, number, step.timeout_s, step.critical,
+             step.teardown)
         t0 = clock.now()
         deadline = t0 + step.timeout_s
 
         def on_measure(m: Measurement) -> None:
-            emit(MeasurementTaken, run_id, step_index=index, step_name=step.name, measurement=m)
+            emit(MeasurementTaken, run_id, index, step.name, m)  # step_index, step_name, value
 
         def on_log(level: int, message: str) -> None:
             emit(Log, run_id, level=level, message=message, step_index=index)
 
+        def make_log() -> StepLogger:
+            return StepLogger(_step_log, f"[{run_id[:8]} {step.name}] ", on_log)
+
         ctx = StepContext(step, number, fixture=self.fixture, parameters=self.plan.parameters,
                           clock=clock, deadline=deadline, abort=abort, on_measure=on_measure,
-                          log=StepLogger(_step_log, f"[{run_id[:8]} {step.name}] ", on_log))
+                          log=make_log)
         error: str | None = None
         try:
             if abort.reason is not None:
