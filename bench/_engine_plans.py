@@ -240,24 +240,79 @@ def durability_facts(runners, conn, workdir: str) -> dict:
     }
 
 
-def _timing_protocol(run, warm: int) -> dict[str, list[float]]:
+class OneRowCommits:
+    """Goal 2's reference, what "a one-row SQLite commit" means in this bench: one short row
+    (100 characters) inserted into one table that grows, ``BEGIN IMMEDIATE; INSERT; COMMIT``,
+    on a fresh database with SQLite's defaults (4 KiB pages, autocheckpoint at 1000 pages) in
+    WAL mode with synchronous=FULL. ``autocheckpoint`` is only for the cheapest in-place
+    variant (bench_engine.py's floor line). Both the paired reference (inside each durable
+    worker) and the unpaired one (between workers) use this class, so they commit the same."""
+
+    ROW = ("x" * 100,)
+
+    def __init__(self, path: str, autocheckpoint: int | None = None) -> None:
+        import sqlite3
+
+        self.path = path
+        self._conn = sqlite3.connect(path, isolation_level=None)
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.execute("PRAGMA synchronous=FULL")
+        if autocheckpoint is not None:
+            self._conn.execute(f"PRAGMA wal_autocheckpoint={int(autocheckpoint)}")
+        self._conn.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, body TEXT NOT NULL)")
+
+    def block(self, commits: int) -> float:
+        """Wall seconds for ``commits`` one-row commits in a row."""
+        execute, row = self._conn.execute, self.ROW
+        t0 = time.perf_counter()
+        for _ in range(commits):
+            execute("BEGIN IMMEDIATE")
+            execute("INSERT INTO t (body) VALUES (?)", row)
+            execute("COMMIT")
+        return time.perf_counter() - t0
+
+    def close(self) -> None:
+        import contextlib
+
+        self._conn.close()
+        for suffix in ("", "-wal", "-shm"):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.path + suffix)
+
+
+def _timing_protocol(run, warm: int, reference: OneRowCommits | None = None
+                     ) -> dict[str, list[float]]:
     """1 first 50-step run, an untimed first run of the 1-step variant, then ``warm`` rounds of
     (50 steps, 1 step), interleaved so both see the same machine noise.
 
     Each warm 50-step run is also measured in CPU time of the whole process (all threads:
     OpenHTF's phase threads included). Wall time minus CPU time is time spent waiting, which
     for pibench is mostly the disk's fsync: the figure separates the station's own cost from
-    the disk's."""
+    the disk's.
+
+    With a ``reference`` (the durable worker), each round also times a block of STEPS - 1
+    one-row commits into the reference's own database, as many commits as the round's marginal
+    (T50 - T1) covers steps, right next to that round's two runs: the paired measurement of
+    goal 2, one pibench marginal and one reference taken at the same moment, in the same
+    process, on the same disk. The block goes after the runs in even rounds and before them in
+    odd ones, so neither side always follows the other. One untimed block of STEPS commits comes
+    first, as the unpaired reference leaves out its first block."""
     timings: dict[str, list[float]] = {"first": [run(STEPS)], "warm50": [], "warm1": [],
-                                       "cpu50": [], "user50": []}
+                                       "cpu50": [], "user50": [], "ref_block": []}
     run(1)
-    for _ in range(warm):
+    if reference is not None:
+        reference.block(STEPS)  # warm-up, like the unpaired reference's first block
+    for i in range(warm):
+        if reference is not None and i % 2:
+            timings["ref_block"].append(reference.block(STEPS - 1))
         cpu0, user0 = time.process_time(), resource.getrusage(resource.RUSAGE_SELF).ru_utime
         timings["warm50"].append(run(STEPS))
         timings["cpu50"].append(time.process_time() - cpu0)
         # User time alone: the Python and SQLite work, without the kernel's share of fdatasync.
         timings["user50"].append(resource.getrusage(resource.RUSAGE_SELF).ru_utime - user0)
         timings["warm1"].append(run(1))
+        if reference is not None and not i % 2:
+            timings["ref_block"].append(reference.block(STEPS - 1))
     return timings
 
 
@@ -273,7 +328,16 @@ def worker_pibench(mode: str, workdir: str, warm: int) -> dict:
         check_pibench(record, n)
         return elapsed
 
-    result = {"import_s": import_s, "rss_ready_mib": rss_ready, **_timing_protocol(run, warm)}
+    # Goal 2's paired reference: this worker's own one-row-commit database, fresh, next to the
+    # store's file (same directory, same disk), opened after the ready RSS is read.
+    reference = (OneRowCommits(os.path.join(workdir, "reference.sqlite"))
+                 if mode == "pibench-durable" else None)
+    try:
+        timings = _timing_protocol(run, warm, reference)
+    finally:
+        if reference is not None:
+            reference.close()
+    result = {"import_s": import_s, "rss_ready_mib": rss_ready, **timings}
     result["rss_peak_mib"] = peak_rss_mib()  # before the durability check: that run is extra
     if conn is not None:
         result.update(durability_facts(runners, conn, workdir))
