@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -78,6 +81,36 @@ def imported(*argv: str, stdin: str = "") -> set[str]:
     return set(json.loads(dump.splitlines()[0]))
 
 
+def imported_once(*argv: str, ready: Callable[[], bool]) -> set[str]:
+    """As :func:`imported`, for a station told 'q' only once ``ready()`` says so."""
+    proc = subprocess.Popen([sys.executable, "-c", DUMP, *argv], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "PIBENCH_DATA_DIR": ""})
+    try:
+        deadline = time.monotonic() + 60  # (a safety net for a slow machine, not a measure)
+        while not ready():
+            assert proc.poll() is None, f"exit {proc.returncode}: {proc.stderr.read()[-2000:]}"
+            assert time.monotonic() < deadline, "the station's sync worker never tried"
+            time.sleep(0.05)
+        out, err = proc.communicate("q\n", timeout=120)
+    finally:
+        proc.kill()
+    _, marker, dump = out.rpartition("MODULES ")
+    assert marker, f"exit {proc.returncode}: {err[-2000:]}"
+    return set(json.loads(dump.splitlines()[0]))
+
+
+def _delivery_tries(data_dir: Path) -> int:
+    """How many times the sync found its server down (its probe, before any result is sent)."""
+    conn = sqlite3.connect(f"file:{data_dir / 'results.sqlite3'}?mode=ro", uri=True)
+    try:
+        return conn.execute("SELECT coalesce(sum(failures), 0) FROM sync_targets").fetchone()[0]
+    except sqlite3.OperationalError:  # (the station has not made its tables yet)
+        return 0
+    finally:
+        conn.close()
+
+
 @pytest.fixture
 def data(tmp_path: Path) -> list[str]:
     return ["--data-dir", str(tmp_path / "data"), "--lang", "en"]
@@ -131,7 +164,13 @@ def test_a_station_loads_the_http_stack_only_when_a_sync_is_configured(tmp_path,
     api_unused = STDLIB_HTTP | {"email", "hmac", "_hashlib", "_ssl", "http"}
     assert "edge" in without and not without & api_unused, sorted(without & api_unused)
     assert SYNC_TRANSPORT not in without and SYNC_WORKER not in without
-    with_sync = imported("--config", str(_sync_config(tmp_path)), *data, *station, stdin="q\n")
+    # The worker starts once the station serves and delivers in the background: a station told
+    # 'q' at once may stop it before it needed its client. So a result is waiting, and the
+    # station is told 'q' once its worker has tried to deliver it (the server is down: port 9).
+    config = ("--config", str(_sync_config(tmp_path)))
+    imported(*config, *data, "run", "--product", "PowerBank-Foolish", "--serial", "PBF-000003")
+    with_sync = imported_once(*config, *data, *station,
+                              ready=lambda: _delivery_tries(Path(data[1])) > 0)
     assert {SYNC_TRANSPORT, SYNC_WORKER, "http.client"} <= with_sync, sorted(with_sync)
     unused = HTTP | NEVER | HARDWARE | NO_DATACLASSES | NOT_AT_STATION_START
     assert not with_sync & unused, sorted(with_sync & unused)
