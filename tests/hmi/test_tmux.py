@@ -106,7 +106,7 @@ def test_taps_through_the_real_terminal_driver(station_factory, hmi_in_tmux):
 
 
 def test_hmi_killed_mid_run_the_run_finishes_and_is_stored(station_factory, hmi_in_tmux):
-    station = station_factory(pace=0.1)  # about 3 s of wall time for the PowerBank run
+    station = station_factory(pace=0.3)  # about 9 s of wall time for the PowerBank run
     term = hmi_in_tmux(station)
     term.wait("banc connecté")
     term.keys("PBF-000032", "Enter")
@@ -114,6 +114,8 @@ def test_hmi_killed_mid_run_the_run_finishes_and_is_stored(station_factory, hmi_
     term.tap(*find(screen, "START"))
     term.wait("ARRÊTER")
     os.kill(term.pid(), signal.SIGKILL)  # the HMI crashes mid-run
+    runs = httpx.get(station.url + "/api/v1/runs", params={"serial": "PBF-000032"}).json()["runs"]
+    assert [r["outcome"] for r in runs] == ["RUNNING"], "the kill did not land mid-run"
     deadline = time.monotonic() + 60
     while True:
         runs = httpx.get(station.url + "/api/v1/runs",
