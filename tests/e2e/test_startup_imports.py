@@ -71,30 +71,22 @@ DUMP = (
 )
 
 
-def imported(*argv: str, stdin: str = "") -> set[str]:
-    proc = subprocess.run([sys.executable, "-c", DUMP, *argv], capture_output=True, text=True,
-                          input=stdin, timeout=120, check=False,
-                          env={**os.environ, "PIBENCH_DATA_DIR": ""})
-    # (after a prompt the dump shares its line: look for the marker anywhere)
-    _, marker, dump = proc.stdout.rpartition("MODULES ")
-    assert marker, f"exit {proc.returncode}: {proc.stderr[-2000:]}"
-    return set(json.loads(dump.splitlines()[0]))
-
-
-def imported_once(*argv: str, ready: Callable[[], bool]) -> set[str]:
-    """As :func:`imported`, for a station told 'q' only once ``ready()`` says so."""
+def imported(*argv: str, stdin: str = "", ready: Callable[[], bool] | None = None) -> set[str]:
+    """The modules `pibench *argv` imported, given ``stdin`` once ``ready()`` says so (a station
+    told 'q' only after something happened; None: at once)."""
     proc = subprocess.Popen([sys.executable, "-c", DUMP, *argv], stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env={**os.environ, "PIBENCH_DATA_DIR": ""})
     try:
         deadline = time.monotonic() + 60  # (a safety net for a slow machine, not a measure)
-        while not ready():
+        while ready is not None and not ready():
             assert proc.poll() is None, f"exit {proc.returncode}: {proc.stderr.read()[-2000:]}"
-            assert time.monotonic() < deadline, "the station's sync worker never tried"
+            assert time.monotonic() < deadline, "what the command was to wait for never came"
             time.sleep(0.05)
-        out, err = proc.communicate("q\n", timeout=120)
+        out, err = proc.communicate(stdin, timeout=120)
     finally:
         proc.kill()
+    # (after a prompt the dump shares its line: look for the marker anywhere)
     _, marker, dump = out.rpartition("MODULES ")
     assert marker, f"exit {proc.returncode}: {err[-2000:]}"
     return set(json.loads(dump.splitlines()[0]))
@@ -169,8 +161,8 @@ def test_a_station_loads_the_http_stack_only_when_a_sync_is_configured(tmp_path,
     # station is told 'q' once its worker has tried to deliver it (the server is down: port 9).
     config = ("--config", str(_sync_config(tmp_path)))
     imported(*config, *data, "run", "--product", "PowerBank-Foolish", "--serial", "PBF-000003")
-    with_sync = imported_once(*config, *data, *station,
-                              ready=lambda: _delivery_tries(Path(data[1])) > 0)
+    with_sync = imported(*config, *data, *station, stdin="q\n",
+                         ready=lambda: _delivery_tries(Path(data[1])) > 0)
     assert {SYNC_TRANSPORT, SYNC_WORKER, "http.client"} <= with_sync, sorted(with_sync)
     unused = HTTP | NEVER | HARDWARE | NO_DATACLASSES | NOT_AT_STATION_START
     assert not with_sync & unused, sorted(with_sync & unused)
