@@ -59,11 +59,6 @@ def use_data_dir(data_dir: str | os.PathLike[str] | None) -> None:
     _directory = None if data_dir is None else os.path.join(os.fspath(data_dir), "cache", "toml")
 
 
-def directory() -> str | None:
-    """Where entries are kept now, or None when there is no cache."""
-    return _directory
-
-
 def entry_path(source_path: str) -> str | None:
     """The entry for the file at ``source_path``, or None when there is no cache."""
     if _directory is None:
