@@ -24,9 +24,9 @@ same data for programs.
 import enum
 import re
 import re._parser as _re_parser  # the only way to ask a regex for its match-length bounds
-import unicodedata
 from collections.abc import Iterable, Iterator
 from typing import Any, NamedTuple
+
 
 # Only what a scanner appends or a technician might leave around a pasted value. str.strip() with
 # no argument would also eat \x1c-\x1f, which are control characters we want to report.
@@ -155,9 +155,15 @@ def pick_language(lang: str) -> str:
     return base if base in LANGUAGES else "en"
 
 
+def _is_control(ch: str) -> bool:
+    """Unicode's category Cc, without importing unicodedata (a 1 MB library, at every start):
+    Cc is C0, DEL and C1, and Unicode's stability policy says that set never changes."""
+    return ch <= "\x1f" or "\x7f" <= ch <= "\x9f"
+
+
 def _escape(ch: str) -> str:
     """Visible form of one character: control characters as \\xNN, others as themselves."""
-    if unicodedata.category(ch) == "Cc":
+    if _is_control(ch):
         return f"\\x{ord(ch):02x}" if ord(ch) < 0x100 else f"\\u{ord(ch):04x}"
     return ch
 
@@ -338,7 +344,7 @@ class SerialRule(_SerialRuleFields):
         if run:
             raise self._reject(Reason.DOUBLE_SCAN, cleaned, serials=tuple(run))
 
-        control = [(ch, i + 1) for i, ch in enumerate(cleaned) if unicodedata.category(ch) == "Cc"]
+        control = [(ch, i + 1) for i, ch in enumerate(cleaned) if _is_control(ch)]
         if control:
             raise self._reject(Reason.CONTROL_CHAR, cleaned, found=control[:_MAX_LISTED_CHARS])
 
