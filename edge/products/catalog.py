@@ -17,7 +17,6 @@ next to its plans: they are imported (once per process) before any plan is read,
 Those files run with the station's rights: keep the directory writable by administrators only.
 """
 
-import importlib.util
 import sys
 from collections.abc import Iterable
 from pathlib import Path
@@ -71,7 +70,7 @@ def load_step_modules(plans_dirs: DirList) -> list[ModuleType]:
     """Import every ``*.py`` (not starting with "_") in the plans directories, once."""
     modules = []
     for directory in _dirs(plans_dirs):
-        for path in sorted(directory.glob("*.py")):
+        for path in _files_ending(directory, ".py"):
             if path.name.startswith("_"):
                 continue
             modules.append(_import_step_module(path.resolve()))
@@ -84,6 +83,8 @@ def _import_step_module(path: Path) -> ModuleType:
         return module
     digest = sha256(str(path).encode()).hexdigest()[:8]
     name = f"pibench_local_steps.{path.stem.replace('-', '_')}_{digest}"
+    import importlib.util  # only where a shop has its own step modules
+
     spec = importlib.util.spec_from_file_location(name, path)
     if spec is None or spec.loader is None:
         raise PlanError(str(path), 1, "", "cannot be imported as a Python module")
@@ -114,8 +115,14 @@ def _dirs(dirs: DirList) -> list[Path]:
     return [Path(d) for d in dirs if Path(d).is_dir()]
 
 
+def _files_ending(directory: Path, suffix: str) -> list[Path]:
+    """``sorted(directory.glob("*" + suffix))``, without the pattern glob compiles to a regex at
+    every command's start (issue 14)."""
+    return sorted(p for p in directory.iterdir() if p.name.endswith(suffix))
+
+
 def _plan_files(plans_dirs: DirList) -> list[Path]:
-    return [p for d in _dirs(plans_dirs) for p in sorted(d.glob("*.toml"))]
+    return [p for d in _dirs(plans_dirs) for p in _files_ending(d, ".toml")]
 
 
 class BrokenPlan(NamedTuple):
