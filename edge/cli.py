@@ -515,6 +515,12 @@ def _raised(exc: BaseException, module: str, name: str) -> bool:
     return loaded is not None and isinstance(exc, getattr(loaded, name))
 
 
+def _install_redaction() -> None:
+    from edge.sync.secrets import install_redaction
+
+    install_redaction()
+
+
 def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
     args = parse_command_line(argv)
     # logging.basicConfig(...) and the secrets' redaction, as logging is imported: at the first
@@ -523,9 +529,9 @@ def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
         lazylog.DEBUG if args.verbose else lazylog.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    from edge.sync.secrets import install_redaction
-
-    install_redaction()  # before anything could log a token
+    # The secrets' redaction, before anything could log a token: installed as logging is
+    # imported, so a command that writes no record does not read edge.sync.secrets either.
+    lazylog.when_imported(_install_redaction)
     out = out or sys.stdout
     try:
         code = args.func(args, out)
