@@ -22,7 +22,10 @@ def test_a_new_run_id_is_a_canonical_random_uuid():
 def test_canonical_means_what_str_of_uuid_spells():
     good = str(uuid.uuid4())
     for candidate in (good, good.upper(), good.replace("-", ""), "{" + good + "}",
-                      "urn:uuid:" + good, good + "\n", good[:-1], "", None, 42, b"x" * 36):
+                      "urn:uuid:" + good, good + "\n", good[:-1], "", None, 42, b"x" * 36,
+                      # the same length with a dash moved, one more, or a letter past f
+                      good[:7] + "-" + good[7] + good[9:], "-" + good[1:], good[:-1] + "g",
+                      good.replace("-", "0"), "-" * 36):
         try:
             canonical = str(uuid.UUID(candidate)) == candidate  # type: ignore[arg-type]
         except (TypeError, ValueError, AttributeError):
