@@ -8,8 +8,9 @@ and range when the file is read, whatever the command (docs/configuration.md lis
 import os
 import re
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
+from drivers.named_tuple import NamedTuple
 from edge.errors import SettingsFileError
 from edge.tomlfile import Checker, TomlFileError, TomlSource, describe_value, read_toml
 

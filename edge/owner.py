@@ -30,7 +30,8 @@ import json
 import os
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import NamedTuple
+
+from drivers.named_tuple import NamedTuple
 
 LOCK_NAME = "owner.lock"
 # Room for the record; the file is rewritten in place, so a reader never sees it half-grown.

@@ -10,7 +10,9 @@ hours when NTP syncs mid-run; durations must not jump with it).
 
 import math
 from enum import StrEnum
-from typing import Any, NamedTuple
+from typing import Any
+
+from drivers.named_tuple import NamedTuple
 
 MeasuredValue = float | int | bool | str | None
 

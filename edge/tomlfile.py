@@ -19,8 +19,9 @@ Errors derive from :class:`edge.errors.SettingsFileError`: the command line exit
 import re
 from collections.abc import Mapping
 from pathlib import Path as FsPath
-from typing import Any, NamedTuple
+from typing import Any
 
+from drivers.named_tuple import NamedTuple
 from edge import tomlcache
 from edge.digest import sha256
 from edge.errors import SettingsFileError

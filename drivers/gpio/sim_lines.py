@@ -18,9 +18,9 @@ line nothing drives, and every line is an input (a fixture's Pi GPIOs are all in
 """
 
 from collections.abc import Callable
-from typing import NamedTuple
 
 from drivers.clock import SimClock
+from drivers.named_tuple import NamedTuple
 
 LevelListener = Callable[[bool, float], None]  # (level, ticks): every change, as SimPin's
 EdgeListener = Callable[[float, bool], None]  # (ticks, level): reported edges, as a device's

@@ -12,7 +12,8 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import StrEnum
-from typing import NamedTuple
+
+from drivers.named_tuple import NamedTuple
 
 
 class Kind(StrEnum):

@@ -1,8 +1,7 @@
 """What an expander should look like after initialisation, and pin naming."""
 
-from typing import NamedTuple
-
 from drivers.mcp23017.registers import OUTPUT_ONLY_PINS
+from drivers.named_tuple import NamedTuple
 
 PIN_NAMES = tuple(f"GP{port}{bit}" for port in "AB" for bit in range(8))
 

@@ -15,12 +15,11 @@ Principles (the chip facts behind them: docs/hardware-notes.md, "MCP23017"):
   so a callback arriving under the bus lock cannot deadlock against us.
 """
 
-from typing import NamedTuple
-
 from drivers.i2c.bus import I2CBus
 from drivers.i2c.errors import I2CError
 from drivers.mcp23017.config import ExpanderConfig, check_inputs, pin_number
 from drivers.mcp23017.registers import ADDRESSES, BY_NAME, IOCON, register_name
+from drivers.named_tuple import NamedTuple
 
 # BANK=0 addresses used directly (the driver always runs the chip in BANK=0, SEQOP=0).
 _A = {r.name: r.bank0[0] for r in BY_NAME.values()}

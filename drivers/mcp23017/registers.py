@@ -7,7 +7,8 @@ addresses in each bank. Datasheet DS20001952C, table 3-1 and 3-3.
 """
 
 from enum import IntEnum
-from typing import NamedTuple
+
+from drivers.named_tuple import NamedTuple
 
 
 class Port(IntEnum):

@@ -25,8 +25,9 @@ import enum
 import re
 import re._parser as _re_parser  # the only way to ask a regex for its match-length bounds
 from collections.abc import Iterable, Iterator
-from typing import Any, NamedTuple
+from typing import Any
 
+from drivers.named_tuple import NamedTuple
 
 # Only what a scanner appends or a technician might leave around a pasted value. str.strip() with
 # no argument would also eat \x1c-\x1f, which are control characters we want to report.

@@ -6,7 +6,9 @@ capacitors to ±20 %), and they are computed here from the design, never typed i
 
 import itertools
 import math
-from typing import Any, Literal, NamedTuple
+from typing import Any, Literal
+
+from drivers.named_tuple import NamedTuple
 
 Polarity = Literal["high", "low"]
 POLARITIES: tuple[Polarity, ...] = ("high", "low")

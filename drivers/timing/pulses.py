@@ -13,9 +13,10 @@ pulse. Edges before the first pulse start (a partial pulse) are ignored.
 import contextlib
 import threading
 from collections.abc import Callable, Sequence
-from typing import Any, NamedTuple
+from typing import Any
 
 from drivers.clock import Clock
+from drivers.named_tuple import NamedTuple
 from drivers.timing import exact_stats
 from drivers.timing.ne555 import POLARITIES, Polarity
 

@@ -8,9 +8,10 @@ sub-millisecond glitches, and edges whose kernel event is lost.
 
 import math
 import random
-from typing import Any, NamedTuple
+from typing import Any
 
 from drivers.clock import SimClock
+from drivers.named_tuple import NamedTuple
 from drivers.timing.ne555 import AstableDesign, AstableTiming
 
 # From power-up the capacitor charges from 0 V (not 1/3 VCC) to 2/3 VCC, so the first high phase

@@ -14,8 +14,9 @@ import ipaddress
 import re
 import stat
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
+from drivers.named_tuple import NamedTuple
 from edge.config import ConfigError
 from edge.netaddr import is_loopback
 

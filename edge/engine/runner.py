@@ -31,9 +31,10 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any, NamedTuple, Protocol
+from typing import Any, Protocol
 
 from drivers.clock import Clock
+from drivers.named_tuple import NamedTuple
 from edge import lazylog
 from edge.engine.context import (
     NEVER_ABORTED,

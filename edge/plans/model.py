@@ -8,8 +8,9 @@ computed at load time, so a bad deriver fails when the plan is loaded, not halfw
 
 import re
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
+from drivers.named_tuple import NamedTuple
 from edge.records import Limits
 
 if TYPE_CHECKING:

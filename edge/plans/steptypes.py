@@ -29,8 +29,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
+from drivers.named_tuple import NamedTuple
 from edge.records import Limits
 from edge.tomlfile import describe_value
 

@@ -21,10 +21,11 @@ import sys
 from collections.abc import Iterable
 from pathlib import Path
 from types import ModuleType
-from typing import Any, NamedTuple
+from typing import Any
 
 import edge.products  # noqa: F401  (registers the built-in step types and derivers)
 from drivers.clock import Clock
+from drivers.named_tuple import NamedTuple
 from edge import lazylog
 from edge.digest import sha256
 from edge.fixtures.build import build_real, build_sim

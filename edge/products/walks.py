@@ -7,7 +7,8 @@ singled out (a short). Pure functions, so the wording is tested without hardware
 """
 
 from collections.abc import Sequence
-from typing import NamedTuple
+
+from drivers.named_tuple import NamedTuple
 
 PASS = "pass"  # the value of a walk measurement with nothing wrong (its limit: expected = "pass")
 

@@ -21,8 +21,9 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, NamedTuple
+from typing import Any
 
+from drivers.named_tuple import NamedTuple
 from drivers.scanner.serials import SerialRejected
 from edge import lazylog
 from edge.engine.context import StationError

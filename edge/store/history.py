@@ -12,8 +12,9 @@ import json
 import sqlite3
 from collections import defaultdict
 from datetime import date, datetime
-from typing import Any, NamedTuple
+from typing import Any
 
+from drivers.named_tuple import NamedTuple
 from edge.records import Measurement, Outcome, RunMeta, RunRecord
 from edge.store.codec import day_bounds, utc_epoch
 from edge.store.db import UnknownRunError, read_snapshot

@@ -20,8 +20,8 @@ wrong, that nothing was changed, and what to do.
 import os
 import sqlite3
 from pathlib import Path
-from typing import NamedTuple
 
+from drivers.named_tuple import NamedTuple
 from edge.store.db import NotAResultStoreError, StoreError, open_store_read_only
 
 

@@ -22,8 +22,8 @@ import json
 import os
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import NamedTuple
 
+from drivers.named_tuple import NamedTuple
 from edge import lazylog
 
 _log = lazylog.getLogger("edge.store.last_words")

@@ -22,7 +22,8 @@ Deliberate choices in migration 1:
 
 import sqlite3
 from collections.abc import Callable
-from typing import NamedTuple
+
+from drivers.named_tuple import NamedTuple
 
 # 'pibR' (pibench Results) in ASCII: identifies our files in the SQLite header.
 APPLICATION_ID = 0x70696252

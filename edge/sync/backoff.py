@@ -5,7 +5,8 @@ limit: an outage lasting days costs one probe per (at most) ``cap_s``, never a d
 """
 
 import random
-from typing import NamedTuple
+
+from drivers.named_tuple import NamedTuple
 
 
 # (a NamedTuple, not a frozen dataclass: no dataclasses at a station's start, issue 14)

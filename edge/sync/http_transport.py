@@ -25,8 +25,10 @@ are read once, as requests reads them. Redirects are never followed.
 import http.client
 import os
 import select
-from typing import Any, NamedTuple
+from typing import Any
 from urllib.parse import urlsplit
+
+from drivers.named_tuple import NamedTuple
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 

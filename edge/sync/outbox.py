@@ -32,8 +32,8 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import NamedTuple
 
+from drivers.named_tuple import NamedTuple
 from edge.store.db import write_transaction
 from edge.sync.backends.base import OutboxItem
 from edge.sync.outcomes import Outcome

@@ -18,7 +18,8 @@ INCOMPATIBLE   server API too old for bulk results         pause the target unti
 """
 
 from enum import StrEnum
-from typing import NamedTuple
+
+from drivers.named_tuple import NamedTuple
 
 # Clamp a server's Retry-After: a misconfigured proxy saying "come back in a year" must not
 # silence a station for a year (about an hour is the usual advice). Here rather than in

@@ -9,8 +9,9 @@ import math
 from collections.abc import Mapping
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, NamedTuple
+from typing import Any
 
+from drivers.named_tuple import NamedTuple
 from edge.errors import SettingsFileError
 from edge.store.recorder import DEFAULT_TARGET
 from edge.sync.backoff import Backoff

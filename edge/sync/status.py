@@ -6,8 +6,9 @@ text field is redacted once more on the way out (it was redacted when stored).
 
 import re
 import sqlite3
-from typing import Any, NamedTuple
+from typing import Any
 
+from drivers.named_tuple import NamedTuple
 from edge.store.codec import utc_epoch
 from edge.sync.outbox import TOKEN_PAUSE_TEXT, Outbox, iso, target_name
 from edge.sync.secrets import REDACTOR

@@ -9,8 +9,9 @@ one thread per target).
 import json
 from collections.abc import Callable
 from functools import cached_property
-from typing import Any, NamedTuple, Protocol
+from typing import Any, Protocol
 
+from drivers.named_tuple import NamedTuple
 from edge.sync.outcomes import Outcome
 
 
