@@ -687,3 +687,17 @@ def test_per_step_overhead_is_measured(capsys):
     with capsys.disabled():
         print(f"\n[engine overhead] {best / (n + 2) * 1e6:.1f} µs/step "
               f"(1 measurement, 1 log line, 4 events, in-memory record_step, {n + 2} steps)")
+
+
+def test_utc_now_iso_is_datetimes_own_spelling_to_the_millisecond(monkeypatch):
+    """The records' timestamps: what ``datetime.isoformat(timespec="milliseconds")`` gives for
+    the same instant, across a second's edges and with its cache of the formatted second."""
+    from datetime import UTC, datetime
+
+    from edge.engine import runner
+
+    for now in (1_700_000_000.0, 1_700_000_000.0005, 1_700_000_000.25, 1_700_000_000.9999,
+                1_700_000_001.001, 1_700_000_001.5, 1_699_999_999.75):
+        monkeypatch.setattr(runner.time, "time", lambda now=now: now)
+        expected = datetime.fromtimestamp(now, UTC).isoformat(timespec="milliseconds")
+        assert runner.utc_now_iso() == expected, now
