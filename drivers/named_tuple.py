@@ -26,6 +26,7 @@ the HMI, which may not import ``drivers``, keeps ``typing.NamedTuple``.
 """
 
 import collections
+import sys
 from collections.abc import Iterable
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any
@@ -33,6 +34,9 @@ from typing import TYPE_CHECKING, Any
 # What a class body may not define: it would break the tuple underneath (as typing says too).
 _PROHIBITED = frozenset({"__new__", "__init__", "__slots__", "__getnewargs__", "_fields",
                          "_field_defaults", "_make", "_replace", "_asdict", "_source"})
+
+# What _replace() raises for a name that is no field: namedtuple's changed in Python 3.13.
+_UNKNOWN_FIELD_ERROR = TypeError if sys.version_info >= (3, 13) else ValueError
 
 # collections' own C accessor for a field (what namedtuple uses), else the documented equivalent.
 _field_getter = getattr(collections, "_tuplegetter",
@@ -126,7 +130,7 @@ class _NamedTuple(tuple, metaclass=_NamedTupleMeta):
     def _replace(self, /, **changes: Any) -> Any:
         result = self._make(map(changes.pop, self._fields, self))
         if changes:
-            raise ValueError(f"Got unexpected field names: {list(changes)!r}")
+            raise _UNKNOWN_FIELD_ERROR(f"Got unexpected field names: {list(changes)!r}")
         return result
 
     __replace__ = _replace  # copy.replace(), Python 3.13
