@@ -112,6 +112,12 @@ class _Server(ThreadingHttpServer):
             sub.close()
 
 
+# The HTTP layer's refusals by a fixed word: derived from Python's reason phrase, 414's changed
+# with Python 3.13 ("Request-URI Too Long" became "URI Too Long"), and a client's code with it.
+_HTTP_LAYER_CODES = {400: "bad_request", 414: "request_uri_too_long",
+                     431: "request_header_fields_too_large"}
+
+
 class _Handler(Http11Handler):
     timeout = IDLE_TIMEOUT_S
     server: _Server
@@ -121,7 +127,7 @@ class _Handler(Http11Handler):
         """The HTTP layer's own refusals (bad request line, line or headers too long), in JSON
         like every other answer."""
         phrase = reason_phrase(code, "Error")
-        word = phrase.lower().replace(" ", "_").replace("-", "_")
+        word = _HTTP_LAYER_CODES.get(code) or phrase.lower().replace(" ", "_").replace("-", "_")
         self.close_connection = True
         self._send(code, {"error": word, "code": word, "message": message or phrase}, close=True)
 
