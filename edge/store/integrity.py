@@ -86,7 +86,9 @@ _BOOT_ID = Path("/proc/sys/kernel/random/boot_id")
 def _stamp_text(db: Path) -> str | None:
     """This boot and this database file, or None when either cannot be told (always check)."""
     try:
-        boot = _BOOT_ID.read_text(encoding="ascii").strip()
+        # Bytes decoded, not read_text(): ASCII's decoder needs no codec lookup, which CPython
+        # 3.13.0 fails (SystemError) in a process whose working directory was deleted.
+        boot = _BOOT_ID.read_bytes().decode("ascii").strip()
         st = db.stat()
     except OSError:
         return None
@@ -97,7 +99,7 @@ def checked_this_boot(path: str | Path, stamp: Path) -> bool:
     """Whether an owner found this very database file intact since the machine last booted."""
     expected = _stamp_text(Path(path))
     try:
-        return expected is not None and stamp.read_text(encoding="ascii") == expected
+        return expected is not None and stamp.read_bytes().decode("ascii") == expected
     except (OSError, UnicodeDecodeError):
         return False
 
