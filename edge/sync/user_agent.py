@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from importlib import metadata
+from edge import __version__
 
 
 def user_agent() -> str:
-    try:
-        version = metadata.version("pibench")
-    except metadata.PackageNotFoundError:
-        version = "dev"
-    return f"pibench-sync/{version}"
+    # edge.__version__ (pyproject's version, tests/edge/test_version.py), not the installed
+    # metadata: importlib.metadata brings email, and on Python 3.13 inspect, into the worker.
+    return f"pibench-sync/{__version__}"
