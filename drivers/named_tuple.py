@@ -34,7 +34,9 @@ from typing import TYPE_CHECKING, Any
 
 # What a class body may not define: it would break the tuple underneath (as typing says too).
 _PROHIBITED = frozenset({"__new__", "__init__", "__slots__", "__getnewargs__", "_fields",
-                         "_field_defaults", "_make", "_replace", "_asdict", "_source"})
+                         "_field_defaults", "_make", "_replace", "_asdict", "_source",
+                         "_field_set", "_required_set", "_defaults_row"})
+_REQUIRED = object()  # in a class's _defaults_row: a field without a default
 
 # What _replace() raises for a name that is no field: namedtuple's changed in Python 3.13.
 _UNKNOWN_FIELD_ERROR = TypeError if sys.version_info >= (3, 13) else ValueError
@@ -77,8 +79,11 @@ class _NamedTupleMeta(type):
         body = dict(namespace)
         for index, field in enumerate(fields):
             body[field] = _field_getter(index, f"Alias for field number {index}")
+        required = fields[: len(fields) - len(defaults)]  # (defaults are always the tail)
         body.update(__slots__=(), _fields=fields, _field_defaults=defaults,
-                    __match_args__=fields)
+                    __match_args__=fields, _field_set=frozenset(fields),
+                    _required_set=frozenset(required),
+                    _defaults_row=(_REQUIRED,) * len(required) + tuple(defaults.values()))
         body.setdefault("__doc__", f"{name}({', '.join(fields)})")
         return super().__new__(mcls, name, bases, body, **kwargs)
 
@@ -117,9 +122,18 @@ class _NamedTuple(tuple, metaclass=_NamedTupleMeta):
     __slots__ = ()  # (no class-level annotations: get_type_hints() of a class would list them)
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Any:
-        if kwargs or len(args) != len(cls._fields):  # type: ignore[attr-defined]
-            args = _bind(cls, args, kwargs)  # type: ignore[assignment]
-        return tuple.__new__(cls, args)
+        # The calls the station makes, each in a few set and tuple operations (the engine makes
+        # several records per step); anything else, errors included, goes through _bind.
+        declared: Any = cls  # (its attributes are the metaclass's: no checker knows them)
+        fields: tuple[str, ...] = declared._fields
+        if kwargs:
+            if not args and declared._required_set <= kwargs.keys() <= declared._field_set:
+                return tuple.__new__(cls, map(kwargs.get, fields, declared._defaults_row))
+        elif len(args) == len(fields):
+            return tuple.__new__(cls, args)
+        elif len(declared._required_set) <= len(args) < len(fields):
+            return tuple.__new__(cls, args + declared._defaults_row[len(args):])
+        return tuple.__new__(cls, _bind(cls, args, kwargs))
 
     @classmethod
     def _make(cls, iterable: Iterable[Any]) -> Any:
