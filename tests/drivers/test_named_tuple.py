@@ -10,22 +10,10 @@ import pytest
 
 from drivers.named_tuple import NamedTuple
 
-
-class Ours(NamedTuple):
-    """A value with required and default fields."""
-
-    name: str
-    value: float
-    units: str = ""
-    tolerance: float | None = None
-
-    @property
-    def label(self) -> str:
-        return f"{self.name} {self.value}{self.units}"
-
-
-class Theirs(typing.NamedTuple):
-    """A value with required and default fields."""
+# One declaration, made with each base: whatever differs below is the bases' doing.
+DECLARATION = """
+class {name}({base}):
+    \"\"\"A value with required and default fields.\"\"\"
 
     name: str
     value: float
@@ -34,7 +22,12 @@ class Theirs(typing.NamedTuple):
 
     @property
     def label(self) -> str:
-        return f"{self.name} {self.value}{self.units}"
+        return f"{{self.name}} {{self.value}}{{self.units}}"
+"""
+exec(DECLARATION.format(name="Ours", base="NamedTuple"))
+exec(DECLARATION.format(name="Theirs", base="typing.NamedTuple"))
+Ours: type = globals()["Ours"]
+Theirs: type = globals()["Theirs"]
 
 
 class OursExtended(Ours):
