@@ -46,11 +46,16 @@ _field_getter = getattr(collections, "_tuplegetter",
                         lambda index, doc: property(itemgetter(index), doc=doc))
 
 
-def _annotations(namespace: dict[str, Any]) -> dict[str, Any]:
-    annotations = namespace.get("__annotations__")
-    if annotations is None and "__annotate__" in namespace:  # Python 3.14: lazy annotations
-        annotations = namespace["__annotate__"](1)  # annotationlib.Format.VALUE
-    return annotations or {}
+def _annotations(name: str, namespace: dict[str, Any]) -> dict[str, Any]:
+    """The class body's annotations (only their names, the fields, are used), as Python 3.11 to
+    3.13 (pyproject's requires-python) leave them in the namespace. Python 3.14 makes them lazy
+    (PEP 649): this module would have to learn that first, so it says so rather than make a
+    class without fields."""
+    if "__annotations__" not in namespace and any(key.startswith("__annotate")
+                                                  for key in namespace):
+        raise TypeError(f"{name}: drivers.named_tuple reads class annotations as Python 3.11 "
+                        "to 3.13 make them, not lazily evaluated ones (Python 3.14)")
+    return namespace.get("__annotations__", {})
 
 
 class _NamedTupleMeta(type):
@@ -62,7 +67,7 @@ class _NamedTupleMeta(type):
             return super().__new__(mcls, name, bases, namespace, **kwargs)
         if len(bases) != 1:
             raise TypeError(f"{name}: a NamedTuple class has NamedTuple as its only base")
-        fields = tuple(_annotations(namespace))
+        fields = tuple(_annotations(name, namespace))
         defaults: dict[str, Any] = {}
         for field in fields:
             if field.startswith("_"):
