@@ -151,6 +151,9 @@ def pibench_setup(mode: str, workdir: str, timed: bool = False):
         if timed:
             conn = TimedConnection(conn)
         recorder = RunRecorder(conn)
+        # What `pibench station` does once it serves (edge.store.wal_room): the WAL file gets its
+        # room before the first board, so steps overwrite it in place from the first run on.
+        recorder.reserve_wal_room()
     if timed:
         recorder = TimedRecorder(recorder)
 

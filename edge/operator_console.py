@@ -117,6 +117,7 @@ def run_station(config: StationConfig, *, lang: str, out: TextIO, console: bool,
                 print(f"  inventory sync: {config.sync.backend} {config.sync.url}", file=screen)
             screen.flush()
             station.start_sync()
+            station.start_wal_room()  # after the start's lines too, for the same reason
             if not console:
                 stop.wait()  # a stop signal has aborted the run in progress, if any
                 return 0

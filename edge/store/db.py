@@ -17,7 +17,8 @@ Settings every connection gets, and why:
 * ``journal_size_limit``: after a checkpoint the WAL is overwritten from its start in place, so
   a durable commit rewrites blocks the file already owns (no block allocation, no filesystem
   journal commit on each fdatasync). The limit only trims a WAL that some huge transaction grew
-  far beyond its usual size.
+  far beyond its usual size. A station gives the WAL that size before its first board
+  (:mod:`edge.store.wal_room`), rather than letting its first ~18 boards grow it.
 * ``cache_size``: SQLite keeps up to this much of the file in each connection's memory; its
   default (2 MB) fills as the database grows, and the station holds several connections (engine,
   sync, readers). A step touches a handful of pages, so 256 KiB each is plenty (issue 14: the

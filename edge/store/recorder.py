@@ -286,6 +286,20 @@ class RunRecorder:
                 self._conn, run_id, outcome, ended_utc, duration_s, error, self._utc_now()
             )
 
+    def reserve_wal_room(self) -> int:
+        """Grow the WAL file before the first run, so steps overwrite blocks it already owns
+        (see :mod:`edge.store.wal_room`, and why only a long-lived station does it); returns the
+        bytes added. Skipped (0) when the disk would be left below ``min_free_bytes``, the
+        space a run needs to start. Raises :class:`StoreWriteError` if SQLite refuses: nothing
+        in the store changed, steps just commit as before."""
+        from edge.store.wal_room import reserve_wal_room  # (the station's start only)
+
+        with self._lock:
+            try:
+                return reserve_wal_room(self._conn, keep_free_bytes=self._min_free_bytes)
+            except sqlite3.Error as exc:
+                raise self._store_error(exc, "reserve room in the WAL file", None) from exc
+
     def load_run(self, run_id: str) -> RunRecord:
         from edge.store.history import load_run
 

@@ -121,6 +121,24 @@ def _three_boards(api: ApiClient) -> list[list[float]]:
     return durations
 
 
+def test_the_station_gives_its_wal_room_before_the_first_board_and_writes_in_place(tmp_path):
+    """edge.store.wal_room in the real process: once it serves, the WAL file grows to its room
+    in the background; boards then overwrite it without growing it; a stop removes it as any
+    clean close of SQLite's last connection does."""
+    from edge.store.wal_room import room_bytes
+
+    st = Station(write_config(tmp_path))
+    wal = tmp_path / "data" / "results.sqlite3-wal"
+    try:
+        assert _wait_for(lambda: wal.exists() and wal.stat().st_size >= room_bytes(1024))
+        size = wal.stat().st_size
+        _three_boards(st.client())
+        assert wal.stat().st_size == size
+    finally:
+        assert st.stop() == 0
+    assert not wal.exists()
+
+
 def test_a_client_that_stops_reading_does_not_change_a_runs_timing(tmp_path):
     """Step durations are on the simulated clock: any wait the stalled client imposed on the
     engine would show as a difference against the same boards tested with no client."""

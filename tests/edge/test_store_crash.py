@@ -47,27 +47,49 @@ def expected_step(index: int) -> StepResult:
     )
 
 
+def record_run(recorder, rng: random.Random, serial: str) -> None:
+    """One run of 0-8 steps, each write acknowledged on stdout once it returned."""
+    run_id = str(uuid.uuid4())
+    steps = rng.randint(0, 8)
+    recorder.begin_run(RunMeta(
+        run_id, serial, "crash-test", "A", "plan", "1", "0" * 64, "st", "fx", "0",
+        "2026-03-14T09:00:00Z", True, extra={"steps": steps},
+    ))
+    print(f"begun {run_id}", flush=True)
+    for index in range(steps):
+        recorder.record_step(run_id, expected_step(index))
+        print(f"step {run_id} {index}", flush=True)
+    recorder.finish_run(run_id, Outcome.PASS, "2026-03-14T09:01:00Z", 60.0)
+    print(f"finished {run_id}", flush=True)
+
+
 def child(db: str, seed: int) -> None:
     from edge.store import RunRecorder
 
     rng = random.Random(seed)
     recorder = RunRecorder.open(db)
+    # As a station does before its first board: the steps below overwrite the WAL in place,
+    # over frames of a rolled-back transaction that recovery must never take for data.
+    recorder.reserve_wal_room()
     print("ready", flush=True)
     n = 0
     while True:
         n += 1
-        run_id = str(uuid.uuid4())
-        steps = rng.randint(0, 8)
-        recorder.begin_run(RunMeta(
-            run_id, f"C-{seed}-{n}", "crash-test", "A", "plan", "1", "0" * 64, "st", "fx", "0",
-            "2026-03-14T09:00:00Z", True, extra={"steps": steps},
-        ))
-        print(f"begun {run_id}", flush=True)
-        for index in range(steps):
-            recorder.record_step(run_id, expected_step(index))
-            print(f"step {run_id} {index}", flush=True)
-        recorder.finish_run(run_id, Outcome.PASS, "2026-03-14T09:01:00Z", 60.0)
-        print(f"finished {run_id}", flush=True)
+        record_run(recorder, rng, f"C-{seed}-{n}")
+
+
+def child_reserving(db: str, seed: int) -> None:
+    """Runs between reservations of a WAL room far larger than a station's, to be killed while
+    SQLite spills it into the WAL."""
+    from edge.store import RunRecorder
+    from edge.store.wal_room import reserve_wal_room
+
+    rng = random.Random(seed)
+    recorder = RunRecorder.open(db)
+    for n in range(1_000_000):
+        record_run(recorder, rng, f"R-{seed}-{n}")
+        print("reserving", flush=True)
+        reserve_wal_room(recorder.connection, frames=20_000 * (n + 1))  # each one writes
 
 
 def acknowledged(stdout: str) -> tuple[set[str], set[tuple[str, int]], set[str]]:
@@ -149,5 +171,45 @@ def test_sigkill_at_random_points_never_loses_or_tears_a_run(tmp_path):
     assert len(all_begun) >= KILLS // 2  # the kills really landed while runs were being written
 
 
+@slow
+def test_sigkill_while_the_wal_room_is_being_written_loses_nothing(tmp_path):
+    db = tmp_path / "results.sqlite3"
+    rng = random.Random(int.from_bytes(os.urandom(4), "big"))
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    all_begun: set[str] = set()
+    all_steps: set[tuple[str, int]] = set()
+    all_finished: set[str] = set()
+    for kill in range(4):
+        proc = subprocess.Popen(
+            [sys.executable, __file__, str(db), str(kill), "reserving"],
+            stdout=subprocess.PIPE, text=True, cwd=REPO_ROOT, env=env,
+        )
+        assert proc.stdout is not None
+        seen = ""
+        while not seen.endswith("reserving\n"):
+            line = proc.stdout.readline()
+            assert line, "the child ended before reserving"
+            seen += line
+        time.sleep(rng.uniform(0, 0.02))  # a reservation here takes tens of ms
+        os.kill(proc.pid, signal.SIGKILL)
+        rest, _ = proc.communicate(timeout=60)
+        begun, steps, finished = acknowledged(seen + rest)
+        all_begun |= begun
+        all_steps |= steps
+        all_finished |= finished
+        check_store(db, all_begun, all_steps, all_finished)
+    from edge.store import open_store
+
+    conn = open_store(db, integrity_check=True)  # raises if the file is damaged
+    try:
+        names = {name for (name,) in conn.execute("SELECT name FROM sqlite_schema")}
+        assert "pibench_wal_room" not in names
+    finally:
+        conn.close()
+
+
 if __name__ == "__main__":
-    child(sys.argv[1], int(sys.argv[2]))
+    if sys.argv[3:] == ["reserving"]:
+        child_reserving(sys.argv[1], int(sys.argv[2]))
+    else:
+        child(sys.argv[1], int(sys.argv[2]))
