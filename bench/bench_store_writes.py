@@ -195,6 +195,7 @@ def pibench_runs(directory: str, counter: DeviceCounter) -> tuple[int, float, di
         with contextlib.suppress(FileNotFoundError):
             os.unlink(path + suffix)
     recorder = RunRecorder.open(path)
+    recorder.reserve_wal_room()  # as `pibench station` does once it serves (edge.store.wal_room)
 
     def runs(n: int) -> None:
         for _ in range(n):
