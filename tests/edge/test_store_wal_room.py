@@ -48,12 +48,14 @@ def test_a_wal_already_that_large_is_left_alone(store):
     assert wal_size(store) == size
 
 
-def test_steps_then_overwrite_the_file_in_place_and_read_back(recorder, reader, make_meta,
-                                                               make_step):
+def test_steps_then_overwrite_the_file_in_place_through_a_checkpoint(recorder, reader, db_path,
+                                                                    make_meta, make_step):
+    """25 boards of 50 steps: past CHECKPOINT_PAGES, so a checkpoint copies the WAL into the
+    database and the WAL starts again from its beginning; the file never grows."""
     assert recorder.reserve_wal_room() > 0
-    size = wal_size(recorder.connection)
+    size, database_size = wal_size(recorder.connection), os.stat(db_path).st_size
     runs = []
-    for _ in range(3):
+    for _ in range(25):
         meta = make_meta()
         recorder.begin_run(meta)
         steps = [make_step(i) for i in range(50)]
@@ -61,7 +63,8 @@ def test_steps_then_overwrite_the_file_in_place_and_read_back(recorder, reader, 
             recorder.record_step(meta.run_id, step)
         recorder.finish_run(meta.run_id, Outcome.PASS, "2026-03-14T09:01:00+00:00", 60.0)
         runs.append((meta.run_id, steps))
-    assert wal_size(recorder.connection) == size  # 150 durable steps, not one byte appended
+        assert wal_size(recorder.connection) == size  # not one byte appended
+    assert os.stat(db_path).st_size > database_size  # the checkpoint happened
     for run_id, steps in runs:
         assert list(load_run(reader, run_id).steps) == steps
 
