@@ -335,12 +335,17 @@ def worker_pibench(mode: str, workdir: str, warm: int) -> dict:
     # store's file (same directory, same disk), opened after the ready RSS is read.
     reference = (OneRowCommits(os.path.join(workdir, "reference.sqlite"))
                  if mode == "pibench-durable" else None)
+    wal = os.path.join(workdir, "results.sqlite3-wal")
+    wal_before = os.path.getsize(wal) if conn is not None else 0
     try:
         timings = _timing_protocol(run, warm, reference)
     finally:
         if reference is not None:
             reference.close()
     result = {"import_s": import_s, "rss_ready_mib": rss_ready, **timings}
+    if conn is not None:  # 0 when every timed step overwrote the WAL's room in place
+        result["wal_growth"] = os.path.getsize(wal) - wal_before
+        result["wal_room"] = wal_before
     result["rss_peak_mib"] = peak_rss_mib()  # before the durability check: that run is extra
     if conn is not None:
         result.update(durability_facts(runners, conn, workdir))
