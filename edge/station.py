@@ -293,7 +293,7 @@ class Station:
             _log.warning("could not reserve room in the WAL file (results are safe; steps "
                          "commit as before, a little slower until the first checkpoint): %s", exc)
             return
-        _log.info("WAL file grown by %d bytes: steps now overwrite it in place", added)
+        _log.info("WAL file given its room (%d bytes added): steps overwrite it in place", added)
 
     # -- delivery -----------------------------------------------------------------------------
     def start_sync(self) -> bool:

@@ -132,3 +132,42 @@ def test_a_refusal_by_sqlite_is_a_store_error_and_changes_nothing(recorder, make
     recorder.record_step(meta.run_id, make_step(1))
     recorder.finish_run(meta.run_id, Outcome.PASS, "2026-03-14T09:01:00+00:00", 60.0)
     assert [s.index for s in recorder.load_run(meta.run_id).steps] == [0, 1]
+
+
+def test_a_station_reserves_in_the_background_and_waits_for_it_when_closing(tmp_path):
+    from edge.config import StationConfig
+    from edge.station import Station
+
+    config = StationConfig(data_dir=tmp_path / "data")
+    with Station(config) as station:
+        station.start_wal_room()
+    # close() joined the thread before closing the connection; closing the last connection
+    # then checkpointed and removed the WAL, as always.
+    assert not (tmp_path / "data" / "results.sqlite3-wal").exists()
+    with Station(config) as station:
+        station.start_wal_room()
+        station._wal_room.join()
+        assert os.stat(wal_path(station.recorder.connection)).st_size >= room_bytes(1024)
+
+
+def test_a_station_whose_store_refuses_the_room_says_so_and_goes_on(tmp_path, monkeypatch,
+                                                                    caplog, make_meta,
+                                                                    make_step):
+    from edge.config import StationConfig
+    from edge.station import Station
+    from edge.store import StoreFullError
+
+    def refuse(_self):
+        raise StoreFullError("results.sqlite3: could not reserve room in the WAL file: the disk "
+                             "is full")
+
+    monkeypatch.setattr(RunRecorder, "reserve_wal_room", refuse)
+    with Station(StationConfig(data_dir=tmp_path / "data")) as station:
+        station.start_wal_room()
+        station._wal_room.join()
+        meta = make_meta()  # the store still records
+        station.recorder.begin_run(meta)
+        station.recorder.record_step(meta.run_id, make_step(0))
+        station.recorder.finish_run(meta.run_id, Outcome.PASS, "2026-03-14T09:01:00+00:00", 1.0)
+    assert "could not reserve room in the WAL file (results are safe" in caplog.text
+    assert "the disk is full" in caplog.text
