@@ -25,6 +25,11 @@ Three configurations, each 1,000 durable operations, on the same device, in the 
   finished (verdict + outbox row + any checkpoint that follows), every step committed with
   synchronous=FULL before the next: bytes of the whole window / 1,000 steps.
 
+Also printed, not a goal: the bytes a *new* store's first 18 boards write (900 steps, about what a
+station's WAL holds before its first checkpoint), with the WAL's room made first as ``pibench
+station`` does once it serves (edge/store/wal_room.py; the room's own bytes counted) and without
+it, the WAL then growing at every commit: the figure behind the room.
+
 Goal (issue 14, goal 1): pibench <= 2x the raw floor. If the device counters cannot be read
 (a container without /sys/dev/block), the script says so and falls back to this process's
 ``write_bytes`` from /proc/self/io, which counts what it sent to the block layer but not the
@@ -52,6 +57,7 @@ sys.path.insert(0, ROOT)
 
 OPS = 1000
 PRELOAD_RUNS, STEPS_PER_RUN = 200, 50
+FIRST_BOARDS = 18  # about what a station's WAL holds before its first checkpoint (2,000 frames)
 GOAL = 2.0
 KB = 1000.0
 
@@ -185,35 +191,43 @@ def _step(index: int):
                       (Attempt(1, Outcome.PASS, 0.0015, (m,)),), False)
 
 
-def pibench_runs(directory: str, counter: DeviceCounter) -> tuple[int, float, dict]:
-    from edge.records import Outcome, RunMeta
-    from edge.store import RunRecorder
-
-    steps = [_step(i) for i in range(STEPS_PER_RUN)]
-    path = os.path.join(directory, "results.sqlite3")
+def _fresh_store(directory: str, name: str) -> str:
+    path = os.path.join(directory, name)
     for suffix in ("", "-wal", "-shm"):
         with contextlib.suppress(FileNotFoundError):
             os.unlink(path + suffix)
+    return path
+
+
+def _boards(recorder, n: int) -> None:
+    """``n`` runs of STEPS_PER_RUN steps, each begun, recorded step by step and finished."""
+    from edge.records import Outcome, RunMeta
+
+    steps = [_step(i) for i in range(STEPS_PER_RUN)]
+    for _ in range(n):
+        meta = RunMeta(
+            run_id=str(uuid.uuid4()), serial="SN-0001", product="BENCH", revision="A",
+            plan_name="meter bench", plan_version="1", plan_hash="0" * 64,
+            station_id="bench", fixture_id="bench-fx-1", software_version="bench",
+            started_utc="2026-03-14T09:00:00+00:00", clock_synced=True)
+        recorder.begin_run(meta)
+        for step in steps:
+            recorder.record_step(meta.run_id, step)
+        recorder.finish_run(meta.run_id, Outcome.PASS, "2026-03-14T09:00:02+00:00", 2.0)
+
+
+def pibench_runs(directory: str, counter: DeviceCounter) -> tuple[int, float, dict]:
+    from edge.store import RunRecorder
+
+    path = _fresh_store(directory, "results.sqlite3")
     recorder = RunRecorder.open(path)
     recorder.reserve_wal_room()  # as `pibench station` does once it serves (edge.store.wal_room)
-
-    def runs(n: int) -> None:
-        for _ in range(n):
-            meta = RunMeta(
-                run_id=str(uuid.uuid4()), serial="SN-0001", product="BENCH", revision="A",
-                plan_name="meter bench", plan_version="1", plan_hash="0" * 64,
-                station_id="bench", fixture_id="bench-fx-1", software_version="bench",
-                started_utc="2026-03-14T09:00:00+00:00", clock_synced=True)
-            recorder.begin_run(meta)
-            for step in steps:
-                recorder.record_step(meta.run_id, step)
-            recorder.finish_run(meta.run_id, Outcome.PASS, "2026-03-14T09:00:02+00:00", 2.0)
-
     try:
-        runs(PRELOAD_RUNS)
+        _boards(recorder, PRELOAD_RUNS)
         conn = recorder.connection
         held = conn.execute("SELECT count(*) FROM steps").fetchone()[0]
-        written, spent = window(counter, lambda: runs(OPS // STEPS_PER_RUN), _sqlite_files(path))
+        written, spent = window(counter, lambda: _boards(recorder, OPS // STEPS_PER_RUN),
+                                _sqlite_files(path))
         info = {
             "held": held,
             "page_size": conn.execute("PRAGMA page_size").fetchone()[0],
@@ -224,6 +238,27 @@ def pibench_runs(directory: str, counter: DeviceCounter) -> tuple[int, float, di
         return written, spent, info
     finally:
         recorder.close()
+
+
+def first_boards(directory: str, counter: DeviceCounter, room: bool) -> int:
+    """Bytes a new store's first FIRST_BOARDS boards write, the WAL's room (edge.store.wal_room)
+    included when ``room``: what a station start costs the card before its WAL is reused in
+    place, with the room and as it was without it. Not a goal: the figure behind the room."""
+    from edge.store import RunRecorder
+
+    path = _fresh_store(directory, "first-boards.sqlite3")
+    recorder = RunRecorder.open(path)
+
+    def work() -> None:
+        if room:
+            recorder.reserve_wal_room()
+        _boards(recorder, FIRST_BOARDS)
+
+    try:
+        return window(counter, work, _sqlite_files(path))[0]
+    finally:
+        recorder.close()
+        recorder.connection.close()
 
 
 def main(argv: list[str]) -> int:
@@ -239,6 +274,7 @@ def main(argv: list[str]) -> int:
         print(f"Store write bench: bytes to the device per durable operation, {OPS} operations")
         print(f"data in {root}\ncounting: {counter.kind}")
         results: dict[str, list[tuple[int, float]]] = {"raw": [], "one-row": [], "pibench": []}
+        first: dict[bool, list[int]] = {True: [], False: []}
         idle: list[float] = []
         info: dict = {}
         for _ in range(args.rounds):
@@ -247,6 +283,8 @@ def main(argv: list[str]) -> int:
             results["one-row"].append(one_row_commits(root, counter))
             written, spent, info = pibench_runs(root, counter)
             results["pibench"].append((written, spent))
+            for room in (True, False):
+                first[room].append(first_boards(root, counter, room))
         best = {k: min(v) for k, v in results.items()}
         per_op = {k: written / OPS for k, (written, _) in best.items()}
         print("device idle rate (others' writes), per round: "
@@ -266,6 +304,14 @@ def main(argv: list[str]) -> int:
         ratio = per_op["pibench"] / per_op["raw"]
         print(f"goal (issue 14): bytes per durable step <= {GOAL}x the raw floor: {ratio:.2f}x -> "
               + ("goal met" if ratio <= GOAL else "goal NOT met"))
+        with_room, without = min(first[True]), min(first[False])
+        steps = FIRST_BOARDS * STEPS_PER_RUN
+        print(f"\na new store's first {FIRST_BOARDS} boards ({steps} steps, what a station writes "
+              "after each start until its WAL is reused in place; not a goal):\n"
+              f"  with the WAL's room first, as the station does (the room's bytes included): "
+              f"{with_room / 1e6:.2f} MB, {with_room / steps:.0f} B/step\n"
+              f"  without it, the WAL growing at each commit: {without / 1e6:.2f} MB, "
+              f"{without / steps:.0f} B/step ({without / with_room:.2f}x)")
     finally:
         shutil.rmtree(root, ignore_errors=True)
     return 0
