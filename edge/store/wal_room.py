@@ -7,8 +7,9 @@ station's WAL grows until its first checkpoint (``CHECKPOINT_PAGES`` frames, abo
 of 50 steps) and is then reused from its start; but SQLite deletes it when the last connection
 closes, so every station start grew it again. Measured on the bench's disk (bench/README.md): a
 durable step takes 0.20-0.21 ms in place against 0.28-0.35 ms while the file grows, and the
-device received 9.4 MB for a station's first 18 boards with the room (its own 2.6 MB included)
-against 11.2-11.8 MB without: ~5 KB of filesystem journal per step that an SD card wears for.
+device receives 9.45 MB for a new store's first 18 boards with the room (its own 2.6 MB
+included) against 11.53 MB without (bench_store_writes.py): ~5 KB of filesystem journal per step
+that an SD card wears for.
 
 How. Through SQLite, never by writing its file: a write transaction makes more pages dirty than
 the connection's page cache holds, so SQLite spills them into the WAL as frames of a
