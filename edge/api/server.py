@@ -34,6 +34,7 @@ from edge.api.settings import ApiSettings
 from edge.engine.events import Gap
 from edge.service import StationService
 from edge.service.views import event_name, event_view
+from edge.store.codec import compact_json_encoder
 
 _log = lazylog.getLogger("edge.api")
 
@@ -46,9 +47,12 @@ WRITE_TIMEOUT_S = 30.0  # a stream client that stops reading this long is droppe
 IDLE_TIMEOUT_S = 30.0  # a connection that sends nothing (or half a request) this long is closed
 
 
+_encode = compact_json_encoder()  # json.dumps(doc, separators=(",", ":"), ensure_ascii=False,
+#                                    allow_nan=False), without its per-call set-up
+
+
 def dumps(doc: Any) -> bytes:
-    return json.dumps(doc, separators=(",", ":"), ensure_ascii=False,
-                      allow_nan=False).encode("utf-8")
+    return _encode(doc).encode("utf-8")
 
 
 def sse_frame(name: str, data: Any, event_id: str | None = None) -> bytes:

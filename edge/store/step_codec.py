@@ -19,11 +19,11 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Callable
 from typing import Any
 
 from edge.records import Attempt, Limits, Measurement, Outcome, StepResult
 from edge.store.codec import (
+    compact_json_encoder,
     decode_value,
     json_float,
     storable_text,
@@ -47,31 +47,7 @@ def _text(x: str | None) -> str | None:
     return None if x is None else storable_text(str(x))
 
 
-def _make_encode() -> Callable[[Any], str]:
-    """``json.dumps(doc, ensure_ascii=False, allow_nan=False, separators=(",", ":"))``, cheaper.
-
-    ``JSONEncoder.encode`` builds a new C encoder object on every call, about 1 µs, a
-    measurable share of a durable step's fixed cost (issue 14 goal 2). The standard library's
-    own C encoder (``json.encoder.c_make_encoder``, what ``encode`` builds) is built once here
-    and called directly: the same text. Without circular-reference markers, which a step's
-    plain lists never need. Where the C accelerator is missing, the plain encoder is used.
-    """
-    fallback = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
-    make = getattr(json.encoder, "c_make_encoder", None)
-    if make is None:
-        return fallback.encode
-    # (markers, default, encoder, indent, key_separator, item_separator, sort_keys, skipkeys,
-    #  allow_nan): the arguments JSONEncoder.iterencode passes it.
-    c_encoder = make(None, fallback.default, json.encoder.encode_basestring, None, ":", ",",
-                     False, False, False)
-
-    def encode(doc: Any) -> str:
-        return "".join(c_encoder(doc, 0))
-
-    return encode
-
-
-_encode = _make_encode()
+_encode = compact_json_encoder()
 
 
 def _measurement(m: Measurement) -> list[Any]:

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import math
 
+import pytest
+
+from edge.api.server import dumps
 from edge.records import Attempt, Limits, Measurement, Outcome, StepResult
+from edge.store.codec import compact_json_encoder
 from edge.store.step_codec import step_from_row, step_row
 
 
@@ -54,3 +59,23 @@ def test_a_step_reads_back_equal():
     step = _step(Measurement("v", 5.0, Limits(low=4.5, high=5.5, units="V"), Outcome.PASS),
                  Measurement("n", 2**70, Limits(high=float("inf")), Outcome.PASS))
     assert _read_back(step) == step
+
+
+def test_the_compact_encoder_writes_what_json_dumps_writes_and_refuses_what_it_refuses():
+    """The step codec's and the API's encoder (built once, issue 14) against json.dumps."""
+    encode = compact_json_encoder()
+    docs = [
+        {"name": "Supply ramp Ω", "value": 0.1 + 0.2, "big": 2**70, "neg": -0.0, "none": None,
+         "flags": [True, False], "nested": {"é": ["µA ✓", "\n\t\"\\", "\x00\x7f"]}},
+        [1e-300, 1.7976931348623157e308, "", {}, []],
+        "plain",
+    ]
+    for doc in docs:
+        expected = json.dumps(doc, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+        assert encode(doc) == expected
+        assert dumps(doc) == expected.encode("utf-8")
+    for bad in ({"v": math.nan}, [math.inf], {"k": object()}):
+        with pytest.raises((ValueError, TypeError)) as expected_error:
+            json.dumps(bad, ensure_ascii=False, allow_nan=False)
+        with pytest.raises(expected_error.type):
+            encode(bad)
