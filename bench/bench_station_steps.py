@@ -1,6 +1,6 @@
 """Goal 2 on the real station process: a durable step of `pibench station` vs a one-row commit.
 
-Run:  .venv/bin/python bench/bench_station_steps.py              (about a minute)
+Run:  .venv/bin/python bench/bench_station_steps.py              (about 10 s)
       .venv/bin/python bench/bench_station_steps.py --rounds 15  (quicker, noisier)
 
 ``bench_engine.py`` times the engine and the store in bench workers that do what a station does;
