@@ -22,7 +22,6 @@ import contextlib
 import json
 import socket
 import threading
-import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -45,10 +44,6 @@ MAX_CONNECTIONS = 64  # threads; a station has a handful of clients
 MAX_STREAMS = 16
 KEEPALIVE_S = 15.0  # an SSE comment this often keeps proxies and dead-peer detection honest
 WRITE_TIMEOUT_S = 30.0  # a stream client that stops reading this long is dropped
-# Writes of one event stream are at least this far apart while events come faster (issue 14:
-# each write woke the stream's thread and its client, ~0.08 ms of a 0.3 ms durable step on a
-# 2-core machine); an event after a quiet spell is not delayed.
-BURST_WINDOW_S = 0.01
 IDLE_TIMEOUT_S = 30.0  # a connection that sends nothing (or half a request) this long is closed
 
 
@@ -75,8 +70,6 @@ class _Server(ThreadingHttpServer):
         self.settings = settings
         self.schema = SCHEMA_PATH.read_bytes()
         self.stopping = threading.Event()
-        self.clock = time.monotonic  # the stream's burst window (tests inject their own)
-        self.sleep = time.sleep
         self.stream_slots = threading.BoundedSemaphore(MAX_STREAMS)
         self._connections = threading.BoundedSemaphore(MAX_CONNECTIONS)
         self._streams: set[Any] = set()
@@ -333,7 +326,6 @@ class _Handler(Http11Handler):
                 first += sse_frame("resync", resync, f"{boot}:{resync['seq']}")
                 skip_upto = resync["seq"]
             self.wfile.write(first)
-            last_write = -BURST_WINDOW_S
             while not server.stopping.is_set():
                 event = sub.get(timeout=KEEPALIVE_S)
                 if event is None:
@@ -341,13 +333,6 @@ class _Handler(Http11Handler):
                         return
                     self.wfile.write(b": keepalive\n\n")
                     continue
-                # An event after a quiet spell goes out at once. One that follows a write by less
-                # than the window waits for the window's end, and whatever else comes meanwhile
-                # goes with it: a burst (a fast plan's steps, three events each) costs the
-                # station one wake-up and one write per window instead of two per step.
-                wait = last_write + BURST_WINDOW_S - server.clock()
-                if wait > 0:
-                    server.sleep(wait)
                 out = []
                 for ev in (event, *sub.drain()):
                     if isinstance(ev, Gap):
@@ -360,7 +345,6 @@ class _Handler(Http11Handler):
                         out.append(sse_frame(event_name(ev), event_view(ev), f"{boot}:{ev.seq}"))
                 if out:
                     self.wfile.write(b"".join(out))
-                    last_write = server.clock()
         except (ConnectionError, TimeoutError, OSError):
             pass  # the client went away or stopped reading: its stream ends, nothing else does
         finally:

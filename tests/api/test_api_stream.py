@@ -7,7 +7,6 @@ import logging
 import socket
 import threading
 
-import pytest
 from api_support import check, collect
 
 from edge.api.client import ApiClient, parse_sse
@@ -199,43 +198,3 @@ def test_a_scanner_listener_added_after_the_scanner_reported_is_told_its_state(t
         api.service.add_scanner_status_listener(told.append)
         assert [status.state for status in told] == ["absent"]
         assert told[0].message("en") == f"no scanner on {missing} — is it plugged in?"
-
-
-def test_a_burst_of_events_waits_for_the_window_and_a_lone_event_goes_at_once(api):
-    """The stream's burst window (server.BURST_WINDOW_S) on an injected clock: an event that
-    follows a write within the window waits for its end, and what comes meanwhile goes with it;
-    an event after a quiet spell is not delayed. Nothing is lost or reordered either way."""
-    from edge.api import server as server_module
-
-    now = [1000.0]
-    slept: list[float] = []
-    bus = api.service.bus
-    http = api.server._server
-
-    def sleep(seconds: float) -> None:
-        slept.append(seconds)
-        bus.emit(Log, "", level=logging.INFO, message="during the window")
-        now[0] += seconds
-
-    http.clock, http.sleep = (lambda: now[0]), sleep
-    stream = api.client.events(timeout=30)
-    assert next(stream).name == "resync"
-
-    def next_log() -> str:
-        event = next(stream)
-        while event.name != "log":
-            event = next(stream)
-        return event.data["message"]
-
-    bus.emit(Log, "", level=logging.INFO, message="first")
-    assert next_log() == "first"
-    assert slept == []  # nothing written for a while: at once
-    bus.emit(Log, "", level=logging.INFO, message="second")  # at the same (injected) moment
-    assert next_log() == "second"
-    assert next_log() == "during the window"
-    assert slept == [pytest.approx(server_module.BURST_WINDOW_S)]
-    now[0] += 1.0  # a quiet second
-    bus.emit(Log, "", level=logging.INFO, message="after a quiet spell")
-    assert next_log() == "after a quiet spell"
-    assert len(slept) == 1
-    stream.close()
