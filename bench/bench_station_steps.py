@@ -46,7 +46,6 @@ import sqlite3
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 
@@ -55,6 +54,7 @@ ROOT = os.path.dirname(BENCH_DIR)
 sys.path.insert(0, ROOT)
 sys.path.insert(0, BENCH_DIR)
 
+from _disk import bench_root  # noqa: E402
 from _engine_plans import HIGH, LOW, VOLTS, OneRowCommits  # noqa: E402
 
 from edge.api.client import ApiClient  # noqa: E402
@@ -277,9 +277,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--rounds", type=int, default=40, help="timed rounds per phase")
     args = parser.parse_args(argv)
 
-    base = os.environ.get("PIBENCH_BENCH_DIR") or os.path.join(ROOT, "var")
-    os.makedirs(base, exist_ok=True)
-    root = tempfile.mkdtemp(prefix="pibench-station-steps-", dir=base)
+    root = bench_root("pibench-station-steps-")
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     env["PYTHONPYCACHEPREFIX"] = os.path.join(root, "pycache")
     station = None

@@ -47,13 +47,14 @@ import os
 import shutil
 import sqlite3
 import sys
-import tempfile
 import time
 import uuid
 from collections.abc import Callable
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
+
+from _disk import bench_root  # noqa: E402  (bench/ is the script's own directory)
 
 OPS = 1000
 PRELOAD_RUNS, STEPS_PER_RUN = 200, 50
@@ -266,9 +267,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--rounds", type=int, default=5, help="rounds per configuration")
     args = parser.parse_args(argv)
 
-    base = os.environ.get("PIBENCH_BENCH_DIR") or os.path.join(ROOT, "var")
-    os.makedirs(base, exist_ok=True)
-    root = tempfile.mkdtemp(prefix="pibench-writes-bench-", dir=base)
+    root = bench_root("pibench-writes-bench-")
     try:
         counter = DeviceCounter(root)
         print(f"Store write bench: bytes to the device per durable operation, {OPS} operations")
