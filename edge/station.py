@@ -22,7 +22,7 @@ from typing import Any
 
 from drivers.clock import MonotonicClock, PacedSimClock
 from drivers.gpio.errors import PiGPIOUnavailableError
-from drivers.scanner.serials import SerialRule, SerialRules
+from drivers.scanner.serials import SerialRule, SerialRuleConflict, SerialRules
 from edge import __version__, lazylog
 from edge.config import StationConfig
 from edge.engine import EventBus, Runner, StationError, StationInfo
@@ -166,8 +166,11 @@ class Station:
 
             products = list_products(catalog if catalog is not None else self.config.plans_dirs)
             rules = SerialRules()
-            for p in products:
-                rules.add(SerialRule(p.product, p.serial_pattern, p.example_serial))
+            for rule, plan_path in _serial_rules_by_product(products):
+                try:
+                    rules.add(rule)
+                except SerialRuleConflict as exc:
+                    raise _serial_rule_error(exc, plan_path, products) from exc
             self._products, self._serial_rules = products, rules
         return self._serial_rules
 
@@ -320,6 +323,39 @@ class Station:
         if self._sync_worker is not None:
             self._sync_worker.stop(timeout=5)  # its thread closes the backend on the way out
             self._sync_worker = None
+
+
+def _serial_rules_by_product(products: list[Any]) -> list[tuple[SerialRule, Any]]:
+    """One serial rule per product, with the plan file it comes from. Several revisions of a
+    product (a plan file each) share one rule: a serial any of their patterns accepts. Which
+    revision a run uses is chosen with the plan, by its file name when the product alone is
+    ambiguous (edge.products.catalog.find_plan)."""
+    by_product: dict[str, list[Any]] = {}
+    for info in products:
+        by_product.setdefault(info.product, []).append(info)
+    out = []
+    for product, infos in by_product.items():
+        patterns = list(dict.fromkeys(info.serial_pattern for info in infos))
+        pattern = patterns[0] if len(patterns) == 1 else "|".join(f"(?:{p})" for p in patterns)
+        out.append((SerialRule(product, pattern, infos[0].example_serial), infos[0].plan_path))
+    return out
+
+
+def _serial_rule_error(exc: SerialRuleConflict, plan_path: Any, products: list[Any]) -> Exception:
+    """Two products whose serials a scan could not tell apart: the plan file's error (exit 78),
+    at its ``serial_pattern``, naming the other product's plan file."""
+    from edge.plans.loader import PlanError, read_toml
+
+    other = exc.other
+    if other is None:  # not expected: _serial_rules_by_product gives one rule per product
+        return PlanError(str(plan_path), 0, "plan.product", str(exc))
+    other_path = next((p.plan_path for p in products if p.product == other.product), "?")
+    return read_toml(plan_path).error(
+        ("plan", "serial_pattern"),
+        f"{exc.rule.product}'s serial pattern {exc.rule.pattern!r} and {other.product}'s "
+        f"{other.pattern!r} ({other_path}) accept each other's serials ({exc.rule.example!r}, "
+        f"{other.example!r}): a scan could not tell the two products apart. Give each product "
+        "a pattern of its own, e.g. its own prefix")
 
 
 class StationStopping(StationError):

@@ -426,6 +426,16 @@ class SerialRule(_SerialRuleFields):
         return split if split is not None and len(split) >= 2 else None
 
 
+class SerialRuleConflict(ValueError):
+    """A rule :class:`SerialRules` cannot take: its product has one already (``other`` is
+    None), or its pattern and ``other``'s accept each other's example serials."""
+
+    def __init__(self, message: str, rule: SerialRule, other: SerialRule | None) -> None:
+        super().__init__(message)
+        self.rule = rule
+        self.other = other
+
+
 class SerialRules:
     """The serial rules of every product the station tests, keyed by product name."""
 
@@ -438,12 +448,14 @@ class SerialRules:
         """Register a rule. Refuses a duplicate product, and a rule whose example another
         product's rule also accepts: ``identify`` would then be ambiguous."""
         if rule.product in self._rules:
-            raise ValueError(f"serial rule for {rule.product!r} already registered")
+            raise SerialRuleConflict(f"serial rule for {rule.product!r} already registered",
+                                     rule, None)
         for other in self._rules.values():
             if other.matches(rule.example) or rule.matches(other.example):
-                raise ValueError(
+                raise SerialRuleConflict(
                     f"serial rules for {rule.product!r} and {other.product!r} overlap "
-                    f"({rule.example!r} / {other.example!r}): scans could not be told apart"
+                    f"({rule.example!r} / {other.example!r}): scans could not be told apart",
+                    rule, other,
                 )
         self._rules[rule.product] = rule
 

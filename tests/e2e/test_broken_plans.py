@@ -118,3 +118,31 @@ def test_a_broken_shop_fixture_is_not_replaced_by_the_built_in_one(station):
     assert result.returncode == 78
     assert f"{fixture}:" in result.stderr and "unknown pin 'GPA9'" in result.stderr
     assert runs_stored(station) == []
+
+
+def test_a_second_revision_of_a_product_is_offered_not_a_crash(station):
+    """Two valid plans of one product (rev B built in, rev C the shop's): the product alone is
+    ambiguous and says so; each revision runs when named by its file."""
+    (station / "plans" / "pbf-revC.toml").write_text(
+        SHOP_PBF.replace('revision = "B"', 'revision = "C"'))
+    ambiguous = run(station)
+    assert ambiguous.returncode == 65, ambiguous.stdout + ambiguous.stderr
+    assert "matches several plans" in ambiguous.stderr and "pbf-revC (rev C)" in ambiguous.stderr
+    assert "Traceback" not in ambiguous.stderr
+    for plan in ("pbf-revC", "powerbank-foolish-revB"):
+        result = run(station, plan)
+        assert result.returncode == 0, result.stdout + result.stderr
+    assert [r["revision"] for r in runs_stored(station)] == ["C", "B"]
+
+
+def test_two_products_whose_serials_cannot_be_told_apart_name_the_plan_line_and_key(station):
+    other = station / "plans" / "other-board.toml"
+    other.write_text(SHOP_PBF.replace('product = "PowerBank-Foolish"', 'product = "Other-Board"'))
+    line = SHOP_PBF.splitlines().index('serial_pattern = "PBF-[0-9]{6}"') + 1
+    for product in ("Other-Board", "PowerBank-Foolish"):
+        result = run(station, product)
+        assert result.returncode == 78, result.stdout + result.stderr
+        assert f":{line}: plan.serial_pattern: " in result.stderr
+        assert "a scan could not tell the two products apart" in result.stderr
+        assert str(other) in result.stderr and "Traceback" not in result.stderr
+    assert runs_stored(station) == []
