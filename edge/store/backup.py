@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from edge.store.db import StoreError, open_store_read_only
+from edge.store.db import StoreError, fsync_path, open_store_read_only
 from edge.store.integrity import run_check
 from edge.store.migrations import APPLICATION_ID
 
@@ -40,14 +40,6 @@ def backup_name(station_id: str, now: datetime | None = None) -> str:
     stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
     safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in station_id) or "station"
     return f"pibench-{safe}-{stamp}.sqlite3"
-
-
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _verify(copy: Path, source: sqlite3.Connection) -> int:
@@ -97,10 +89,10 @@ def backup_database(source: str | Path, dest: str | Path, *, station_id: str = "
                 dst.execute("PRAGMA journal_mode=DELETE")  # one self-contained file
             finally:
                 dst.close()
-            _fsync(partial)
+            fsync_path(partial)
             runs = _verify(partial, src)
             os.replace(partial, target)
-            _fsync(target.parent)
+            fsync_path(target.parent)
         except (OSError, sqlite3.Error) as exc:
             raise BackupError(f"backup to {target} failed: {exc}") from exc
     except BaseException:

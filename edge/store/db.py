@@ -188,6 +188,20 @@ def database_path(conn: sqlite3.Connection) -> str:
     return "?"
 
 
+def is_file_path(path: str) -> bool:
+    """Whether a :func:`database_path` names a file (not an in-memory or unknown database)."""
+    return path not in ("", ":memory:", "?")
+
+
+def fsync_path(path: str | os.PathLike[str]) -> None:
+    """fsync a file or directory by its path (a directory: the entries made in it)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def _create_private_file(path: Path) -> None:
     """Create the database file (and its directory) with our modes, durably.
 
@@ -204,11 +218,7 @@ def _create_private_file(path: Path) -> None:
     except FileExistsError:  # another process just created it: fine
         return
     os.close(fd)
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+    fsync_path(path.parent)
 
 
 def _check_identity(conn: sqlite3.Connection, path: Path) -> None:

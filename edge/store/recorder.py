@@ -40,6 +40,7 @@ from edge.store.db import (
     UnknownRunError,
     classify_sqlite_error,
     database_path,
+    is_file_path,
     open_store,
     write_transaction,
 )
@@ -162,7 +163,7 @@ class RunRecorder:
         # (see edge.store.last_words); prepared now, while there is room for it.
         self._last_words: LastWordsFile | None = None
         self._last_words_run: str | None = None  # the run whose cause the file now holds
-        if self._path not in ("", ":memory:", "?"):
+        if is_file_path(self._path):
             self._last_words = LastWordsFile(self._path)
             self._last_words.prepare()
 
@@ -340,7 +341,7 @@ class RunRecorder:
         ).fetchone() is not None
 
     def _check_free_space(self) -> None:
-        if self._path in ("", ":memory:", "?"):
+        if not is_file_path(self._path):
             return
         stat = os.statvfs(Path(self._path).parent)
         free = stat.f_bavail * stat.f_frsize

@@ -12,7 +12,7 @@ from datetime import datetime
 
 from edge.records import Outcome
 from edge.store.codec import parse_utc
-from edge.store.db import database_path, write_transaction
+from edge.store.db import database_path, is_file_path, write_transaction
 from edge.store.last_words import clear_last_words, read_last_words
 from edge.store.recorder import close_run
 from edge.store.step_codec import run_key_range
@@ -47,7 +47,7 @@ def recover_interrupted(conn: sqlite3.Connection, now_utc: datetime | str) -> li
     """
     now = parse_utc(now_utc) if isinstance(now_utc, str) else now_utc
     db_path = database_path(conn)
-    words = read_last_words(db_path) if db_path not in ("", ":memory:", "?") else None
+    words = read_last_words(db_path) if is_file_path(db_path) else None
     running = [
         run_id
         for (run_id,) in conn.execute(

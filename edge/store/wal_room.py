@@ -28,7 +28,7 @@ from __future__ import annotations
 import os
 import sqlite3
 
-from edge.store.db import CHECKPOINT_PAGES, database_path
+from edge.store.db import CHECKPOINT_PAGES, database_path, fsync_path, is_file_path
 
 # Frames a run may add after the WAL reached CHECKPOINT_PAGES (the checkpoint only follows the
 # verdict's commit): a 300-step run writes about 520.
@@ -45,7 +45,7 @@ _SCRATCH_TABLE = "pibench_wal_room"  # created and rolled back: it never exists 
 def wal_path(conn: sqlite3.Connection) -> str | None:
     """The WAL file of ``conn``'s database, or None for an in-memory one."""
     path = database_path(conn)
-    return None if path in ("", ":memory:", "?") else path + "-wal"
+    return path + "-wal" if is_file_path(path) else None
 
 
 def room_bytes(page_size: int, frames: int = ROOM_FRAMES) -> int:
@@ -92,7 +92,9 @@ def reserve_wal_room(conn: sqlite3.Connection, frames: int = ROOM_FRAMES, *,
                 conn.execute("ROLLBACK")
     finally:
         conn.execute(f"PRAGMA cache_size={int(cache_size)}")
-    _fsync(wal)
+    # Opening and closing the WAL file here is safe: SQLite holds no POSIX lock on it (its
+    # locks are on the database and -shm files, which closing another descriptor would drop).
+    fsync_path(wal)  # the new blocks durable now, not in the first step's fdatasync
     return _size(wal) - before
 
 
@@ -101,14 +103,3 @@ def _size(path: str) -> int:
         return os.stat(path).st_size
     except FileNotFoundError:
         return 0
-
-
-def _fsync(path: str) -> None:
-    """Make the new blocks durable now. Opening and closing the WAL file here is safe: SQLite
-    holds no POSIX lock on it (its locks are on the database and the -shm files, where closing
-    another descriptor of the same file would drop them)."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
