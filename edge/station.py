@@ -166,11 +166,15 @@ class Station:
 
             products = list_products(catalog if catalog is not None else self.config.plans_dirs)
             rules = SerialRules()
+            plan_paths = {}  # product -> the plan file its rule comes from
             for rule, plan_path in _serial_rules_by_product(products):
+                plan_paths[rule.product] = plan_path
                 try:
                     rules.add(rule)
                 except SerialRuleConflict as exc:
-                    raise _serial_rule_error(exc, plan_path, products) from exc
+                    if exc.other is None:  # one rule per product: cannot happen
+                        raise
+                    raise _serial_rule_error(exc, exc.other, plan_paths) from exc
             self._products, self._serial_rules = products, rules
         return self._serial_rules
 
@@ -341,21 +345,19 @@ def _serial_rules_by_product(products: list[Any]) -> list[tuple[SerialRule, Any]
     return out
 
 
-def _serial_rule_error(exc: SerialRuleConflict, plan_path: Any, products: list[Any]) -> Exception:
+def _serial_rule_error(exc: SerialRuleConflict, other: SerialRule,
+                       plan_paths: dict[str, Any]) -> Exception:
     """Two products whose serials a scan could not tell apart: the plan file's error (exit 78),
     at its ``serial_pattern``, naming the other product's plan file."""
-    from edge.plans.loader import PlanError, read_toml
+    from edge.plans.loader import read_toml
 
-    other = exc.other
-    if other is None:  # not expected: _serial_rules_by_product gives one rule per product
-        return PlanError(str(plan_path), 0, "plan.product", str(exc))
-    other_path = next((p.plan_path for p in products if p.product == other.product), "?")
-    return read_toml(plan_path).error(
+    rule = exc.rule
+    return read_toml(plan_paths[rule.product]).error(
         ("plan", "serial_pattern"),
-        f"{exc.rule.product}'s serial pattern {exc.rule.pattern!r} and {other.product}'s "
-        f"{other.pattern!r} ({other_path}) accept each other's serials ({exc.rule.example!r}, "
-        f"{other.example!r}): a scan could not tell the two products apart. Give each product "
-        "a pattern of its own, e.g. its own prefix")
+        f"{rule.product}'s serial pattern {rule.pattern!r} and {other.product}'s "
+        f"{other.pattern!r} ({plan_paths[other.product]}) accept each other's serials "
+        f"({rule.example!r}, {other.example!r}): a scan could not tell the two products apart. "
+        "Give each product a pattern of its own, e.g. its own prefix")
 
 
 class StationStopping(StationError):
