@@ -9,7 +9,10 @@ Prints, side by side in one run:
    built on (emit -> a thread blocked in ``Subscription.get``). Goal: p99 <= 5 ms. Emit and
    receive times are ``time.monotonic()``, one clock for every process on Linux.
    The server is the real one (StationService + ApiServer over a simulated station) in this
-   process; the events are ``Log`` events carrying their emit time.
+   process; the events are ``Log`` events carrying their emit time, which are sent at once. A
+   run's progress events (step started, measurement, step finished) are gathered for up to
+   10 ms during a run (``PROGRESS_DELAY_S`` in edge/engine/events.py): their latency to the
+   screen, real runs included, is what bench_hmi.py measures.
 2. **RSS of the real ``pibench station --no-console`` process**, idle, with inventory sync on
    (generic backend to a loopback port nobody answers: the worker backs off, as in an outage)
    and the API on: once idle before any client, and again after a client has read the state

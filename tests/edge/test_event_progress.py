@@ -1,0 +1,157 @@
+"""Progress events (a step began, a value was measured, a step ended) do not wake a waiting
+reader during a run: it collects them every PROGRESS_DELAY_S or with the next other event.
+
+Whether a reader is woken is read off the subscription's condition (a spy counting notify()),
+never off the clock; the only waits are for a thread to arrive where it is observed."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from edge.engine import events as events_module
+from edge.engine.events import (
+    EventBus,
+    Log,
+    MeasurementTaken,
+    RunFinished,
+    RunStarted,
+    StepFinished,
+    StepStarted,
+)
+
+
+class SpyCondition(threading.Condition):
+    def __init__(self) -> None:
+        super().__init__(threading.Lock())
+        self.notified = 0
+
+    def notify(self, n: int = 1) -> None:
+        self.notified += 1
+        super().notify(n)
+
+
+def spied(sub):
+    sub._cond = SpyCondition()
+    return sub._cond
+
+
+def step_started(bus: EventBus, index: int = 0) -> None:
+    bus.emit(StepStarted, "r1", index, f"s{index}", 1, 5.0, True, False)
+
+
+def measurement(bus: EventBus) -> None:
+    bus.emit(MeasurementTaken, "r1", 0, "s0", None)  # (the bus carries it, never reads it)
+
+
+def start_reader(sub, timeout: float | None = 30.0):
+    got: list = []
+    thread = threading.Thread(target=lambda: got.append(sub.get(timeout)), daemon=True)
+    thread.start()
+    while not sub._waiting:  # the reader is blocked in get(): what is observed below
+        threading.Event().wait(0.001)
+    return thread, got
+
+
+@pytest.fixture
+def bus_in_run():
+    bus = EventBus()
+    sub = bus.subscribe()
+    bus.emit(RunStarted, "r1", meta=None, steps=("s0", "s1"), teardown=())
+    assert type(sub.drain()[0]) is RunStarted
+    return bus, sub
+
+
+def test_progress_events_in_a_run_do_not_wake_the_reader_the_next_other_event_does(bus_in_run,
+                                                                                   monkeypatch):
+    monkeypatch.setattr(events_module, "PROGRESS_DELAY_S", 30.0)  # only a wake can deliver
+    bus, sub = bus_in_run
+    cond = spied(sub)
+    thread, got = start_reader(sub)
+    step_started(bus)
+    measurement(bus)
+    bus.emit(StepFinished, "r1", None)
+    assert cond.notified == 0 and thread.is_alive()
+    bus.emit(Log, "r1", level=20, message="a log line is shown at once")
+    thread.join(10)
+    assert cond.notified == 1
+    # In order, nothing lost: the reader's first event, then the rest in one drain.
+    assert [type(e).__name__ for e in got + sub.drain()] == [
+        "StepStarted", "MeasurementTaken", "StepFinished", "Log"]
+
+
+def test_a_reader_in_a_run_collects_progress_events_within_the_delay(bus_in_run, monkeypatch):
+    monkeypatch.setattr(events_module, "PROGRESS_DELAY_S", 0.01)
+    bus, sub = bus_in_run
+    cond = spied(sub)
+    thread, got = start_reader(sub)
+    step_started(bus, 1)  # a long step on real hardware: nothing else comes for a while
+    thread.join(10)
+    assert not thread.is_alive() and cond.notified == 0
+    assert type(got[0]) is StepStarted and got[0].index == 1
+
+
+def test_the_runs_end_wakes_the_reader_and_progress_events_wake_it_again_outside_a_run(
+        bus_in_run, monkeypatch):
+    monkeypatch.setattr(events_module, "PROGRESS_DELAY_S", 30.0)
+    bus, sub = bus_in_run
+    cond = spied(sub)
+    thread, got = start_reader(sub)
+    step_started(bus)
+    bus.emit(RunFinished, "r1", record=None)
+    thread.join(10)
+    assert cond.notified == 1 and [type(e) for e in got + sub.drain()] == [StepStarted,
+                                                                            RunFinished]
+    # No run in progress (an event outside the engine's order): nothing is held back.
+    thread, got = start_reader(sub)
+    step_started(bus)
+    thread.join(10)
+    assert cond.notified == 2 and type(got[0]) is StepStarted
+
+
+def test_a_half_full_queue_wakes_its_reader_so_holding_back_never_costs_a_gap(monkeypatch):
+    monkeypatch.setattr(events_module, "PROGRESS_DELAY_S", 30.0)
+    bus = EventBus()
+    sub = bus.subscribe(maxlen=8)
+    bus.emit(RunStarted, "r1", meta=None, steps=("s0",), teardown=())
+    sub.drain()
+    cond = spied(sub)
+    thread, got = start_reader(sub)
+    for i in range(3):
+        step_started(bus, i)
+    assert cond.notified == 0
+    step_started(bus, 3)  # the fourth of eight places
+    thread.join(10)
+    assert cond.notified == 1
+    assert [e.index for e in got + sub.drain()] == [0, 1, 2, 3]
+
+
+def test_a_reader_in_a_run_still_times_out_when_nothing_comes(bus_in_run, monkeypatch):
+    monkeypatch.setattr(events_module, "PROGRESS_DELAY_S", 0.005)
+    _, sub = bus_in_run
+    assert sub.get(timeout=0.02) is None
+
+
+def test_closing_wakes_a_reader_waiting_in_a_run(bus_in_run, monkeypatch):
+    monkeypatch.setattr(events_module, "PROGRESS_DELAY_S", 30.0)
+    _, sub = bus_in_run
+    thread, got = start_reader(sub, timeout=None)
+    sub.close()
+    thread.join(10)
+    assert got == [None]
+
+
+def test_a_subscriber_that_resumes_in_the_middle_of_a_run_knows_it_is_in_one(monkeypatch):
+    monkeypatch.setattr(events_module, "PROGRESS_DELAY_S", 30.0)
+    bus = EventBus()
+    bus.emit(RunStarted, "r1", meta=None, steps=("s0",), teardown=())
+    step_started(bus)
+    sub = bus.subscribe(since=1)  # a client reconnecting with the run's first event seen
+    assert [type(e) for e in sub.drain()] == [StepStarted]
+    cond = spied(sub)
+    thread, _ = start_reader(sub)
+    measurement(bus)
+    assert cond.notified == 0
+    bus.emit(Log, "r1", level=20, message="end")
+    thread.join(10)
