@@ -132,7 +132,7 @@ class LiveOutput:
     def __init__(self, bus: EventBus, out: TextIO, lang: str) -> None:
         self.out = out
         self._printer = LivePrinter(out, lang)
-        self._sub = bus.subscribe(maxlen=4096)
+        self._sub = bus.subscribe(maxlen=4096, gather_progress=True)  # (see Event.progress)
         self._thread = threading.Thread(target=self._loop, name="pibench-screen", daemon=True)
         self._thread.start()
 

@@ -7,8 +7,9 @@ Every event carries a bus-wide, strictly increasing ``seq`` and the ``run_id`` i
   subscriber only* and it later receives one :class:`Gap` marker saying which seqs it missed;
 * the bus keeps the last ``replay_size`` events, so a client that reconnects subscribes with
   ``since=<last seq it saw>`` and catches up (or gets a :class:`Gap` if the buffer has moved on);
-* during a run, a run's progress events reach a waiting reader within ``PROGRESS_DELAY_S``,
-  gathered, rather than one wake-up each (see ``Event.progress``).
+* a subscriber that gathers progress (a screen, an event stream) is, during a run, told of a
+  run's progress events together, within ``PROGRESS_DELAY_S``, rather than once for each (see
+  ``Event.progress``).
 
 Event order for a run: RunStarted, then per step attempt StepStarted, MeasurementTaken*, and per
 step StepFinished (emitted after ``record_step`` returned), Log at any point, and RunFinished
@@ -40,12 +41,13 @@ class Event:
     each class's methods cost every start ~5 ms (issue 14); an event is also made faster."""
 
     __slots__ = ("run_id", "seq")
-    # A progress event (a step began, a value was measured, a step ended) does not wake a
-    # waiting reader during a run: readers collect them every PROGRESS_DELAY_S, or with the next
-    # other event (a log line, the run's end), whichever comes first. An event stream's thread
-    # and its client woken three times per step took CPU the engine's steps compete for on a
-    # small machine (issue 14 goal 2); gathered, they wake once per PROGRESS_DELAY_S of fast
-    # steps, and a person sees no difference (bench/bench_hmi.py: engine event to screen).
+    # A progress event (a step began, a value was measured, a step ended) is gathered, during a
+    # run, for a subscriber that asks (a screen, an event stream, the service's run snapshot):
+    # a reader collects them every PROGRESS_DELAY_S, or with the next other event (a log line,
+    # the run's end), whichever comes first. An event stream's thread and its client woken
+    # three times per step took CPU the engine's steps compete for on a small machine (issue
+    # 14 goal 2); gathered, they wake once per PROGRESS_DELAY_S of fast steps, and a person
+    # sees no difference (bench/bench_hmi.py: engine event to screen).
     progress = False
     # The fields in order: the base's, then each subclass's annotations, which name its slots.
     _fields: tuple[str, ...] = ("seq", "run_id")
@@ -210,7 +212,8 @@ PROGRESS_DELAY_S = 0.01
 class Subscription:
     """A subscriber's bounded queue. Read it from any thread; never blocks the publisher."""
 
-    def __init__(self, bus: EventBus, maxlen: int, on_ready: Callable[[], None] | None):
+    def __init__(self, bus: EventBus, maxlen: int, on_ready: Callable[[], None] | None,
+                 gather_progress: bool = False):
         if maxlen < 2:
             raise ValueError("a subscription queue needs room for at least 2 events")
         self._bus = bus
@@ -223,10 +226,15 @@ class Subscription:
         # must not block: a subscriber that does I/O (a screen, a socket) reads with get() from
         # its own thread instead. An exception it raises is logged and goes no further.
         self.on_ready = on_ready
+        # During a run, a progress event neither wakes a reader nor calls on_ready (see
+        # Event.progress): a reader finds it within PROGRESS_DELAY_S, on_ready's subscriber
+        # with the next other event or when it drains. Off: every event, at once.
+        self.gather_progress = gather_progress
         self.closed = False
 
     def _offer(self, event: Event) -> bool:
-        """Called by the bus with its lock held. True if the subscriber got something new."""
+        """Called by the bus with its lock held. True if the subscriber is to be told now (its
+        on_ready called): it got something new, and not a progress event it gathers."""
         with self._cond:
             queue = self._queue
             if self._gap is not None:
@@ -239,9 +247,11 @@ class Subscription:
                 self._gap = [event.seq, event.seq]
                 return False
             queue.append(event)
-            # (a queue half full wakes its reader anyway: deferring never costs a Gap)
-            if self._waiting and (not (event.progress and self._bus.in_run)
-                                  or 2 * len(queue) >= self._maxlen):
+            # (a queue half full tells its subscriber anyway: gathering never costs a Gap)
+            if (event.progress and self.gather_progress and self._bus.in_run
+                    and 2 * len(queue) < self._maxlen):
+                return False
+            if self._waiting:
                 self._cond.notify()
             return True
 
@@ -268,14 +278,15 @@ class Subscription:
 
     def _wait(self, timeout: float | None) -> None:
         """Wait (the lock held) until something is queued, the subscription closes or
-        ``timeout`` passes. During a run, progress events arrive without a wake-up: look for
-        them every PROGRESS_DELAY_S."""
+        ``timeout`` passes. During a run, gathered progress events arrive without a wake-up:
+        look for them every PROGRESS_DELAY_S."""
         deadline = None if timeout is None else time.monotonic() + timeout
         while not (self._queue or self._gap is not None or self.closed):
             wait = None if deadline is None else deadline - time.monotonic()
             if wait is not None and wait <= 0:
                 return
-            if self._bus.in_run and (wait is None or wait > PROGRESS_DELAY_S):
+            if (self.gather_progress and self._bus.in_run
+                    and (wait is None or wait > PROGRESS_DELAY_S)):
                 wait = PROGRESS_DELAY_S
             self._cond.wait(wait)
 
@@ -362,10 +373,12 @@ class EventBus:
         since: int | None = None,
         maxlen: int = 1024,
         on_ready: Callable[[], None] | None = None,
+        gather_progress: bool = False,
     ) -> Subscription:
         """Live events from now on; with ``since``, first the buffered ones after that seq
-        (atomically: nothing is missed or duplicated between the replay and the live stream)."""
-        sub = Subscription(self, maxlen, on_ready)
+        (atomically: nothing is missed or duplicated between the replay and the live stream).
+        ``gather_progress``: see Subscription (for a screen or a stream, not a test's hook)."""
+        sub = Subscription(self, maxlen, on_ready, gather_progress)
         with self._lock:
             if since is not None:
                 for event in self._replay_locked(since):

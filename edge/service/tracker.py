@@ -99,9 +99,11 @@ class RunTracker:
                         timeout_s=event.timeout_s)
             run["current_step"] = event.index
         elif isinstance(event, MeasurementTaken) and 0 <= event.step_index < len(steps):
-            steps[event.step_index]["measurements"].append(measurement_view(event.measurement))
+            # (kept as the engine gave it; made JSON when a snapshot is taken, not at every step)
+            steps[event.step_index]["measurements"].append(event.measurement)
         elif isinstance(event, StepFinished) and 0 <= event.result.index < len(steps):
-            steps[event.result.index] = _done(event.result, steps[event.result.index]["teardown"])
+            steps[event.result.index] = _finished_step(event.result,
+                                                     steps[event.result.index]["teardown"])
             if run["current_step"] == event.result.index:
                 run["current_step"] = None
         elif isinstance(event, Log) and event.level >= lazylog.WARNING:
@@ -141,13 +143,19 @@ class RunTracker:
         for result in record.steps:
             if 0 <= result.index < len(self.run["steps"]):
                 steps = self.run["steps"]
-                steps[result.index] = _done(result, steps[result.index]["teardown"])
+                steps[result.index] = _finished_step(result, steps[result.index]["teardown"])
 
 
 def _pending(index: int, name: str, teardown: bool) -> dict[str, Any]:
     return {"index": index, "name": name, "teardown": teardown, "state": "pending",
             "outcome": None, "attempt": 0, "timeout_s": None, "duration_s": None,
             "error": None, "measurements": []}
+
+
+def _finished_step(result: Any, teardown: bool) -> dict[str, Any]:
+    """A finished step as the engine stored it, made JSON by ``_copy`` only when a snapshot is
+    taken: the tracker follows every step in the engine's thread (issue 14 goal 2)."""
+    return {"teardown": teardown, "result": result}
 
 
 def _done(result, teardown: bool) -> dict[str, Any]:
@@ -163,6 +171,8 @@ def _copy(run: dict[str, Any] | None) -> dict[str, Any] | None:
     if run is None:
         return None
     out = dict(run)
-    out["steps"] = [dict(s, measurements=list(s["measurements"])) for s in run["steps"]]
+    out["steps"] = [_done(s["result"], s["teardown"]) if "result" in s
+                    else dict(s, measurements=[measurement_view(m) for m in s["measurements"]])
+                    for s in run["steps"]]
     out["logs"] = list(run["logs"])
     return out

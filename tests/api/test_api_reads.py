@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+import time
+
 import pytest
 from api_support import SCHEMA, check
 
@@ -74,6 +77,29 @@ def test_current_run_snapshot_idle_running_and_finished(api):
     assert done["last_run"]["run_id"] == started["run_id"]
     assert done["last_run"]["outcome"] == "PASS"
     assert done["seq"] > running["seq"]
+
+
+def test_the_snapshot_of_a_run_shows_every_step_so_far_while_it_runs(api):
+    # A run's progress events do not call the service back during the run (issue 14): a read
+    # of the snapshot applies them first, so it is never behind the engine.
+    api.close_gate()
+    status, started = api.client.post("/runs", {"product": "Gated-Board", "serial": "GTB-0002"})
+    assert status == 202
+    deadline = time.monotonic() + 20
+    while True:
+        steps = api.client.get("/runs/current")[1]["run"]["steps"]
+        if steps[2]["state"] == "running" or time.monotonic() > deadline:
+            break
+        threading.Event().wait(0.01)  # the run thread reaching the gate
+    assert [(s["name"], s["state"], s["outcome"]) for s in steps] == [
+        ("fixture check", "done", "PASS"), ("power on", "done", "PASS"),
+        ("hold", "running", None), ("power off", "pending", None)]
+    api.open_gate()
+    record = api.service.wait_run(30)
+    assert record is not None and record.outcome.value == "PASS"
+    done = api.client.get("/runs/current")[1]["last_run"]
+    assert done["run_id"] == started["run_id"]
+    assert done["steps"][2]["attempts"][-1]["measurements"][0]["name"] == "held"
 
 
 def test_one_run_with_every_step_and_measurement(api):

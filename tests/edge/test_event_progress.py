@@ -57,7 +57,7 @@ def start_reader(sub, timeout: float | None = 30.0):
 @pytest.fixture
 def bus_in_run():
     bus = EventBus()
-    sub = bus.subscribe()
+    sub = bus.subscribe(gather_progress=True)
     bus.emit(RunStarted, "r1", meta=None, steps=("s0", "s1"), teardown=())
     assert type(sub.drain()[0]) is RunStarted
     return bus, sub
@@ -113,7 +113,7 @@ def test_the_runs_end_wakes_the_reader_and_progress_events_wake_it_again_outside
 def test_a_half_full_queue_wakes_its_reader_so_holding_back_never_costs_a_gap(monkeypatch):
     monkeypatch.setattr(events_module, "PROGRESS_DELAY_S", 30.0)
     bus = EventBus()
-    sub = bus.subscribe(maxlen=8)
+    sub = bus.subscribe(maxlen=8, gather_progress=True)
     bus.emit(RunStarted, "r1", meta=None, steps=("s0",), teardown=())
     sub.drain()
     cond = spied(sub)
@@ -147,7 +147,8 @@ def test_a_subscriber_that_resumes_in_the_middle_of_a_run_knows_it_is_in_one(mon
     bus = EventBus()
     bus.emit(RunStarted, "r1", meta=None, steps=("s0",), teardown=())
     step_started(bus)
-    sub = bus.subscribe(since=1)  # a client reconnecting with the run's first event seen
+    # A client reconnecting with the run's first event seen:
+    sub = bus.subscribe(since=1, gather_progress=True)
     assert [type(e) for e in sub.drain()] == [StepStarted]
     cond = spied(sub)
     thread, _ = start_reader(sub)
@@ -155,3 +156,22 @@ def test_a_subscriber_that_resumes_in_the_middle_of_a_run_knows_it_is_in_one(mon
     assert cond.notified == 0
     bus.emit(Log, "r1", level=20, message="end")
     thread.join(10)
+
+
+def test_on_ready_is_called_for_gathered_progress_only_with_the_next_other_event():
+    bus = EventBus()
+    calls: list[int] = []
+    gathering = bus.subscribe(on_ready=lambda: calls.append(len(gathering._queue)),
+                              gather_progress=True)
+    every: list[int] = []
+    plain = bus.subscribe(on_ready=lambda: every.append(1))  # a test's hook: every event
+    bus.emit(RunStarted, "r1", meta=None, steps=("s0",), teardown=())
+    step_started(bus)
+    measurement(bus)
+    bus.emit(StepFinished, "r1", None)
+    assert calls == [1]  # RunStarted only
+    bus.emit(RunFinished, "r1", record=None)
+    assert calls == [1, 5]  # the run's end, with its progress queued before it, in order
+    assert [type(e) for e in gathering.drain()][-4:] == [StepStarted, MeasurementTaken,
+                                                          StepFinished, RunFinished]
+    assert len(every) == 5 and len(plain.drain()) == 5
