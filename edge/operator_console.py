@@ -20,20 +20,28 @@ from edge.console import GuardedOutput, LiveOutput, banner
 from edge.i18n import t
 
 
-def _choose_product(products: list, lang: str, out: TextIO, read) -> str | None:
+def _choose_product(products: list, lang: str, out: TextIO,
+                    read) -> tuple[str, str | None] | None:
+    """The product and, when it has plans for several revisions here, the revision chosen
+    (the operator says which board it is: the station never guesses)."""
     print(t("product_prompt", lang) + ":", file=out)
     for n, p in enumerate(products, 1):
         print(f"  [{n}] {p.product} (rev {p.revision})", file=out)
+    plans_of: dict[str, int] = {}
+    for p in products:
+        plans_of[p.product.lower()] = plans_of.get(p.product.lower(), 0) + 1
     while True:
         line = read("> ")
         if line is None or line.strip().lower() == "q":
             return None
         choice = line.strip()
         if choice.isdigit() and 1 <= int(choice) <= len(products):
-            return products[int(choice) - 1].product
+            chosen = products[int(choice) - 1]
+            several = plans_of[chosen.product.lower()] > 1
+            return chosen.product, chosen.revision if several else None
         for p in products:
-            if choice.lower() == p.product.lower():
-                return p.product
+            if choice.lower() == p.product.lower() and plans_of[choice.lower()] == 1:
+                return p.product, None
         print(f"? {choice}", file=out)
 
 
@@ -151,21 +159,23 @@ def _console_loop(service, read, out: TextIO, lang: str, product: str | None,
     from edge.station import StationStopping
 
     products = service.station.products()
-    if product not in {p.product for p in products}:
-        product = _choose_product(products, lang, out, read)
-    while product is not None and not stop.is_set():
-        line = read(t("scan_prompt", lang, product=product) + "\n> ")
+    plans = [p for p in products if p.product == product]
+    chosen = (product, None) if len(plans) == 1 else _choose_product(products, lang, out, read)
+    while chosen is not None and not stop.is_set():
+        product, revision = chosen
+        shown = product if revision is None else f"{product} rev {revision}"
+        line = read(t("scan_prompt", lang, product=shown) + "\n> ")
         if line is None or line.strip().lower() == "q":
             break
         if line.strip().lower() == "p":
-            product = _choose_product(products, lang, out, read)
+            chosen = _choose_product(products, lang, out, read)
             continue
         if not line.strip():
             continue
         # Printed from a thread of its own: a slow or broken terminal never holds the engine.
         live = LiveOutput(service.bus, out, lang)
         try:
-            record = service.run_and_wait(product, line)
+            record = service.run_and_wait(product, line, revision=revision)
         except SerialRejected as exc:
             print(f"{t('rejected', lang)}: {exc.message(lang)}", file=out)
             continue

@@ -178,6 +178,12 @@ class Station:
             self._products, self._serial_rules = products, rules
         return self._serial_rules
 
+    def revisions(self, product: str) -> tuple[str, ...]:
+        """The revisions of ``product`` this station has plans for, as read with the serial
+        rules (once per station start), in the plans' order."""
+        self.serial_rules()
+        return tuple(dict.fromkeys(p.revision for p in self._products if p.product == product))
+
     def check_serial(self, product: str, raw: str, catalog: Any = None) -> str:
         """The cleaned serial, or :class:`SerialRejected` with a specific reason (garbled
         read, keyboard layout mismatch, another product's serial, wrong format)."""
@@ -232,8 +238,10 @@ class Station:
         return Runner(plan, fixture, self.recorder, clock=clock, station=self.info,
                       events=self.events)
 
-    def run(self, product: str, serial: str, *, operator: str = "", batch: str = "") -> RunRecord:
-        """Validate the serial, check the fixture, run the plan. Raises SerialRejected /
+    def run(self, product: str, serial: str, *, operator: str = "", batch: str = "",
+            revision: str | None = None) -> RunRecord:
+        """Validate the serial, check the fixture, run the plan (the product's revision
+        ``revision``, which a product with several plans needs). Raises SerialRejected /
         InvalidSerial before anything is powered; every other problem ends up in the record."""
         catalog = None
         if self._serial_rules is None:
@@ -243,7 +251,8 @@ class Station:
 
             catalog = read_catalog(self.config.plans_dirs)
         cleaned = self.check_serial(product, serial, catalog)
-        runner = self.runner_for(product, catalog)
+        runner = self.runner_for(product if not revision else f"{product}-rev{revision}",
+                                 catalog)
         with self._run_lock:
             if self._stop_reason is not None:
                 raise StationStopping(f"the station is stopping ({self._stop_reason}): "

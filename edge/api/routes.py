@@ -17,6 +17,7 @@ from edge.engine import InvalidSerial
 from edge.records import Outcome
 from edge.service import (
     NoRunInProgress,
+    RevisionRequired,
     RunInProgress,
     ServiceError,
     StartFailed,
@@ -134,7 +135,7 @@ def _no_unknown_fields(req: Request, known: tuple[str, ...]) -> None:
 
 def _service_error(exc: ServiceError) -> HttpError:
     status = {RunInProgress: 409, NoRunInProgress: 409, UnknownProductError: 404,
-              SyncOff: 409, StartFailed: 503}.get(type(exc), 409)
+              RevisionRequired: 422, SyncOff: 409, StartFailed: 503}.get(type(exc), 409)
     return HttpError(status, exc.code, str(exc), cause=exc.cause)
 
 
@@ -206,13 +207,15 @@ def post_validate(service: StationService, req: Request) -> tuple[int, Any]:
 
 
 def post_run(service: StationService, req: Request) -> tuple[int, Any]:
-    _no_unknown_fields(req, ("product", "serial", "operator", "batch", "request_id"))
+    _no_unknown_fields(req, ("product", "revision", "serial", "operator", "batch",
+                             "request_id"))
     product = _field(req, "product", required=True)
     serial = _field(req, "serial", required=True)
     request_id = _field(req, "request_id") or None
     try:
         started = service.start_run(product, serial, operator=_field(req, "operator"),
-                                    batch=_field(req, "batch"), request_id=request_id)
+                                    batch=_field(req, "batch"), request_id=request_id,
+                                    revision=_field(req, "revision") or None)
     except SerialRejected as exc:
         raise HttpError(422, "serial_rejected", str(exc), rejection_view(exc)) from None
     except InvalidSerial as exc:
@@ -233,11 +236,13 @@ def post_abort(service: StationService, req: Request) -> tuple[int, Any]:
 
 
 def post_scan(service: StationService, req: Request) -> tuple[int, Any]:
-    _no_unknown_fields(req, ("serial", "product"))
+    _no_unknown_fields(req, ("serial", "product", "revision"))
     serial = _field(req, "serial", required=True)
     product = _field(req, "product") or None
     try:
-        return 200, service.submit_scan(serial, product=product, source="client")
+        return 200, service.submit_scan(serial, product=product,
+                                        revision=_field(req, "revision") or None,
+                                        source="client")
     except ServiceError as exc:
         raise _service_error(exc) from None
 

@@ -13,6 +13,7 @@ terminal console are both its clients.
 
 from edge.service.core import (
     NoRunInProgress,
+    RevisionRequired,
     RunInProgress,
     ServiceError,
     ServiceSettings,
@@ -25,6 +26,7 @@ from edge.service.core import (
 
 __all__ = [
     "NoRunInProgress",
+    "RevisionRequired",
     "RunInProgress",
     "ServiceError",
     "ServiceSettings",

@@ -64,6 +64,12 @@ class UnknownProductError(ServiceError):
     code = "unknown_product"
 
 
+class RevisionRequired(ServiceError):
+    """The product has plans for several revisions here, and the request named none."""
+
+    code = "revision_required"
+
+
 class SyncOff(ServiceError):
     code = "sync_off"
 
@@ -92,12 +98,13 @@ class ServiceSettings(NamedTuple):
 class _PendingStart:
     """A start asked for, until the run thread has taken it (or refused it)."""
 
-    __slots__ = ("done", "error", "product", "request_id", "run_id", "serial")
+    __slots__ = ("done", "error", "product", "request_id", "revision", "run_id", "serial")
 
-    def __init__(self, request_id: str | None, product: str, serial: str,
+    def __init__(self, request_id: str | None, product: str, revision: str | None, serial: str,
                  done: threading.Event) -> None:
         self.request_id = request_id
         self.product = product
+        self.revision = revision
         self.serial = serial
         self.done = done
         self.run_id: str | None = None
@@ -158,6 +165,7 @@ class StationService:
         self._worker_record: RunRecord | None = None
         self._worker_error: BaseException | None = None
         self._selected_product: str | None = None
+        self._selected_revision: str | None = None  # of that product; None: its only plan
         self._fixture_specs: list[tuple[Any, list[str]]] | None = None
         self._fixture_health: dict[str, health_checks.FixtureHealth] = {}
         self._health: dict[str, Any] | None = None
@@ -289,6 +297,7 @@ class StationService:
             snap = self._tracker.snapshot()
             snap["boot"] = self.boot_id
             snap["product"] = self._selected_product
+            snap["revision"] = self._selected_revision
             if snap["run"] is None and self._pending is not None:
                 snap["state"] = "starting"
             return snap
@@ -394,6 +403,22 @@ class StationService:
             known = ", ".join(self._known_products()) or "none"
             raise UnknownProductError(f"no product {product!r} on this station (known: {known})")
 
+    def _require_plan(self, product: str, revision: str | None) -> str | None:
+        """The revision to run (None: the product's only plan). A product with plans for
+        several revisions needs one named: which board is on the bench is the operator's to
+        say, the station never guesses (a board judged against the wrong plan)."""
+        self._require_product(product)
+        revisions = self.station.revisions(product)
+        if revision:
+            if revision not in revisions:
+                raise UnknownProductError(f"no revision {revision!r} of {product} on this "
+                                          f"station (known: {', '.join(revisions)})")
+            return revision
+        if len(revisions) > 1:
+            raise RevisionRequired(f"{product} has plans for revisions {', '.join(revisions)} "
+                                   "on this station: say which board this is")
+        return None
+
     def validate_serial(self, product: str, serial: str) -> dict[str, Any]:
         """``{"valid": True, "serial": cleaned}`` or the rejection with its French and English
         reasons (the same ones the console prints)."""
@@ -406,8 +431,8 @@ class StationService:
                 "messages": None}
 
     def start_run(self, product: str, serial: str, *, operator: str = "", batch: str = "",
-                  request_id: str | None = None, timeout: float = START_TIMEOUT_S
-                  ) -> dict[str, Any]:
+                  request_id: str | None = None, timeout: float = START_TIMEOUT_S,
+                  revision: str | None = None) -> dict[str, Any]:
         """Start a run in the service's worker and return once it is durable (RunStarted) or
         has failed to start. Raises SerialRejected before anything is powered, RunInProgress
         if a run is going (unless ``request_id`` repeats the start that began it: the same
@@ -423,11 +448,11 @@ class StationService:
                 raise RunInProgress("a run is in progress"
                                     + (f" (run {running})" if running else "")
                                     + "; wait for its verdict or abort it")
-            self._require_product(product)
+            revision = self._require_plan(product, revision)
             cleaned = self.station.check_serial(product, serial)  # SerialRejected
-            pending = _PendingStart(request_id, product, cleaned, threading.Event())
+            pending = _PendingStart(request_id, product, revision, cleaned, threading.Event())
             self._pending = pending
-            self._selected_product = product
+            self._selected_product, self._selected_revision = product, revision
             self._worker_record = self._worker_error = None
             try:
                 self._runs.submit(lambda: self._run_worker(pending, operator, batch))
@@ -446,8 +471,8 @@ class StationService:
                                   cause=pending.error.code) from pending.error
             raise StartFailed(f"{type(pending.error).__name__}: {pending.error}",
                               cause="start_failed")
-        answer = {"run_id": pending.run_id, "product": product, "serial": cleaned,
-                  "boot": self.boot_id}
+        answer = {"run_id": pending.run_id, "product": product, "revision": revision,
+                  "serial": cleaned, "boot": self.boot_id}
         with self._lock:
             if request_id:
                 self._last_start = (request_id, answer)
@@ -462,7 +487,7 @@ class StationService:
             _collect_previous_run()
             with self._hardware:
                 record = self.station.run(pending.product, pending.serial, operator=operator,
-                                          batch=batch)
+                                          batch=batch, revision=pending.revision)
         except UnknownProduct as exc:
             self._worker_error = UnknownProductError(str(exc))
         except PlanError as exc:
@@ -495,10 +520,10 @@ class StationService:
         return self._worker_record
 
     def run_and_wait(self, product: str, serial: str, *, operator: str = "",
-                     batch: str = "") -> RunRecord:
+                     batch: str = "", revision: str | None = None) -> RunRecord:
         """Start a run and wait for its stored record (the terminal console's way): the same
         refusals as :meth:`start_run`; StationError if the verdict could not be stored."""
-        self.start_run(product, serial, operator=operator, batch=batch)
+        self.start_run(product, serial, operator=operator, batch=batch, revision=revision)
         record = self.wait_run()
         if record is None:
             error = self.last_error
@@ -540,14 +565,19 @@ class StationService:
                 self._tell_status(listener, self._scanner_last)
 
     def submit_scan(self, raw: str | SerialRejected, *, product: str | None = None,
-                    source: str = "client") -> dict[str, Any]:
+                    revision: str | None = None, source: str = "client") -> dict[str, Any]:
         """Check a scan and publish it. With ``start_on_scan``, a valid scan while the station
         is idle starts the run at once. The product is the one given, else the one the serial
-        identifies, else the last product chosen on this station."""
+        identifies, else the last product chosen on this station; its revision the one given
+        with it, else the last one chosen for that product."""
         from edge.engine import InvalidSerial
 
         if product is not None:
             self._require_product(product)
+            if revision:
+                revision = self._require_plan(product, revision)
+        elif revision:
+            raise UnknownProductError("a revision was given without its product")
         if isinstance(raw, SerialRejected):  # garbled on the serial line itself
             rejected, text = raw, raw.raw.decode("utf-8", "replace") if isinstance(
                 raw.raw, bytes) else str(raw.raw or "")
@@ -556,6 +586,8 @@ class StationService:
         rules = self.station.serial_rules()
         product = product or (rules.identify(text) if rejected is None else None) \
             or self._selected_product
+        if not revision and product is not None and product == self._selected_product:
+            revision = self._selected_revision
         cleaned = None
         if rejected is None and product is not None:
             try:
@@ -572,10 +604,10 @@ class StationService:
                 "fr": "Choisissez d'abord le produit : ce numéro de série ne l'indique pas.",
                 "en": "Choose the product first: this serial does not tell which it is."})
         if cleaned is not None and product is not None:
-            self._selected_product = product
+            self._selected_product, self._selected_revision = product, revision
             if self.settings.start_on_scan:
                 try:
-                    started = self.start_run(product, cleaned)
+                    started = self.start_run(product, cleaned, revision=revision)
                     answer.update(run_id=started["run_id"], started=True)
                 except RunInProgress as exc:
                     answer.update(reason="run_in_progress", messages={

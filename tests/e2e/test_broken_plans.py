@@ -146,3 +146,21 @@ def test_two_products_whose_serials_cannot_be_told_apart_name_the_plan_line_and_
         assert "a scan could not tell the two products apart" in result.stderr
         assert str(other) in result.stderr and "Traceback" not in result.stderr
     assert runs_stored(station) == []
+
+
+def test_the_console_asks_which_revision_and_runs_the_one_chosen(station):
+    """At `pibench station`'s prompt, a product with two revisions is chosen by its line; its
+    name alone is not enough (which board is it?)."""
+    (station / "plans" / "pbf-revC.toml").write_text(
+        SHOP_PBF.replace('revision = "B"', 'revision = "C"'))
+    env = {**os.environ, "PIBENCH_DATA_DIR": str(station / "unused")}
+    console = subprocess.run(
+        [sys.executable, "-m", "edge.cli", "--config", str(station / "station.toml"), "--lang",
+         "en", "station"], env=env, capture_output=True, text=True, timeout=120,
+        input="PowerBank-Foolish\n1\nPBF-000001\nq\n")
+    assert console.returncode == 0, console.stdout + console.stderr
+    first = next(line for line in console.stdout.splitlines() if line.strip().startswith("[1]"))
+    revision = first.rsplit("(rev ", 1)[1].rstrip(")")
+    assert "? PowerBank-Foolish" in console.stdout  # the name alone was not taken
+    assert f"PowerBank-Foolish rev {revision}" in console.stdout
+    assert [r["revision"] for r in runs_stored(station)] == [revision]
