@@ -72,7 +72,7 @@ class PibenchHMI(App, inherit_bindings=False):
         self.aborting = False
         self._phase: Phase | None = None
         self._request_id: str | None = None  # one start per board, however often it is sent
-        self._request_for: tuple[str, str] | None = None  # the (product, serial) it is for
+        self._request_for: tuple[str, str, str] | None = None  # (product, revision, serial)
         # Commands sent and not answered yet (scan, start, abort) -> sequence number; those
         # unanswered for SLOW_AFTER_S are in ``slow`` (the screen says "station slow…").
         self.pending: dict[str, int] = {}
@@ -338,7 +338,9 @@ class PibenchHMI(App, inherit_bindings=False):
     @work(group="commands", exit_on_error=False, description="scan")
     async def _send_scan(self, raw: str) -> None:
         try:
-            result = await self.client.submit_scan(raw, self.state.scan_product())
+            product = self.state.scan_product()
+            result = await self.client.submit_scan(raw, product,
+                                                   self.state.revision if product else "")
         except StationRefused as exc:
             self.post_message(StationEvent("scan", {"raw": raw, "ok": False,
                                                     "reason": exc.texts()}))
@@ -353,8 +355,8 @@ class PibenchHMI(App, inherit_bindings=False):
         finally:
             self.post_message(CommandSettled("scan"))
 
-    def choose_product(self, name: str) -> None:
-        self.state.choose_product(name)
+    def choose_product(self, name: str, revision: str = "") -> None:
+        self.state.choose_product(name, revision)
         self._route("scan")
 
     def start_run(self) -> None:
@@ -365,12 +367,12 @@ class PibenchHMI(App, inherit_bindings=False):
         self.command_error = ""
         # The same board started again (a retry after no answer) carries the same id, so the
         # station answers with the run it started instead of starting another one.
-        board = (state.product, state.scan.serial)
+        board = (state.product, state.revision, state.scan.serial)
         if self._request_id is None or self._request_for != board:
             self._request_id, self._request_for = str(uuid.uuid4()), board
         self._sent("start")
         self._route("command")
-        self._send_start(state.product, state.scan.serial, self._request_id)
+        self._send_start(state.product, state.scan.serial, self._request_id, state.revision)
 
     def start_allowed(self) -> bool:
         """No start in flight, and no scan sent that the station has not shown yet (it may be
@@ -378,9 +380,10 @@ class PibenchHMI(App, inherit_bindings=False):
         return not self.scan_sent and "start" not in self.pending
 
     @work(group="commands", exit_on_error=False, description="start")
-    async def _send_start(self, product: str, serial: str, request_id: str) -> None:
+    async def _send_start(self, product: str, serial: str, request_id: str,
+                          revision: str = "") -> None:
         try:
-            await self.client.start(product, serial, request_id=request_id)
+            await self.client.start(product, serial, request_id=request_id, revision=revision)
         except StationRefused as exc:
             self.post_message(CommandFailed("start", exc.texts()))
         except StationTimedOut:

@@ -179,6 +179,7 @@ class StationClient:
             "station": station,
             "start_on_scan": bool(station.get("start_on_scan", False)),
             "product": current.get("product"),
+            "revision": current.get("revision"),
             "products": products.get("products", products) if isinstance(products, dict)
             else products,
             "run": current.get("run"),
@@ -228,20 +229,25 @@ class StationClient:
         body = {"serial": serial, "product": product} if product else {"serial": serial}
         return await self._request("POST", PATHS["validate"], json=body)
 
-    async def submit_scan(self, raw: str, product: str | None) -> dict:
+    async def submit_scan(self, raw: str, product: str | None, revision: str = "") -> dict:
         """A keyboard-wedge scan: the station validates it, publishes it to every client and,
         if it is configured to, starts the run."""
         body: dict[str, Any] = {"serial": raw}
         if product:
             body["product"] = product
+            if revision:
+                body["revision"] = revision
         return await self._request("POST", PATHS["scan"], json=body,
                                    timeout=self.command_timeout)
 
     async def start(self, product: str, serial: str, *, operator: str = "",
-                    request_id: str | None = None) -> dict:
-        """Start a run. ``request_id`` makes a retried or doubled start one start."""
+                    request_id: str | None = None, revision: str = "") -> dict:
+        """Start a run. ``request_id`` makes a retried or doubled start one start;
+        ``revision`` names the plan of a product the station has several revisions of."""
         body = {"product": product, "serial": serial, "operator": operator,
                 "request_id": request_id or str(uuid.uuid4())}
+        if revision:
+            body["revision"] = revision
         return await self._request("POST", PATHS["start"], json=body,
                                    timeout=self.command_timeout)
 

@@ -58,7 +58,8 @@ def resynced(snapshot: dict, doc: dict) -> dict:
     merged = dict(snapshot)
     merged.update(boot=doc.get("boot", snapshot.get("boot")), seq=doc.get("seq", 0),
                   run=current.get("run"), last_run=current.get("last_run"),
-                  product=current.get("product", snapshot.get("product")))
+                  product=current.get("product", snapshot.get("product")),
+                  revision=current.get("revision", snapshot.get("revision")))
     if doc.get("health") is not None:
         merged["health"] = doc["health"]
     if doc.get("sync") is not None:

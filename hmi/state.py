@@ -347,6 +347,7 @@ class StationState:
     software_version: str = ""
     products: list[ProductView] = field(default_factory=list)
     product: str = ""  # the product the next run is for
+    revision: str = ""  # its revision, when the station has plans for several: the operator's
     product_tapped: bool = False  # chosen by a tap: scans are checked against it, not guessed
     start_on_scan: bool = False
     health: HealthView = field(default_factory=HealthView)
@@ -400,6 +401,7 @@ class StationState:
             ]
         if snap.get("product"):
             self.product = str(snap["product"])
+            self.revision = str(snap.get("revision") or "")
         if not self.product and len(self.products) == 1:
             self.product = self.products[0].name
         self.start_on_scan = bool(snap.get("start_on_scan", self.start_on_scan))
@@ -453,7 +455,11 @@ class StationState:
         self.scan = None
         self.starting = False
         if run.product:
+            if run.product != self.product:
+                self.revision = ""
             self.product = run.product
+            if self.needs_revision():  # the run says which revision it was
+                self.revision = run.revision
         return "run"
 
     def _current(self, data: dict) -> RunView | None:
@@ -525,6 +531,8 @@ class StationState:
         self.run = None  # a scan after a verdict is the next board: the verdict goes away
         self.scan = scan
         if scan.ok and scan.product:
+            if scan.product != self.product:
+                self.revision = ""  # another product: its revision is to be chosen again
             self.product = scan.product
         return "scan"
 
@@ -546,8 +554,19 @@ class StationState:
         return "scan"
 
     # -- local actions ------------------------------------------------------------------------
-    def choose_product(self, name: str) -> None:
+    def revisions(self, product: str | None = None) -> list[str]:
+        """The revisions the station has plans for, of ``product`` (default: the chosen one)."""
+        name = self.product if product is None else product
+        return [p.revision for p in self.products if p.name == name]
+
+    def needs_revision(self) -> bool:
+        """The chosen product has plans for several revisions: which board it is must be
+        tapped, the station will not guess."""
+        return len(self.revisions()) > 1
+
+    def choose_product(self, name: str, revision: str = "") -> None:
         self.product = name
+        self.revision = revision if len(self.revisions(name)) > 1 else ""
         self.product_tapped = True
         if self.scan is not None and self.scan.product and self.scan.product != name:
             self.scan = None  # a serial read for another product is not for this one
@@ -559,4 +578,5 @@ class StationState:
 
     def can_start(self) -> bool:
         return (self.phase is Phase.READY and not self.starting and self.scan is not None
-                and self.scan.ok and bool(self.product))
+                and self.scan.ok and bool(self.product)
+                and (bool(self.revision) or not self.needs_revision()))

@@ -36,10 +36,11 @@ class ReadyScreen(StationScreen):
         self.query_one("#station-name", Static).update(
             Text.assemble((f"{t('station', lang)} ", "dim"), (state.station_id or "…", "bold"),
                           ("   " + t("product", lang) + " : ", "dim"),
-                          (state.product or "?", "bold")))
+                          (state.product or "?", "bold"),
+                          (f" rev {state.revision}" if state.revision else "", "bold")))
         self.query_one("#today", BigButton).label = t("today", lang)
         picker = self.query_one(ProductPicker)
-        picker.show(state.products, state.product)
+        picker.show(state.products, state.product, state.revision)
         picker.display = len(state.products) > 1
         hmi = self.hmi
         self.query_one(ScanField).show(hmi.typing, state.scan, lang, sent=hmi.scan_sent,
@@ -70,6 +71,8 @@ class ReadyScreen(StationScreen):
             hint.update(t("start_on_scan", lang))
         elif not state.product:
             hint.update(t("choose_product", lang))
+        elif state.needs_revision() and not state.revision:
+            hint.update(t("choose_revision", lang, product=state.product))
         elif state.scan is not None and state.scan.ok:
             hint.update(t("press_start", lang))
         else:
@@ -87,4 +90,4 @@ class ReadyScreen(StationScreen):
             self.hmi.open_today()
 
     def on_product_picker_chosen(self, event: ProductPicker.Chosen) -> None:
-        self.hmi.choose_product(event.product)
+        self.hmi.choose_product(event.product, event.revision)

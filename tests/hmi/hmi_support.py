@@ -39,8 +39,9 @@ class StationProcess:
 
     def __init__(self, data_dir: Path, *, pace: float = 0.0, start_on_scan: bool = False,
                  token_file: Path | None = None, sim_faults: list[str] = (),
-                 scanner: str = "", listen: bool = True) -> None:
+                 scanner: str = "", listen: bool = True, plans_dir: Path | None = None) -> None:
         self.data_dir = data_dir
+        self.plans_dir = plans_dir  # a shop's plans, beside the built-in ones
         # Held from now until the station listens, and again while it is down (a restart comes
         # back on the same address, as the HMI expects).
         self._holder: socket.socket | None = hold_port() if listen else None
@@ -62,7 +63,8 @@ class StationProcess:
         token = f'token_file = "{self.token_file}"\n' if self.token_file else ""
         path.write_text(
             f'[station]\nid = "banc-essai"\ndata_dir = "{self.data_dir / "data"}"\n'
-            f"sim_faults = [{faults}]\n\n"
+            f"sim_faults = [{faults}]\n"
+            + (f'plans_dirs = ["{self.plans_dir}"]\n' if self.plans_dir else "") + "\n"
             "[api]\n" + (f'listen = "127.0.0.1:{self.port}"\n' if self.listen else "")
             + f"{token}"
             f"start_on_scan = {'true' if self.start_on_scan else 'false'}\n"

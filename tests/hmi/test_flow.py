@@ -67,8 +67,8 @@ async def test_a_scan_answer_arriving_after_its_runs_verdict_keeps_the_verdict(
     submit = app.client.submit_scan
     answered: list[dict] = []
 
-    async def answer_after_the_verdict(raw, product):
-        answer = await submit(raw, product)
+    async def answer_after_the_verdict(raw, product, revision=""):
+        answer = await submit(raw, product, revision)
         while app.state.phase is not Phase.VERDICT:
             await asyncio.sleep(0.02)  # wait_for below bounds the whole wait
         answered.append(answer)
