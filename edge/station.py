@@ -224,13 +224,15 @@ class Station:
         return fixture
 
     # -- runs ---------------------------------------------------------------------------------
-    def runner_for(self, product: str, catalog: Any = None) -> Runner:
-        """A runner on the product's plan, read afresh from the plans (or from ``catalog``, the
-        plans this very run has just read)."""
-        from edge.products.catalog import load_product
+    def runner_for(self, product: str, catalog: Any = None,
+                   revision: str | None = None) -> Runner:
+        """A runner on the product's plan (its revision ``revision``'s), read afresh from the
+        plans (or from ``catalog``, the plans this very run has just read)."""
+        from edge.products.catalog import load_product, plan_key
 
         plan, fixture_spec = load_product(
-            product, plans_dirs=self.config.plans_dirs, fixtures_dirs=self.config.fixtures_dirs,
+            plan_key(product, revision) if revision else product,
+            plans_dirs=self.config.plans_dirs, fixtures_dirs=self.config.fixtures_dirs,
             catalog=catalog,
         )
         fixture = self.fixture_for(fixture_spec)
@@ -251,8 +253,7 @@ class Station:
 
             catalog = read_catalog(self.config.plans_dirs)
         cleaned = self.check_serial(product, serial, catalog)
-        runner = self.runner_for(product if not revision else f"{product}-rev{revision}",
-                                 catalog)
+        runner = self.runner_for(product, catalog, revision)
         with self._run_lock:
             if self._stop_reason is not None:
                 raise StationStopping(f"the station is stopping ({self._stop_reason}): "

@@ -183,7 +183,7 @@ def _broken_plan(path: Path, error: PlanError) -> BrokenPlan:
                                    for k in ("product", "revision", "name"))
     names = {path.stem, *(n for n in (product, name) if n)}
     if product and revision:
-        names.add(f"{product}-rev{revision}")
+        names.add(plan_key(product, revision))
     return BrokenPlan(error, product, revision if product else None,
                       frozenset(n.casefold() for n in names))
 
@@ -239,9 +239,14 @@ def list_products(plans_dirs: DirList | Catalog) -> list[ProductInfo]:
     return out
 
 
+def plan_key(product: str, revision: str) -> str:
+    """The name that picks one revision's plan of a product (see :func:`find_plan`)."""
+    return f"{product}-rev{revision}"
+
+
 def _names(plan: Plan) -> set[str]:
     return {n.casefold() for n in (Path(plan.path).stem, plan.name, plan.product,
-                                   f"{plan.product}-rev{plan.revision}")}
+                                   plan_key(plan.product, plan.revision))}
 
 
 def find_plan(product_or_plan_name: str, plans_dirs: DirList, *,

@@ -260,9 +260,9 @@ class InvenTreeBackend:
     def _load_hidden(self, product: str, revision: str) -> set[str]:
         if not self.settings.plans_dirs:
             return set()
-        from edge.products.catalog import find_plan
+        from edge.products.catalog import find_plan, plan_key
 
-        for name in (f"{product}-rev{revision}", product):
+        for name in (plan_key(product, revision), product):
             try:
                 return plan_hidden_steps(find_plan(name, self.settings.plans_dirs))
             except Exception:  # no plan on this station any more: steps without measurements
