@@ -20,16 +20,13 @@ from edge.console import GuardedOutput, LiveOutput, banner
 from edge.i18n import t
 
 
-def _choose_product(products: list, lang: str, out: TextIO,
-                    read) -> tuple[str, str | None] | None:
-    """The product and, when it has plans for several revisions here, the revision chosen
-    (the operator says which board it is: the station never guesses)."""
+def _choose_product(products: list, lang: str, out: TextIO, read,
+                    revisions) -> tuple[str, str | None] | None:
+    """The product and, when it has plans for several revisions here (``revisions(product)``,
+    the station's), the revision chosen: the operator says which board it is."""
     print(t("product_prompt", lang) + ":", file=out)
     for n, p in enumerate(products, 1):
         print(f"  [{n}] {p.product} (rev {p.revision})", file=out)
-    plans_of: dict[str, int] = {}
-    for p in products:
-        plans_of[p.product.lower()] = plans_of.get(p.product.lower(), 0) + 1
     while True:
         line = read("> ")
         if line is None or line.strip().lower() == "q":
@@ -37,10 +34,10 @@ def _choose_product(products: list, lang: str, out: TextIO,
         choice = line.strip()
         if choice.isdigit() and 1 <= int(choice) <= len(products):
             chosen = products[int(choice) - 1]
-            several = plans_of[chosen.product.lower()] > 1
+            several = len(revisions(chosen.product)) > 1
             return chosen.product, chosen.revision if several else None
         for p in products:
-            if choice.lower() == p.product.lower() and plans_of[choice.lower()] == 1:
+            if choice.lower() == p.product.lower() and len(revisions(p.product)) == 1:
                 return p.product, None
         print(f"? {choice}", file=out)
 
@@ -158,9 +155,9 @@ def _console_loop(service, read, out: TextIO, lang: str, product: str | None,
     from edge.service import ServiceError
     from edge.station import StationStopping
 
-    products = service.station.products()
-    plans = [p for p in products if p.product == product]
-    chosen = (product, None) if len(plans) == 1 else _choose_product(products, lang, out, read)
+    products, revisions = service.station.products(), service.station.revisions
+    chosen = ((product, None) if product is not None and len(revisions(product)) == 1
+              else _choose_product(products, lang, out, read, revisions))
     while chosen is not None and not stop.is_set():
         product, revision = chosen
         shown = product if revision is None else f"{product} rev {revision}"
@@ -168,7 +165,7 @@ def _console_loop(service, read, out: TextIO, lang: str, product: str | None,
         if line is None or line.strip().lower() == "q":
             break
         if line.strip().lower() == "p":
-            chosen = _choose_product(products, lang, out, read)
+            chosen = _choose_product(products, lang, out, read, revisions)
             continue
         if not line.strip():
             continue

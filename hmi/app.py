@@ -338,9 +338,8 @@ class PibenchHMI(App, inherit_bindings=False):
     @work(group="commands", exit_on_error=False, description="scan")
     async def _send_scan(self, raw: str) -> None:
         try:
-            product = self.state.scan_product()
-            result = await self.client.submit_scan(raw, product,
-                                                   self.state.revision if product else "")
+            result = await self.client.submit_scan(raw, self.state.scan_product(),
+                                                   self.state.revision)
         except StationRefused as exc:
             self.post_message(StationEvent("scan", {"raw": raw, "ok": False,
                                                     "reason": exc.texts()}))

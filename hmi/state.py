@@ -239,6 +239,15 @@ class ProductView:
     measurements: dict[str, int] = field(default_factory=dict)  # step name -> how many
 
 
+def plan_choices(products: list[ProductView]) -> list[tuple[str, str]]:
+    """What the operator picks from, one per plan: (product, revision), the revision "" for a
+    product the station has one plan of (its name says it all)."""
+    plans_of: dict[str, int] = {}
+    for p in products:
+        plans_of[p.name] = plans_of.get(p.name, 0) + 1
+    return [(p.name, p.revision if plans_of[p.name] > 1 else "") for p in products]
+
+
 @dataclass(slots=True)
 class HealthView:
     fixture: str = "unknown"  # ok, missing, unknown (with detail)

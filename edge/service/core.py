@@ -573,9 +573,10 @@ class StationService:
         from edge.engine import InvalidSerial
 
         if product is not None:
-            self._require_product(product)
             if revision:
-                revision = self._require_plan(product, revision)
+                self._require_plan(product, revision)
+            else:
+                self._require_product(product)
         elif revision:
             raise UnknownProductError("a revision was given without its product")
         if isinstance(raw, SerialRejected):  # garbled on the serial line itself

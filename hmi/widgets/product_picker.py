@@ -12,7 +12,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.message import Message
 
-from hmi.state import ProductView
+from hmi.state import ProductView, plan_choices
 from hmi.widgets.big_button import BigButton
 
 
@@ -37,10 +37,7 @@ class ProductPicker(Horizontal):
         return iter(())
 
     def show(self, products: list[ProductView], chosen: str, revision: str = "") -> None:
-        count: dict[str, int] = {}
-        for p in products:
-            count[p.name] = count.get(p.name, 0) + 1
-        plans = [(p.name, p.revision if count[p.name] > 1 else "") for p in products]
+        plans = plan_choices(products)
         if plans != self._plans:
             self._plans = plans
             self.remove_children()
