@@ -396,7 +396,9 @@ class Runner:
     def _finish(self, run_id: str, outcome: Outcome, duration_s: float,
                 error: str | None) -> RunRecord:
         try:
-            record = self.recorder.finish_run(run_id, outcome, self._utc_now(), duration_s, error)
+            with self.events.writing_verdict():
+                record = self.recorder.finish_run(run_id, outcome, self._utc_now(), duration_s,
+                                                  error)
         except Exception as exc:
             message = (f"result store failed, the verdict ({outcome.value}) of run {run_id} "
                        f"was NOT saved: {type(exc).__name__}: {exc}")

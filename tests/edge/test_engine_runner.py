@@ -48,6 +48,7 @@ class MemoryRecorder(BaseMemoryRecorder):
         self.finished_at_seq: int | None = None
         self.fail_record_step_at: int | None = None  # step index whose record_step raises
         self.fail_finish = False
+        self.verdict_held: bool | None = None  # whether finish_run ran inside writing_verdict
 
     def record_step(self, run_id: str, step: StepResult) -> None:
         if step.index == self.fail_record_step_at:
@@ -56,6 +57,7 @@ class MemoryRecorder(BaseMemoryRecorder):
         self.stored_at_seq.append(self.bus.last_seq)
 
     def finish_run(self, run_id, outcome, ended_utc, duration_s, error=None) -> RunRecord:
+        self.verdict_held = self.bus.verdict_since is not None
         if self.fail_finish:
             raise OSError(errno.EIO, "disk gone")
         self.finished_at_seq = self.bus.last_seq
@@ -608,6 +610,14 @@ def test_finish_failure_is_a_station_error_and_no_verdict_is_announced():
         bench.run()
     assert not any(isinstance(e, RunFinished) for e in sub.drain())
     assert not bench.fixture.dut_power.on
+    # The verdict was written with gathered progress held back, and a failure lets it go.
+    assert bench.recorder.verdict_held and bench.bus.verdict_since is None
+
+
+def test_the_verdict_is_written_with_gathered_progress_held_back_then_released():
+    bench = make_bench(V_STEP)
+    bench.run()
+    assert bench.recorder.verdict_held and bench.bus.verdict_since is None
 
 
 def test_fixture_must_match_the_plan():

@@ -26,10 +26,15 @@ class SpyCondition(threading.Condition):
     def __init__(self) -> None:
         super().__init__(threading.Lock())
         self.notified = 0
+        self.waits = 0  # how many times a reader began to wait (each PROGRESS_DELAY_S tick)
 
     def notify(self, n: int = 1) -> None:
         self.notified += 1
         super().notify(n)
+
+    def wait(self, timeout: float | None = None) -> bool:
+        self.waits += 1
+        return super().wait(timeout)
 
 
 def spied(sub):
@@ -175,3 +180,77 @@ def test_on_ready_is_called_for_gathered_progress_only_with_the_next_other_event
     assert [type(e) for e in gathering.drain()][-4:] == [StepStarted, MeasurementTaken,
                                                           StepFinished, RunFinished]
     assert len(every) == 5 and len(plain.drain()) == 5
+
+
+def wait_for_ticks(cond: SpyCondition, n: int, reader: threading.Thread) -> None:
+    """Until the reader has looked at its queue ``n`` more times (each tick of its delay), or
+    has stopped waiting."""
+    target = cond.waits + n
+    while cond.waits < target and reader.is_alive():
+        threading.Event().wait(0.001)
+
+
+def test_while_the_verdict_is_written_the_reader_leaves_gathered_events_queued(bus_in_run,
+                                                                               monkeypatch):
+    monkeypatch.setattr(events_module, "PROGRESS_DELAY_S", 0.001)
+    bus, sub = bus_in_run
+    cond = spied(sub)
+    thread, got = start_reader(sub)
+    with bus.writing_verdict():
+        step_started(bus)
+        measurement(bus)
+        wait_for_ticks(cond, 5, thread)  # five looks at a queue with two events in it, none taken
+        assert thread.is_alive() and got == []
+    bus.emit(RunFinished, "r1", record=None)
+    thread.join(10)
+    # With the verdict, in order, nothing lost.
+    assert [type(e) for e in got + sub.drain()] == [StepStarted, MeasurementTaken, RunFinished]
+    assert bus.verdict_since is None
+
+
+def test_a_verdict_that_takes_too_long_holds_nothing_back(bus_in_run, monkeypatch):
+    monkeypatch.setattr(events_module, "PROGRESS_DELAY_S", 0.001)
+    monkeypatch.setattr(events_module, "VERDICT_HOLD_MAX_S", 0.0)  # (a disk that stalls)
+    bus, sub = bus_in_run
+    thread, got = start_reader(sub)
+    with bus.writing_verdict():
+        step_started(bus)
+        thread.join(10)
+        assert type(got[0]) is StepStarted  # within the delay, the verdict still unwritten
+
+
+def test_a_half_full_queue_is_taken_even_while_the_verdict_is_written(monkeypatch):
+    monkeypatch.setattr(events_module, "PROGRESS_DELAY_S", 30.0)
+    bus = EventBus()
+    sub = bus.subscribe(maxlen=8, gather_progress=True)
+    bus.emit(RunStarted, "r1", meta=None, steps=("s0",), teardown=())
+    sub.drain()
+    thread, got = start_reader(sub)
+    with bus.writing_verdict():
+        for i in range(4):
+            step_started(bus, i)
+        thread.join(10)
+    assert [e.index for e in got + sub.drain()] == [0, 1, 2, 3]
+
+
+def test_a_plain_subscription_is_never_held_back(monkeypatch):
+    monkeypatch.setattr(events_module, "PROGRESS_DELAY_S", 30.0)
+    bus = EventBus()
+    plain = bus.subscribe()  # a test's hook: every event at once
+    bus.emit(RunStarted, "r1", meta=None, steps=("s0",), teardown=())
+    plain.drain()
+    thread, got = start_reader(plain)
+    with bus.writing_verdict():
+        step_started(bus)
+        thread.join(10)
+    assert type(got[0]) is StepStarted
+
+
+def test_verdicts_written_at_once_hold_until_the_last_is_written():
+    bus = EventBus()
+    with bus.writing_verdict():
+        since = bus.verdict_since
+        with bus.writing_verdict():  # a second fixture's run
+            assert bus.verdict_since == since
+        assert bus.verdict_since == since
+    assert bus.verdict_since is None
