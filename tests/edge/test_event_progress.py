@@ -254,3 +254,54 @@ def test_verdicts_written_at_once_hold_until_the_last_is_written():
             assert bus.verdict_since == since
         assert bus.verdict_since == since
     assert bus.verdict_since is None
+
+
+def test_a_reader_racing_the_publisher_gets_every_event_once_in_order_or_a_gap(monkeypatch):
+    # Gathered progress events are appended without the condition's lock (see
+    # Subscription._offer): a reader taking events while the publisher appends them, with the
+    # queue filling now and then, must still get each event once and in order, or be told of it
+    # by a Gap.
+    monkeypatch.setattr(events_module, "PROGRESS_DELAY_S", 0.0005)
+    bus = EventBus()
+    sub = bus.subscribe(maxlen=16, gather_progress=True)
+    got: list = []
+    published = threading.Event()
+
+    def read() -> None:  # until the publisher is done and nothing is left
+        while (event := sub.get(timeout=0.05)) is not None or not published.is_set():
+            if event is not None:
+                got.append(event)
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    bus.emit(RunStarted, "r1", meta=None, steps=("s0",), teardown=())
+    for i in range(20_000):
+        if i % 97 == 0:
+            bus.emit(Log, "r1", level=20, message="now and then, an event that wakes")
+        else:
+            step_started(bus, i)
+    bus.emit(RunFinished, "r1", record=None)
+    published.set()
+    reader.join(30)
+    assert not reader.is_alive()
+    # Every seq once, in order: an event's own, or within the Gap that stands in its place.
+    told = [seq for e in got for seq in (range(e.first_missed, e.seq + 1)
+                                         if isinstance(e, events_module.Gap) else (e.seq,))]
+    assert told == list(range(1, bus.last_seq + 1))
+    assert any(isinstance(e, events_module.Gap) for e in got)  # (the queue did fill)
+
+
+def test_an_event_after_a_gap_comes_after_the_gaps_marker(monkeypatch):
+    monkeypatch.setattr(events_module, "PROGRESS_DELAY_S", 30.0)
+    bus = EventBus()
+    sub = bus.subscribe(maxlen=8, gather_progress=True)
+    bus.emit(RunStarted, "r1", meta=None, steps=("s0",), teardown=())
+    for i in range(10):  # seven fit after the run's start, the last three are missed
+        step_started(bus, i)
+    taken = [sub.get(timeout=0) for _ in range(7)]  # the reader catches up, one left
+    step_started(bus, 10)  # into a queue far from full, its Gap still to be told
+    rest = sub.drain()
+    assert [e.seq for e in taken + rest[:1]] == list(range(1, 9))
+    assert isinstance(rest[1], events_module.Gap) and (rest[1].first_missed, rest[1].seq) == (
+        9, 11)
+    assert [type(e) for e in rest[2:]] == [StepStarted] and rest[2].seq == 12
