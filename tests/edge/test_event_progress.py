@@ -59,13 +59,18 @@ def start_reader(sub, timeout: float | None = 30.0):
     return thread, got
 
 
+def gathering_in_run(maxlen: int = 1024):
+    """A bus in a run, and a subscriber gathering progress that has read the run's start."""
+    bus = EventBus()
+    sub = bus.subscribe(maxlen=maxlen, gather_progress=True)
+    bus.emit(RunStarted, "r1", meta=None, steps=("s0", "s1"), teardown=())
+    assert [type(e) for e in sub.drain()] == [RunStarted]
+    return bus, sub
+
+
 @pytest.fixture
 def bus_in_run():
-    bus = EventBus()
-    sub = bus.subscribe(gather_progress=True)
-    bus.emit(RunStarted, "r1", meta=None, steps=("s0", "s1"), teardown=())
-    assert type(sub.drain()[0]) is RunStarted
-    return bus, sub
+    return gathering_in_run()
 
 
 def test_progress_events_in_a_run_do_not_wake_the_reader_the_next_other_event_does(bus_in_run,
@@ -117,10 +122,7 @@ def test_the_runs_end_wakes_the_reader_and_progress_events_wake_it_again_outside
 
 def test_a_half_full_queue_wakes_its_reader_so_holding_back_never_costs_a_gap(monkeypatch):
     monkeypatch.setattr(events_module, "PROGRESS_DELAY_S", 30.0)
-    bus = EventBus()
-    sub = bus.subscribe(maxlen=8, gather_progress=True)
-    bus.emit(RunStarted, "r1", meta=None, steps=("s0",), teardown=())
-    sub.drain()
+    bus, sub = gathering_in_run(maxlen=8)
     cond = spied(sub)
     thread, got = start_reader(sub)
     for i in range(3):
@@ -221,10 +223,7 @@ def test_a_verdict_that_takes_too_long_holds_nothing_back(bus_in_run, monkeypatc
 
 def test_a_half_full_queue_is_taken_even_while_the_verdict_is_written(monkeypatch):
     monkeypatch.setattr(events_module, "PROGRESS_DELAY_S", 30.0)
-    bus = EventBus()
-    sub = bus.subscribe(maxlen=8, gather_progress=True)
-    bus.emit(RunStarted, "r1", meta=None, steps=("s0",), teardown=())
-    sub.drain()
+    bus, sub = gathering_in_run(maxlen=8)
     thread, got = start_reader(sub)
     with bus.writing_verdict():
         for i in range(4):
@@ -293,15 +292,13 @@ def test_a_reader_racing_the_publisher_gets_every_event_once_in_order_or_a_gap(m
 
 def test_an_event_after_a_gap_comes_after_the_gaps_marker(monkeypatch):
     monkeypatch.setattr(events_module, "PROGRESS_DELAY_S", 30.0)
-    bus = EventBus()
-    sub = bus.subscribe(maxlen=8, gather_progress=True)
-    bus.emit(RunStarted, "r1", meta=None, steps=("s0",), teardown=())
-    for i in range(10):  # seven fit after the run's start, the last three are missed
+    bus, sub = gathering_in_run(maxlen=8)  # (the run's start is seq 1)
+    for i in range(10):  # eight fit, the last two are missed
         step_started(bus, i)
     taken = [sub.get(timeout=0) for _ in range(7)]  # the reader catches up, one left
     step_started(bus, 10)  # into a queue far from full, its Gap still to be told
     rest = sub.drain()
-    assert [e.seq for e in taken + rest[:1]] == list(range(1, 9))
+    assert [e.seq for e in taken + rest[:1]] == list(range(2, 10))
     assert isinstance(rest[1], events_module.Gap) and (rest[1].first_missed, rest[1].seq) == (
-        9, 11)
+        10, 11)
     assert [type(e) for e in rest[2:]] == [StepStarted] and rest[2].seq == 12
